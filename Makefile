@@ -1,0 +1,72 @@
+# ShopCare assistant. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+RASA   := $(VENV)/bin/rasa
+STAMP  := $(VENV)/.installed
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 3
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export PYTHONPATH := $(CURDIR)
+
+# Rasa 3.6 supports Python 3.8-3.10 only: find a python3.10 on PATH (pyenv's shim answers thanks to
+# .python-version), then in pyenv's versions.
+PYTHON310 ?= $(shell for c in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python /usr/local/bin/python3.10 /usr/bin/python3.10; do \
+	if command -v $$c >/dev/null 2>&1 && $$c -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null; then command -v $$c; break; fi; done)
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): requirements.in requirements.lock pyproject.toml
+	@if [ -z "$(PYTHON310)" ]; then \
+		echo "error: Python 3.10 is required (Rasa 3.6 supports 3.8-3.10) and none was found."; \
+		echo "  install it with pyenv:  pyenv install 3.10.13   (this repo's .python-version names it)"; \
+		echo "  or with apt:            apt-get install python3.10 python3.10-venv"; \
+		echo "  or point to one:        make PYTHON310=/path/to/python3.10 ..."; exit 1; fi
+	@echo "[venv] creating $(VENV) from $(PYTHON310)"
+	@test -x $(PY) || $(PYTHON310) -m venv $(VENV)
+	@$(PIP) install --progress-bar on -q --upgrade "pip<25"
+	@echo "[venv] installing pinned dependencies (requirements.lock); the first time takes 2-3 minutes ..."
+	$(PIP) install --progress-bar on -r requirements.in -c requirements.lock
+	$(PIP) install -q --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+.PHONY: venv
+venv: $(STAMP) ## create .venv with the pinned dependencies
+
+.PHONY: db
+db: venv ## migrate the CRM database and seed it if empty (var/crm.db)
+	$(VENV)/bin/crm init
+	$(VENV)/bin/crm seed-if-empty --customers $${SEED_CUSTOMERS:-300}
+
+.PHONY: models
+models: venv ## train what models/ lacks for the current data/config (fingerprinted)
+	$(PY) scripts/stack.py train
+
+.PHONY: run
+run: venv ## set up everything and run CRM + action server + Rasa server (Ctrl-C stops)
+	$(PY) scripts/stack.py run
+
+.PHONY: test
+test: venv models ## the whole test suite (unit, CRM, actions, conversations, end to end)
+	$(PY) -m pytest
+
+.PHONY: lint
+lint: venv ## ruff (lint + format check) and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+.PHONY: bench
+bench: venv models ## NLU quality and latency benchmarks (figures go to docs/benchmarks.md)
+	$(PY) bench/nlu_eval.py --test ../shared/datasets/bitext_customer_support/validation.csv
+	$(PY) bench/nlu_eval.py --test tests/data/nlu_natural_dev.yml
+	$(PY) bench/latency.py
+
+.PHONY: clean
+clean: ## remove generated state (database, logs, trained models), keep the venv
+	rm -rf var results .rasa models/*.tar.gz models/*.fingerprint

@@ -1,0 +1,116 @@
+"""Helpers shared by the feature modules: formatting, parsing customer input, idempotency keys."""
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any, Dict, List, Optional
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+
+ORDER_RE = re.compile(r"^#?\s*(\d{4,10})$")
+EMAIL_RE = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+POSTCODE_RE = re.compile(r"\b([A-Za-z]{1,2}\d[A-Za-z\d]?)\s*(\d[A-Za-z]{2})\b")
+AMOUNT_RE = re.compile(r"(\d{1,6}(?:[.,]\d{1,2})?)")
+FULL_AMOUNT_WORDS = ("full", "all of it", "everything", "whole", "entire", "all the money", "total", "all")
+
+STATUS_TEXT = {
+    "pending": "received and waiting for payment",
+    "paid": "paid and being prepared in our warehouse",
+    "packed": "packed and waiting for the courier",
+    "shipped": "on its way",
+    "delivered": "delivered",
+    "cancelled": "cancelled",
+    "returned": "returned to us",
+}
+
+
+def money(amount: Any) -> str:
+    return f"£{float(amount):,.2f}"
+
+
+def first(value: Any) -> Any:
+    """Slots filled from several entities hold a list; the first mention is the one meant."""
+    if isinstance(value, list):
+        return value[0] if value else None
+    return value
+
+
+def normalise_order_id(value: Any) -> Optional[str]:
+    value = first(value)
+    if value is None:
+        return None
+    match = ORDER_RE.match(str(value).strip())
+    return match.group(1) if match else None
+
+
+def parse_identity_proof(value: Any) -> Dict[str, str]:
+    """{'email': ...} or {'postcode': ...} from what the customer typed; {} if it is neither."""
+    text = str(first(value) or "")
+    email = EMAIL_RE.search(text)
+    if email:
+        return {"email": email.group(0).lower()}
+    postcode = POSTCODE_RE.search(text)
+    if postcode:
+        return {"postcode": f"{postcode.group(1).upper()} {postcode.group(2).upper()}"}
+    return {}
+
+
+def parse_amount(value: Any, full_amount: float) -> Optional[float]:
+    text = str(first(value) or "").lower()
+    if any(word in text for word in FULL_AMOUNT_WORDS) and not AMOUNT_RE.search(text):
+        return round(full_amount, 2)
+    match = AMOUNT_RE.search(text.replace(",", "") if text.count(",") and "." in text else text)
+    if not match:
+        return None
+    amount = float(match.group(1).replace(",", "."))
+    return round(amount, 2) if amount > 0 else None
+
+
+def parse_address(value: Any) -> Optional[Dict[str, str]]:
+    """'12 High Street, Leeds, LS1 4AP' -> {line1, city, postcode, country}; None without street, town and postcode."""
+    text = str(first(value) or "").strip()
+    postcode = POSTCODE_RE.search(text)
+    if not postcode:
+        return None
+    rest = (text[: postcode.start()] + " " + text[postcode.end() :]).strip(" ,")
+    parts = [p.strip() for p in rest.split(",") if p.strip()]
+    if len(parts) < 2 or not re.search(r"[A-Za-z]", parts[-1]):
+        return None
+    return {
+        "line1": parts[0],
+        "line2": ", ".join(parts[1:-1]),
+        "city": parts[-1],
+        "postcode": f"{postcode.group(1).upper()} {postcode.group(2).upper()}",
+        "country": "United Kingdom",
+    }
+
+
+def idempotency_key(tracker: Tracker, action: str, *parts: Any) -> str:
+    """Same conversation + same request -> same key, so a repeated confirmation changes nothing twice."""
+    digest = hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:16]
+    return f"{tracker.sender_id}:{action}:{digest}"
+
+
+def describe_order(order: Dict[str, Any]) -> str:
+    """What a customer wants to know about an order, in a few sentences."""
+    number, status = order["order_number"], order["status"]
+    lines = [f"Order {number} ({money(order['total'])}, placed {str(order['placed_at'])[:10]}) is {STATUS_TEXT.get(status, status)}."]
+    shipment = order.get("shipment") or {}
+    if status == "shipped" and shipment:
+        eta = str(shipment.get("eta") or "")[:10]
+        lines.append(
+            f"It's with {shipment.get('carrier')}, tracking number {shipment.get('tracking_number')}"
+            + (f", expected by {eta}." if eta else ".")
+        )
+        if (shipment.get("delay_days") or 0) > 0:
+            lines.append(f"I'm sorry, it's running about {shipment['delay_days']} day(s) late.")
+    elif status == "delivered" and shipment.get("delivered_at"):
+        lines.append(f"It was delivered on {str(shipment['delivered_at'])[:10]} by {shipment.get('carrier')}.")
+    elif status in ("paid", "packed", "pending"):
+        lines.append("It hasn't left our warehouse yet, so it can still be changed or cancelled.")
+    return " ".join(lines)
+
+
+def slot_reset(*names: str) -> List[Dict[str, Any]]:
+    return [SlotSet(name, None) for name in names]

@@ -1,0 +1,46 @@
+"""What a task handler gets: the dispatcher, the tracker and the conversation's verified facts."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import idempotency_key
+from actions.crm_client import CRMClient, get_client
+
+YES_NO = [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}]
+
+
+@dataclass
+class TaskContext:
+    dispatcher: CollectingDispatcher
+    tracker: Tracker
+    client: CRMClient
+    task: Optional[str]
+    customer_id: Optional[str]
+    order_id: Optional[str]
+
+    @classmethod
+    def of(cls, dispatcher: CollectingDispatcher, tracker: Tracker) -> "TaskContext":
+        return cls(
+            dispatcher=dispatcher,
+            tracker=tracker,
+            client=get_client(),
+            task=tracker.get_slot("task"),
+            customer_id=tracker.get_slot("customer_id"),
+            order_id=tracker.get_slot("order_id"),
+        )
+
+    def slot(self, name: str) -> Any:
+        return self.tracker.get_slot(name)
+
+    def say(self, text: str, buttons: Optional[List[Dict[str, str]]] = None) -> None:
+        self.dispatcher.utter_message(text=text, buttons=buttons or [])
+
+    def ask_yes_no(self, text: str) -> None:
+        self.dispatcher.utter_message(text=text, buttons=YES_NO)
+
+    def key(self, action: str, *parts: Any) -> str:
+        return idempotency_key(self.tracker, action, self.customer_id, self.order_id, *parts)

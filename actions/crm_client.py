@@ -1,0 +1,185 @@
+"""The one client the actions use to reach the CRM's REST API (docs/crm_api.md).
+
+Timeouts, retries and the mapping of HTTP answers to Python exceptions live here and nowhere else:
+- a business-rule refusal (4xx with a machine-readable `code`) raises `CRMRefused`;
+- a network failure, timeout or 5xx raises `CRMUnavailable` after `retries` more attempts. Writes are retried too:
+  every write carries an idempotency key, so a retry can never apply a change twice.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any, Dict, Optional
+
+import httpx
+
+logger = logging.getLogger(__name__)
+
+
+class CRMError(Exception):
+    """Base class of everything the CRM client raises."""
+
+
+class CRMUnavailable(CRMError):
+    """The CRM could not be reached or failed (network, timeout, 5xx)."""
+
+
+class CRMRefused(CRMError):
+    """The CRM answered with a 4xx: a business rule, a missing record or a bad request."""
+
+    def __init__(self, status: int, code: str, message: str, details: Optional[Dict[str, Any]] = None) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details or {}
+
+
+@dataclass(frozen=True)
+class CRMSettings:
+    base_url: str = "http://127.0.0.1:8000"
+    api_key: str = "dev-api-key"
+    timeout: float = 5.0
+    retries: int = 2
+
+    @classmethod
+    def from_env(cls) -> "CRMSettings":
+        return cls(
+            base_url=os.environ.get("CRM_URL", cls.base_url).rstrip("/"),
+            api_key=os.environ.get("CRM_API_KEY", cls.api_key),
+            timeout=float(os.environ.get("CRM_TIMEOUT", cls.timeout)),
+            retries=int(os.environ.get("CRM_RETRIES", cls.retries)),
+        )
+
+
+class CRMClient:
+    """Async client for the CRM API. One instance per process; an `httpx.AsyncClient` per event loop."""
+
+    def __init__(self, settings: CRMSettings, transport: Optional[httpx.AsyncBaseTransport] = None) -> None:
+        self.settings = settings
+        self._transport = transport
+        self._clients: Dict[int, httpx.AsyncClient] = {}
+
+    def _http(self) -> httpx.AsyncClient:
+        loop_id = id(asyncio.get_running_loop())
+        client = self._clients.get(loop_id)
+        if client is None:
+            client = httpx.AsyncClient(
+                base_url=self.settings.base_url,
+                headers={"X-API-Key": self.settings.api_key},
+                timeout=self.settings.timeout,
+                transport=self._transport,
+            )
+            self._clients[loop_id] = client
+        return client
+
+    async def request(
+        self, method: str, path: str, json: Optional[Dict[str, Any]] = None, idempotency_key: Optional[str] = None
+    ) -> Any:
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        last_error: Optional[Exception] = None
+        for attempt in range(self.settings.retries + 1):
+            if attempt:
+                await asyncio.sleep(0.2 * attempt)
+            try:
+                response = await self._http().request(method, f"/api/v1{path}", json=json, headers=headers)
+            except httpx.HTTPError as exc:  # connect errors, timeouts, protocol errors
+                last_error = exc
+                logger.warning("CRM %s %s failed (attempt %d): %s", method, path, attempt + 1, exc)
+                continue
+            if response.status_code >= 500:
+                last_error = CRMUnavailable(f"CRM answered {response.status_code}")
+                logger.warning("CRM %s %s answered %d", method, path, response.status_code)
+                continue
+            if response.status_code >= 400:
+                raise _refusal(response)
+            return response.json()
+        raise CRMUnavailable(str(last_error)) from last_error
+
+    # --- identity
+    async def verify_identity(
+        self, order_number: str, conversation_id: str, email: Optional[str] = None, postcode: Optional[str] = None
+    ) -> Dict[str, Any]:
+        body = {"order_number": order_number, "conversation_id": conversation_id, "email": email, "postcode": postcode}
+        return await self.request("POST", "/identity/verify", json={k: v for k, v in body.items() if v is not None})
+
+    # --- orders
+    async def get_order(self, customer_id: str, order_number: str) -> Dict[str, Any]:
+        return await self.request("GET", f"/customers/{customer_id}/orders/{order_number}")
+
+    async def list_orders(self, customer_id: str, limit: int = 5) -> Any:
+        return await self.request("GET", f"/customers/{customer_id}/orders?limit={limit}")
+
+    async def cancellation_quote(self, customer_id: str, order_number: str) -> Dict[str, Any]:
+        return await self.request("GET", f"/customers/{customer_id}/orders/{order_number}/cancellation")
+
+    async def cancel_order(self, customer_id: str, order_number: str, reason: str, key: str) -> Dict[str, Any]:
+        path = f"/customers/{customer_id}/orders/{order_number}/cancel"
+        return await self.request("POST", path, json={"reason": reason}, idempotency_key=key)
+
+    async def change_address(
+        self, customer_id: str, order_number: str, address: Dict[str, str], key: str
+    ) -> Dict[str, Any]:
+        path = f"/customers/{customer_id}/orders/{order_number}/shipping-address"
+        return await self.request("PUT", path, json=address, idempotency_key=key)
+
+    # --- refunds
+    async def refund_eligibility(self, customer_id: str, order_number: str) -> Dict[str, Any]:
+        return await self.request("GET", f"/customers/{customer_id}/orders/{order_number}/refund-eligibility")
+
+    async def create_refund(
+        self, customer_id: str, order_number: str, amount: float, reason: str, key: str
+    ) -> Dict[str, Any]:
+        path = f"/customers/{customer_id}/orders/{order_number}/refunds"
+        return await self.request("POST", path, json={"amount": amount, "reason": reason}, idempotency_key=key)
+
+    async def list_refunds(self, customer_id: str) -> Any:
+        return await self.request("GET", f"/customers/{customer_id}/refunds")
+
+    # --- invoices
+    async def list_invoices(self, customer_id: str) -> Any:
+        return await self.request("GET", f"/customers/{customer_id}/invoices")
+
+    async def get_invoice(self, customer_id: str, invoice_number: str) -> Dict[str, Any]:
+        return await self.request("GET", f"/customers/{customer_id}/invoices/{invoice_number}")
+
+    # --- policies and tickets
+    async def get_policy(self, topic: str) -> Dict[str, Any]:
+        return await self.request("GET", f"/policies/{topic}")
+
+    async def create_ticket(self, body: Dict[str, Any], key: str) -> Dict[str, Any]:
+        return await self.request("POST", "/tickets", json=body, idempotency_key=key)
+
+
+def _refusal(response: httpx.Response) -> CRMRefused:
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    return CRMRefused(
+        response.status_code,
+        str(body.get("code", "http_%d" % response.status_code)),
+        str(body.get("message", "")),
+        body.get("details") if isinstance(body.get("details"), dict) else None,
+    )
+
+
+_client: Optional[CRMClient] = None
+
+
+def get_client() -> CRMClient:
+    """The process's client, built from the environment on first use."""
+    global _client
+    if _client is None:
+        _client = CRMClient(CRMSettings.from_env())
+    return _client
+
+
+def use_client(client: Optional[CRMClient]) -> None:
+    """Install a client (tests give one whose transport is a real CRM app); None resets to the environment's."""
+    global _client
+    _client = client

@@ -1,0 +1,48 @@
+"""Order status and cancellation."""
+from __future__ import annotations
+
+from typing import List
+
+from rasa_sdk.events import EventType, SlotSet
+
+from actions.common import describe_order, money
+from actions.context import TaskContext
+
+NOT_CANCELLABLE_NEXT_STEP = {
+    "order_already_shipped": (
+        "Once it arrives you can return it within 30 days for a full refund: just ask me for a refund after "
+        "delivery. If you'd rather not wait, you can also refuse the parcel at the door."
+    ),
+    "order_already_cancelled": "There's nothing more to do: it won't be sent and you won't be charged for it.",
+}
+
+
+async def run_track(ctx: TaskContext) -> List[EventType]:
+    order = await ctx.client.get_order(ctx.customer_id, ctx.order_id)
+    ctx.say(describe_order(order))
+    ctx.dispatcher.utter_message(response="utter_anything_else")
+    return []
+
+
+async def run_cancel(ctx: TaskContext) -> List[EventType]:
+    quote = await ctx.client.cancellation_quote(ctx.customer_id, ctx.order_id)
+    if not quote["cancellable"]:
+        next_step = NOT_CANCELLABLE_NEXT_STEP.get(quote.get("code") or "", "")
+        ctx.say(f"I'm sorry, order {ctx.order_id} can't be cancelled: {quote['message']} {next_step}".strip())
+        ctx.dispatcher.utter_message(response="utter_anything_else")
+        return []
+    fee = float(quote.get("fee") or 0)
+    fee_text = f"There's a cancellation fee of {money(fee)} because it's already packed. " if fee else "It's free to cancel. "
+    ctx.ask_yes_no(
+        f"Order {ctx.order_id} can still be cancelled. {fee_text}{quote['payment_outcome']} "
+        f"Shall I cancel order {ctx.order_id}?"
+    )
+    return [SlotSet("pending_confirmation", "cancel_order")]
+
+
+async def confirm_cancel(ctx: TaskContext) -> List[EventType]:
+    reason = ctx.tracker.get_slot("refund_reason") or "customer request via assistant"
+    result = await ctx.client.cancel_order(ctx.customer_id, ctx.order_id, reason, key=ctx.key("cancel"))
+    ctx.say(f"Done: order {ctx.order_id} is cancelled. {result['payment_outcome']}")
+    ctx.dispatcher.utter_message(response="utter_anything_else")
+    return []

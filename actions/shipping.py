@@ -1,0 +1,50 @@
+"""Changing the delivery address of an order that hasn't shipped."""
+from __future__ import annotations
+
+from typing import List, Optional
+
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import parse_address
+from actions.context import TaskContext
+from actions.crm_client import get_client
+
+EDITABLE = ("pending", "paid", "packed")
+
+
+async def precheck(dispatcher: CollectingDispatcher, customer_id: str, order_id: str) -> Optional[str]:
+    order = await get_client().get_order(customer_id, order_id)
+    if order["status"] in EDITABLE:
+        return None
+    if order["status"] == "shipped":
+        shipment = order.get("shipment") or {}
+        dispatcher.utter_message(
+            text=f"Order {order_id} has already shipped, so I can't change its address. You may be able to redirect "
+            f"it with {shipment.get('carrier', 'the courier')} using tracking number {shipment.get('tracking_number', '')}."
+        )
+    else:
+        dispatcher.utter_message(text=f"Order {order_id} is {order['status']}, so its address can't be changed.")
+    dispatcher.utter_message(response="utter_anything_else")
+    return "order_already_shipped"
+
+
+async def run_change(ctx: TaskContext) -> List[EventType]:
+    address = parse_address(ctx.slot("new_address"))
+    if address is None:  # the form validated it; this guards a slot set by other means
+        ctx.dispatcher.utter_message(response="utter_invalid_address")
+        return [SlotSet("new_address", None)]
+    lines = ", ".join(v for k, v in address.items() if v and k != "country")
+    ctx.ask_yes_no(f"Shall I change the delivery address of order {ctx.order_id} to {lines}?")
+    return [SlotSet("pending_confirmation", "change_shipping_address")]
+
+
+async def confirm_change(ctx: TaskContext) -> List[EventType]:
+    address = parse_address(ctx.slot("new_address")) or {}
+    order = await ctx.client.change_address(
+        ctx.customer_id, ctx.order_id, address, key=ctx.key("address", sorted(address.items()))
+    )
+    new = order["shipping_address"]
+    ctx.say(f"Done: order {ctx.order_id} will go to {new['line1']}, {new['city']}, {new['postcode']}.")
+    ctx.dispatcher.utter_message(response="utter_anything_else")
+    return [SlotSet("new_address", None)]

@@ -1,0 +1,127 @@
+"""Complaints, tickets and the way to a person; the fallback when the assistant doesn't understand.
+
+Until the live handoff exists, "a person" is a CRM ticket that the support team answers by e-mail or phone.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet, UserUtteranceReverted
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.common import idempotency_key
+from actions.context import TaskContext
+from actions.crm_client import CRMUnavailable, get_client
+
+
+def _recent_customer_text(tracker: Tracker, limit: int = 5) -> str:
+    texts = [e.get("text") or "" for e in tracker.events if e.get("event") == "user" and e.get("text")]
+    return " | ".join(texts[-limit:])[:2000]
+
+
+async def open_ticket(tracker: Tracker, topic: str) -> Dict[str, Any]:
+    body = {
+        "customer_id": tracker.get_slot("customer_id"),
+        "conversation_id": tracker.sender_id,
+        "channel": tracker.get_latest_input_channel() or "unknown",
+        "topic": topic,
+        "summary": _recent_customer_text(tracker),
+    }
+    return await get_client().create_ticket(
+        {k: v for k, v in body.items() if v is not None}, key=idempotency_key(tracker, "ticket", topic)
+    )
+
+
+async def identity_locked(ctx: TaskContext) -> List[EventType]:
+    try:
+        ticket = await open_ticket(ctx.tracker, "identity_verification_failed")
+    except CRMUnavailable:
+        ctx.dispatcher.utter_message(response="utter_identity_locked_no_ticket")
+        return [SlotSet("pending_confirmation", None)]
+    ctx.dispatcher.utter_message(response="utter_identity_locked", reference=ticket["reference"])
+    return [SlotSet("pending_confirmation", None)]
+
+
+async def confirm_human(ctx: TaskContext) -> List[EventType]:
+    ticket = await open_ticket(ctx.tracker, "human_contact")
+    ctx.say(
+        f"I've passed your conversation to our team (reference {ticket['reference']}). A person will get back to you "
+        "within one working day; if it's urgent, call 0800 123 4567 (Mon-Sat 8am-8pm)."
+    )
+    return []
+
+
+async def confirm_ticket(ctx: TaskContext) -> List[EventType]:
+    topic = (ctx.slot("pending_confirmation") or "ticket:other").split(":", 1)[1]
+    ticket = await open_ticket(ctx.tracker, topic)
+    ctx.say(f"I've opened case {ticket['reference']} for our team. They'll contact you within one working day.")
+    ctx.dispatcher.utter_message(response="utter_anything_else")
+    return []
+
+
+class ActionComplaint(Action):
+    def name(self) -> Text:
+        return "action_complaint"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        try:
+            ticket = await open_ticket(tracker, "complaint")
+        except CRMUnavailable:
+            dispatcher.utter_message(response="utter_crm_down")
+            return []
+        dispatcher.utter_message(
+            text=f"I'm really sorry about this. I've recorded your complaint (reference {ticket['reference']}) and "
+            "our customer care team will look into it. Would you like to talk to a person about it?",
+            buttons=[{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}],
+        )
+        return [SlotSet("pending_confirmation", "human")]
+
+
+class ActionContactHuman(Action):
+    def name(self) -> Text:
+        return "action_contact_human"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        try:
+            return await confirm_human(TaskContext.of(dispatcher, tracker))
+        except CRMUnavailable:
+            dispatcher.utter_message(response="utter_contact_customer_service")
+            return []
+
+
+class ActionDefaultAskAffirmation(Action):
+    """First stage of the two-stage fallback: ask the customer to rephrase."""
+
+    def name(self) -> Text:
+        return "action_default_ask_affirmation"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        dispatcher.utter_message(response="utter_ask_rephrase")
+        return []
+
+
+class ActionDefaultFallback(Action):
+    """Second stage (or no rule applies): offer a person after repeated misunderstanding."""
+
+    def name(self) -> Text:
+        return "action_default_fallback"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        if tracker.get_intent_of_latest_message() == "nlu_fallback":
+            dispatcher.utter_message(
+                response="utter_offer_human_after_fallback",
+                buttons=[{"title": "Talk to a person", "payload": "/affirm"}, {"title": "No thanks", "payload": "/deny"}],
+            )
+            return [UserUtteranceReverted(), SlotSet("pending_confirmation", "human")]
+        dispatcher.utter_message(response="utter_default")
+        return [UserUtteranceReverted()]

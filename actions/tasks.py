@@ -1,0 +1,138 @@
+"""Runs the order task the form collected, and carries out or drops what awaits the customer's yes/no.
+
+Feature modules provide the work; this module only dispatches:
+- RUNNERS: task -> what to do once the order form is complete (look up, or quote and ask for confirmation);
+- CONFIRMERS: pending confirmation -> the write to make after an explicit "yes";
+- PRECHECKS: task -> an eligibility check made as soon as the order is known, so the customer isn't asked for
+  details of a task that can't be done.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Awaitable, Callable, Dict, List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import invoices, orders, refunds, shipping, support
+from actions.context import TaskContext
+from actions.crm_client import CRMRefused, CRMUnavailable
+
+logger = logging.getLogger(__name__)
+
+Runner = Callable[[TaskContext], Awaitable[List[EventType]]]
+Precheck = Callable[[CollectingDispatcher, str, str], Awaitable[Optional[str]]]
+
+RUNNERS: Dict[str, Runner] = {
+    "track_order": orders.run_track,
+    "cancel_order": orders.run_cancel,
+    "get_refund": refunds.run_refund,
+    "track_refund": refunds.run_track_refund,
+    "change_shipping_address": shipping.run_change,
+    "invoice": invoices.run_invoice,
+    "payment_issue": invoices.run_payment_issue,
+}
+CONFIRMERS: Dict[str, Runner] = {
+    "cancel_order": orders.confirm_cancel,
+    "get_refund": refunds.confirm_refund,
+    "change_shipping_address": shipping.confirm_change,
+    "human": support.confirm_human,
+    "ticket": support.confirm_ticket,
+}
+PRECHECKS: Dict[str, Precheck] = {
+    "get_refund": refunds.precheck,
+    "change_shipping_address": shipping.precheck,
+}
+
+
+async def _guarded(ctx: TaskContext, work: Runner) -> List[EventType]:
+    """Run `work`; a CRM outage or an unexpected refusal becomes an apology and a path to a person."""
+    try:
+        return await work(ctx)
+    except CRMUnavailable:
+        ctx.dispatcher.utter_message(response="utter_crm_down")
+        return [SlotSet("pending_confirmation", None)]
+    except CRMRefused as refusal:
+        if refusal.code == "order_not_found":
+            ctx.dispatcher.utter_message(response="utter_not_your_order", order_id=ctx.order_id)
+        else:
+            logger.warning("CRM refused %s: %s", ctx.task, refusal)
+            ctx.dispatcher.utter_message(text=refusal.message or "Sorry, I couldn't do that.")
+            ctx.dispatcher.utter_message(response="utter_anything_else")
+        return [SlotSet("pending_confirmation", None)]
+
+
+class ActionRunTask(Action):
+    def name(self) -> Text:
+        return "action_run_task"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        ctx = TaskContext.of(dispatcher, tracker)
+        if tracker.get_slot("identity_locked"):
+            return await _guarded(ctx, support.identity_locked)
+        if tracker.get_slot("task_blocked"):
+            return [SlotSet("task_blocked", None), SlotSet("pending_confirmation", None)]
+        runner = RUNNERS.get(ctx.task or "")
+        if runner is None or not ctx.customer_id or not ctx.order_id:
+            dispatcher.utter_message(response="utter_anything_else")
+            return []
+        return await _guarded(ctx, runner)
+
+
+class ActionConfirm(Action):
+    """The customer said yes: carry out what was proposed, once."""
+
+    def name(self) -> Text:
+        return "action_confirm"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        pending = tracker.get_slot("pending_confirmation")
+        if not pending:
+            dispatcher.utter_message(response="utter_nothing_to_confirm")
+            return []
+        confirmer = CONFIRMERS.get(pending.split(":", 1)[0])
+        if confirmer is None:
+            dispatcher.utter_message(response="utter_nothing_to_confirm")
+            return [SlotSet("pending_confirmation", None)]
+        events = await _guarded(TaskContext.of(dispatcher, tracker), confirmer)
+        return [SlotSet("pending_confirmation", None)] + events
+
+
+class ActionDecline(Action):
+    """The customer said no: change nothing."""
+
+    def name(self) -> Text:
+        return "action_decline"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        if tracker.get_slot("pending_confirmation"):
+            dispatcher.utter_message(response="utter_kept_as_is")
+        dispatcher.utter_message(response="utter_anything_else")
+        return [SlotSet("pending_confirmation", None)]
+
+
+class ActionStopTask(Action):
+    """The customer wants to stop in the middle of the order form."""
+
+    def name(self) -> Text:
+        return "action_stop_task"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        dispatcher.utter_message(response="utter_task_stopped")
+        dispatcher.utter_message(response="utter_anything_else")
+        return [
+            ActiveLoop(None),
+            SlotSet("requested_slot", None),
+            SlotSet("pending_confirmation", None),
+            SlotSet("task", None),
+        ]

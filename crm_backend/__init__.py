@@ -1,0 +1,1 @@
+"""CRM service of the customer-service assistant: database, business rules, REST API, seed data."""

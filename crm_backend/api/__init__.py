@@ -1,0 +1,1 @@
+"""REST API: routers per area, schemas, dependencies and error handlers."""

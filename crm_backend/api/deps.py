@@ -1,0 +1,87 @@
+"""Request dependencies: session per request, API key, policies, and the one idempotent-write helper."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from fastapi import Depends, Header, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from crm_backend.db import new_session
+from crm_backend.errors import DomainError
+from crm_backend.policies import Policies
+from crm_backend.services import idempotency
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with new_session(request.app.state.engine) as session:
+        yield session
+
+
+def get_policies(request: Request) -> Policies:
+    return request.app.state.policies
+
+
+def require_api_key(request: Request, x_api_key: str | None = Header(None, alias="X-API-Key")) -> None:
+    expected: str = request.app.state.settings.api_key
+    if not x_api_key or not hmac.compare_digest(x_api_key.encode(), expected.encode()):
+        raise DomainError(401, "invalid_api_key", "A valid X-API-Key header is required.")
+
+
+def get_actor(x_actor: str | None = Header(None, alias="X-Actor")) -> str:
+    """Who makes the change (e.g. "bot:<conversation_id>"); defaults to "api"."""
+    return (x_actor or "api")[:100]
+
+
+class Writer:
+    """Runs a write once per Idempotency-Key and replays the stored response afterwards."""
+
+    def __init__(self, request: Request, session: Session, policies: Policies, actor: str, key: str | None):
+        self.request, self.session, self.policies, self.actor = request, session, policies, actor
+        self.raw_key = key
+        self.key = ""
+
+    def run(self, body: Any, status_code: int, action: Callable[[], Any]) -> JSONResponse:
+        self.key = idempotency.validate_key(self.raw_key)
+        scope = f"{self.request.method} {self.request.url.path}"
+        req_hash = idempotency.request_hash(jsonable_encoder(body))
+        replay = idempotency.find_replay(session=self.session, key=self.key, scope=scope, req_hash=req_hash)
+        if replay is not None:
+            return JSONResponse(replay.body, status_code=replay.status_code, headers={"Idempotent-Replayed": "true"})
+        try:
+            result: tuple[int, Any] = (status_code, jsonable_encoder(action()))
+        except DomainError as error:
+            self.session.rollback()
+            result = (error.status, error.to_body())
+        idempotency.store(
+            session=self.session,
+            key=self.key,
+            scope=scope,
+            req_hash=req_hash,
+            status_code=result[0],
+            body=result[1],
+        )
+        try:
+            self.session.commit()
+        except IntegrityError:  # a concurrent request with the same key won the race
+            self.session.rollback()
+            replay = idempotency.find_replay(session=self.session, key=self.key, scope=scope, req_hash=req_hash)
+            if replay is None:
+                raise
+            return JSONResponse(replay.body, status_code=replay.status_code, headers={"Idempotent-Replayed": "true"})
+        return JSONResponse(result[1], status_code=result[0])
+
+
+def get_writer(
+    request: Request,
+    session: Session = Depends(get_session),
+    policies: Policies = Depends(get_policies),
+    actor: str = Depends(get_actor),
+    idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
+) -> Writer:
+    return Writer(request, session, policies, actor, idempotency_key)

@@ -1,0 +1,158 @@
+"""Customer-scoped endpoints: profile, orders, cancellation, refunds, invoices, shipping address."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
+
+from crm_backend.api import schemas as s
+from crm_backend.api import views
+from crm_backend.api.deps import Writer, get_policies, get_session, get_writer
+from crm_backend.policies import Policies
+from crm_backend.services import customers, invoices, orders, refunds
+
+router = APIRouter(prefix="/customers/{customer_id}", tags=["customers"])
+
+
+@router.get("", response_model=s.CustomerPublic)
+def get_customer(customer_id: int, session: Session = Depends(get_session)) -> s.CustomerPublic:
+    return views.customer_public(customers.get_customer(customer_id, session=session))
+
+
+@router.get("/orders", response_model=list[s.OrderSummary], tags=["orders"])
+def list_orders(
+    customer_id: int, limit: int = Query(10, ge=1, le=100), session: Session = Depends(get_session)
+) -> list[s.OrderSummary]:
+    customers.get_customer(customer_id, session=session)
+    return [views.order_summary(o) for o in orders.list_orders(customer_id, session=session, limit=limit)]
+
+
+@router.get("/orders/{order_number}", response_model=s.OrderDetail, tags=["orders"])
+def get_order(
+    customer_id: int,
+    order_number: str,
+    session: Session = Depends(get_session),
+    policies: Policies = Depends(get_policies),
+) -> s.OrderDetail:
+    return views.order_detail(orders.get_order(customer_id, order_number, session=session), policies)
+
+
+@router.get("/orders/{order_number}/cancellation", response_model=s.CancellationQuotePublic, tags=["orders"])
+def cancellation_quote(
+    customer_id: int,
+    order_number: str,
+    session: Session = Depends(get_session),
+    policies: Policies = Depends(get_policies),
+) -> s.CancellationQuotePublic:
+    order = orders.get_order(customer_id, order_number, session=session)
+    return views.cancellation_public(orders.quote_cancellation(order, policies=policies))
+
+
+@router.post("/orders/{order_number}/cancel", response_model=s.CancelResult, tags=["orders"])
+def cancel_order(
+    customer_id: int, order_number: str, body: s.CancelRequest, writer: Writer = Depends(get_writer)
+) -> JSONResponse:
+    def action() -> s.CancelResult:
+        order = orders.get_order(customer_id, order_number, session=writer.session)
+        quote = orders.cancel_order(
+            order,
+            session=writer.session,
+            policies=writer.policies,
+            reason=body.reason,
+            actor=writer.actor,
+            idempotency_key=writer.key,
+        )
+        writer.session.refresh(order)
+        public = views.cancellation_public(quote)
+        return s.CancelResult(
+            order=views.order_detail(order, writer.policies),
+            fee=public.fee,
+            refund_amount=public.refund_amount,
+            payment_outcome=public.payment_outcome,
+        )
+
+    return writer.run(body.dict(), 200, action)
+
+
+@router.get("/orders/{order_number}/refund-eligibility", response_model=s.RefundQuotePublic, tags=["refunds"])
+def refund_eligibility(
+    customer_id: int,
+    order_number: str,
+    session: Session = Depends(get_session),
+    policies: Policies = Depends(get_policies),
+) -> s.RefundQuotePublic:
+    order = orders.get_order(customer_id, order_number, session=session)
+    return views.refund_quote_public(refunds.refund_quote(order, policies=policies))
+
+
+@router.post("/orders/{order_number}/refunds", response_model=s.RefundPublic, status_code=201, tags=["refunds"])
+def create_refund(
+    customer_id: int, order_number: str, body: s.RefundCreate, writer: Writer = Depends(get_writer)
+) -> JSONResponse:
+    def action() -> s.RefundPublic:
+        order = orders.get_order(customer_id, order_number, session=writer.session)
+        refund = refunds.create_refund(
+            order,
+            session=writer.session,
+            policies=writer.policies,
+            amount=body.amount,
+            reason=body.reason,
+            actor=writer.actor,
+            idempotency_key=writer.key,
+        )
+        return views.refund_public(refund)
+
+    return writer.run(body.dict(), 201, action)
+
+
+@router.put("/orders/{order_number}/shipping-address", response_model=s.OrderDetail, tags=["orders"])
+def change_shipping_address(
+    customer_id: int, order_number: str, body: s.AddressUpdate, writer: Writer = Depends(get_writer)
+) -> JSONResponse:
+    def action() -> s.OrderDetail:
+        order = orders.get_order(customer_id, order_number, session=writer.session)
+        orders.change_shipping_address(
+            order,
+            session=writer.session,
+            policies=writer.policies,
+            line1=body.line1,
+            line2=body.line2,
+            city=body.city,
+            postcode=body.postcode,
+            country=body.country,
+            actor=writer.actor,
+            idempotency_key=writer.key,
+        )
+        return views.order_detail(order, writer.policies)
+
+    return writer.run(body.dict(), 200, action)
+
+
+@router.get("/refunds", response_model=list[s.RefundPublic], tags=["refunds"])
+def list_refunds(customer_id: int, session: Session = Depends(get_session)) -> list[s.RefundPublic]:
+    customers.get_customer(customer_id, session=session)
+    return [views.refund_public(r) for r in refunds.list_refunds(customer_id, session=session)]
+
+
+@router.get("/refunds/{reference}", response_model=s.RefundPublic, tags=["refunds"])
+def get_refund(customer_id: int, reference: str, session: Session = Depends(get_session)) -> s.RefundPublic:
+    return views.refund_public(refunds.get_refund(customer_id, reference, session=session))
+
+
+@router.get("/invoices", response_model=list[s.InvoicePublic], tags=["invoices"])
+def list_invoices(
+    customer_id: int, session: Session = Depends(get_session), policies: Policies = Depends(get_policies)
+) -> list[s.InvoicePublic]:
+    customers.get_customer(customer_id, session=session)
+    return [views.invoice_public(i, policies) for i in invoices.list_invoices(customer_id, session=session)]
+
+
+@router.get("/invoices/{invoice_number}", response_model=s.InvoicePublic, tags=["invoices"])
+def get_invoice(
+    customer_id: int,
+    invoice_number: str,
+    session: Session = Depends(get_session),
+    policies: Policies = Depends(get_policies),
+) -> s.InvoicePublic:
+    return views.invoice_public(invoices.get_invoice(customer_id, invoice_number, session=session), policies)

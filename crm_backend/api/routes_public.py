@@ -1,0 +1,55 @@
+"""Policies, identity verification and tickets."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
+
+from crm_backend.api import schemas as s
+from crm_backend.api import views
+from crm_backend.api.deps import Writer, get_policies, get_session, get_writer
+from crm_backend.errors import not_found
+from crm_backend.policies import Policies
+from crm_backend.services import customers, tickets
+
+router = APIRouter()
+
+
+@router.get("/policies", response_model=dict[str, s.PolicyTopic], tags=["policies"])
+def all_policies(policies: Policies = Depends(get_policies)) -> dict[str, dict[str, str]]:
+    return policies.rendered_topics()
+
+
+@router.get("/policies/{topic}", response_model=s.PolicyPublic, tags=["policies"])
+def one_policy(topic: str, policies: Policies = Depends(get_policies)) -> s.PolicyPublic:
+    topics = policies.rendered_topics()
+    if topic not in topics:
+        raise not_found("policy", topic=topic, topics=sorted(topics))
+    return s.PolicyPublic(topic=topic, **topics[topic])
+
+
+@router.post("/identity/verify", response_model=s.IdentityVerified, tags=["identity"])
+def verify_identity(body: s.IdentityVerify, session: Session = Depends(get_session)) -> s.IdentityVerified:
+    customer, verified_by = customers.verify_identity(
+        session=session, order_number=body.order_number, email=body.email, postcode=body.postcode
+    )
+    return s.IdentityVerified(customer_id=customer.id, first_name=customer.first_name, verified_by=verified_by)
+
+
+@router.post("/tickets", response_model=s.TicketPublic, status_code=201, tags=["tickets"])
+def create_ticket(body: s.TicketCreate, writer: Writer = Depends(get_writer)) -> JSONResponse:
+    def action() -> s.TicketPublic:
+        ticket = tickets.create_ticket(
+            session=writer.session,
+            customer_id=body.customer_id,
+            conversation_id=body.conversation_id,
+            channel=body.channel,
+            topic=body.topic,
+            summary=body.summary,
+            actor=writer.actor,
+            idempotency_key=writer.key,
+        )
+        return views.ticket_public(ticket)
+
+    return writer.run(body.dict(), 201, action)

@@ -1,0 +1,201 @@
+"""Pydantic (v1) schemas of the public API, one family per entity."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, Field, root_validator, validator
+
+from crm_backend.util import normalise_postcode
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: dict[str, object] = {}
+
+
+class Health(BaseModel):
+    status: str
+    database: str
+
+
+class PolicyTopic(BaseModel):
+    title: str
+    text: str
+
+
+class PolicyPublic(PolicyTopic):
+    topic: str
+
+
+class IdentityVerify(BaseModel):
+    order_number: str = Field(..., min_length=1, max_length=20)
+    email: str | None = Field(None, max_length=254)
+    postcode: str | None = Field(None, max_length=10)
+    conversation_id: str = Field(..., min_length=1, max_length=100)
+
+    @root_validator(skip_on_failure=True)
+    def _email_or_postcode(cls, values: dict) -> dict:
+        if not (values.get("email") or "").strip() and not (values.get("postcode") or "").strip():
+            raise ValueError("give either email or postcode")
+        return values
+
+
+class IdentityVerified(BaseModel):
+    customer_id: int
+    first_name: str
+    verified_by: str
+
+
+class CustomerPublic(BaseModel):
+    id: int
+    first_name: str
+    last_name: str
+    email: str
+    postcode: str
+    segment: str
+    created_at: datetime
+
+
+class OrderItemPublic(BaseModel):
+    sku: str
+    name: str
+    quantity: int
+    unit_price: float
+
+
+class AddressPublic(BaseModel):
+    line1: str
+    line2: str | None = None
+    city: str
+    postcode: str
+    country: str
+
+
+class AddressUpdate(BaseModel):
+    line1: str = Field(..., min_length=1, max_length=120)
+    line2: str | None = Field(None, max_length=120)
+    city: str = Field(..., min_length=1, max_length=80)
+    postcode: str = Field(..., min_length=2, max_length=10)
+    country: str = Field(..., min_length=2, max_length=2, description="ISO 3166-1 alpha-2, e.g. GB")
+
+    @validator("country")
+    def _upper_country(cls, value: str) -> str:
+        return value.upper()
+
+    @root_validator(skip_on_failure=True)
+    def _uk_postcode(cls, values: dict) -> dict:
+        if values["country"] == "GB":
+            normalised = normalise_postcode(values["postcode"])
+            if normalised is None:
+                raise ValueError("postcode is not a valid UK postcode")
+            values["postcode"] = normalised
+        return values
+
+
+class ShipmentPublic(BaseModel):
+    carrier: str
+    tracking_number: str
+    status: str
+    shipped_at: datetime
+    eta: date
+    delivered_at: datetime | None
+    delay_days: int
+
+
+class PaymentPublic(BaseModel):
+    method: str
+    status: str
+    amount: float
+    paid_at: datetime | None
+
+
+class RefundPublic(BaseModel):
+    reference: str
+    order_number: str
+    amount: float
+    reason: str
+    status: str
+    created_at: datetime
+    expected_by: date | None
+
+
+class RefundCreate(BaseModel):
+    amount: float
+    reason: str = Field(..., min_length=1, max_length=500)
+
+
+class OrderSummary(BaseModel):
+    order_number: str
+    status: str
+    placed_at: datetime
+    total: float
+    item_count: int
+
+
+class OrderDetail(OrderSummary):
+    items: list[OrderItemPublic]
+    shipping_address: AddressPublic
+    shipment: ShipmentPublic | None
+    payment: PaymentPublic | None
+    refunds: list[RefundPublic]
+    refunded_total: float
+    refundable_amount: float
+    invoice_number: str | None
+    cancellable: bool
+    cancellation_fee: float
+    delivery_option: str
+    shipping_cost: float
+
+
+class CancellationQuotePublic(BaseModel):
+    cancellable: bool
+    code: str | None
+    message: str
+    fee: float
+    refund_amount: float
+    payment_outcome: str
+
+
+class CancelRequest(BaseModel):
+    reason: str = Field(..., min_length=1, max_length=200)
+
+
+class CancelResult(BaseModel):
+    order: OrderDetail
+    fee: float
+    refund_amount: float
+    payment_outcome: str
+
+
+class RefundQuotePublic(BaseModel):
+    eligible: bool
+    code: str | None
+    message: str
+    max_amount: float
+    window_ends: date | None
+    auto_approve_limit: float
+
+
+class InvoicePublic(BaseModel):
+    invoice_number: str
+    order_number: str
+    issued_at: datetime
+    amount: float
+    status: str
+    url: str
+
+
+class TicketCreate(BaseModel):
+    customer_id: int | None = None
+    conversation_id: str = Field(..., min_length=1, max_length=100)
+    channel: str = Field(..., min_length=1, max_length=20)
+    topic: str = Field(..., min_length=1, max_length=40)
+    summary: str = Field(..., min_length=1, max_length=4000)
+
+
+class TicketPublic(BaseModel):
+    reference: str
+    status: str
+    topic: str

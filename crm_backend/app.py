@@ -1,0 +1,54 @@
+"""FastAPI app factory: ``create_app(settings)`` builds the engine, policies and routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from crm_backend.api import handlers, routes_customers, routes_public
+from crm_backend.api.deps import require_api_key
+from crm_backend.api.schemas import Health
+from crm_backend.db import make_engine
+from crm_backend.policies import load_policies
+from crm_backend.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = (settings or get_settings()).check()
+    engine = make_engine(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="CRM API",
+        version="1.0.0",
+        lifespan=lifespan,
+        description="CRM of the customer-service assistant (contract: docs/crm_api.md).",
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.policies = load_policies(settings.policy_file)
+    handlers.install(app)
+
+    @app.get("/health", response_model=Health, tags=["health"])
+    def health(request: Request) -> JSONResponse:
+        try:
+            with request.app.state.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except SQLAlchemyError:
+            return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
+        return JSONResponse({"status": "ok", "database": "ok"})
+
+    api = APIRouter(prefix="/api/v1", dependencies=[Depends(require_api_key)])
+    api.include_router(routes_public.router)
+    api.include_router(routes_customers.router)
+    app.include_router(api)
+    return app

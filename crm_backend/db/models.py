@@ -1,0 +1,163 @@
+"""Commerce tables: customers, addresses, products, orders, items, shipments, payments, refunds, invoices."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+)
+from sqlalchemy.orm import relationship
+
+from crm_backend.db.base import Base
+from crm_backend.util import utcnow
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+    id = Column(Integer, primary_key=True)
+    first_name = Column(String(80), nullable=False)
+    last_name = Column(String(80), nullable=False)
+    email = Column(String(254), nullable=False, unique=True, index=True)  # stored lower case
+    phone = Column(String(32))
+    postcode = Column(String(10), nullable=False, index=True)  # normalised "SW1A 1AA"
+    segment = Column(String(20), nullable=False, default="standard")
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    churned_at = Column(DateTime, nullable=True)
+
+    orders = relationship("Order", back_populates="customer")
+    addresses = relationship("Address", back_populates="customer")
+
+
+class Address(Base):
+    __tablename__ = "addresses"
+    id = Column(Integer, primary_key=True)
+    customer_id = Column(Integer, ForeignKey("customers.id"), nullable=False, index=True)
+    line1 = Column(String(120), nullable=False)
+    line2 = Column(String(120))
+    city = Column(String(80), nullable=False)
+    postcode = Column(String(10), nullable=False)
+    country = Column(String(2), nullable=False, default="GB")
+    is_default = Column(Integer, nullable=False, default=1)
+
+    customer = relationship("Customer", back_populates="addresses")
+
+
+class Product(Base):
+    __tablename__ = "products"
+    id = Column(Integer, primary_key=True)
+    sku = Column(String(32), nullable=False, unique=True, index=True)
+    name = Column(String(120), nullable=False)
+    category = Column(String(40), nullable=False, index=True)
+    price_pence = Column(Integer, nullable=False)
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    id = Column(Integer, primary_key=True)
+    order_number = Column(String(20), nullable=False, unique=True, index=True)
+    customer_id = Column(Integer, ForeignKey("customers.id"), nullable=False, index=True)
+    status = Column(String(20), nullable=False, index=True)
+    placed_at = Column(DateTime, nullable=False, index=True)
+    total_pence = Column(Integer, nullable=False)
+    shipping_pence = Column(Integer, nullable=False, default=0)
+    delivery_option = Column(String(20), nullable=False, default="standard")
+    ship_line1 = Column(String(120), nullable=False)
+    ship_line2 = Column(String(120))
+    ship_city = Column(String(80), nullable=False)
+    ship_postcode = Column(String(10), nullable=False)
+    ship_country = Column(String(2), nullable=False, default="GB")
+    cancelled_at = Column(DateTime)
+    cancel_reason = Column(String(200))
+
+    customer = relationship("Customer", back_populates="orders")
+    items = relationship("OrderItem", back_populates="order", order_by="OrderItem.id")
+    shipment = relationship("Shipment", back_populates="order", uselist=False)
+    payment = relationship("Payment", back_populates="order", uselist=False)
+    refunds = relationship("Refund", back_populates="order", order_by="Refund.id")
+    invoice = relationship("Invoice", back_populates="order", uselist=False)
+
+    __table_args__ = (Index("ix_orders_customer_placed", "customer_id", "placed_at"),)
+
+
+class OrderItem(Base):
+    __tablename__ = "order_items"
+    id = Column(Integer, primary_key=True)
+    order_id = Column(Integer, ForeignKey("orders.id"), nullable=False, index=True)
+    product_id = Column(Integer, ForeignKey("products.id"), nullable=False, index=True)
+    sku = Column(String(32), nullable=False)
+    name = Column(String(120), nullable=False)
+    quantity = Column(Integer, nullable=False)
+    unit_price_pence = Column(Integer, nullable=False)
+
+    order = relationship("Order", back_populates="items")
+
+
+class Shipment(Base):
+    __tablename__ = "shipments"
+    id = Column(Integer, primary_key=True)
+    order_id = Column(Integer, ForeignKey("orders.id"), nullable=False, unique=True, index=True)
+    carrier = Column(String(30), nullable=False)
+    tracking_number = Column(String(40), nullable=False, index=True)
+    status = Column(String(20), nullable=False)  # in_transit / delivered / returned
+    shipped_at = Column(DateTime, nullable=False)
+    eta = Column(Date, nullable=False)
+    delivered_at = Column(DateTime)
+    delay_days = Column(Integer, nullable=False, default=0)
+
+    order = relationship("Order", back_populates="shipment")
+
+
+class Payment(Base):
+    __tablename__ = "payments"
+    id = Column(Integer, primary_key=True)
+    order_id = Column(Integer, ForeignKey("orders.id"), nullable=False, unique=True, index=True)
+    method = Column(String(20), nullable=False)  # card / paypal / klarna / gift_card
+    status = Column(String(20), nullable=False)  # pending / captured / refunded / partially_refunded
+    amount_pence = Column(Integer, nullable=False)
+    paid_at = Column(DateTime)
+
+    order = relationship("Order", back_populates="payment")
+
+
+class Refund(Base):
+    __tablename__ = "refunds"
+    id = Column(Integer, primary_key=True)
+    reference = Column(String(9), nullable=False, unique=True, index=True)  # RF-123456
+    order_id = Column(Integer, ForeignKey("orders.id"), nullable=False, index=True)
+    amount_pence = Column(Integer, nullable=False)
+    reason = Column(String(500), nullable=False)
+    status = Column(String(20), nullable=False)  # approved / pending_review / paid / rejected
+    created_at = Column(DateTime, nullable=False, default=utcnow, index=True)
+    expected_by = Column(Date)
+
+    order = relationship("Order", back_populates="refunds")
+
+
+class Invoice(Base):
+    __tablename__ = "invoices"
+    id = Column(Integer, primary_key=True)
+    invoice_number = Column(String(20), nullable=False, unique=True, index=True)
+    order_id = Column(Integer, ForeignKey("orders.id"), nullable=False, index=True)
+    amount_pence = Column(Integer, nullable=False)
+    status = Column(String(10), nullable=False)  # paid / open / void
+    issued_at = Column(DateTime, nullable=False)
+
+    order = relationship("Order", back_populates="invoice")
+
+
+__all__ = [
+    "Address",
+    "Customer",
+    "Invoice",
+    "Order",
+    "OrderItem",
+    "Payment",
+    "Product",
+    "Refund",
+    "Shipment",
+]

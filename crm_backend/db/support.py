@@ -1,0 +1,91 @@
+"""Support and operations tables: tickets, escalations, agents, audit log, idempotency keys."""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, Column, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import relationship
+
+from crm_backend.db.base import Base
+from crm_backend.util import utcnow
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+    id = Column(Integer, primary_key=True)
+    reference = Column(String(9), nullable=False, unique=True, index=True)  # TK-123456
+    customer_id = Column(Integer, ForeignKey("customers.id"), nullable=True, index=True)
+    order_id = Column(Integer, ForeignKey("orders.id"), nullable=True, index=True)
+    conversation_id = Column(String(100), index=True)
+    channel = Column(String(20), nullable=False)
+    topic = Column(String(40), nullable=False)  # complaint / inquiry / account / ...
+    summary = Column(Text, nullable=False)
+    status = Column(String(20), nullable=False, default="open")
+    created_at = Column(DateTime, nullable=False, default=utcnow, index=True)
+
+
+class Escalation(Base):
+    __tablename__ = "escalations"
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(100), nullable=False, index=True)
+    customer_id = Column(Integer, ForeignKey("customers.id"), nullable=True, index=True)
+    status = Column(String(20), nullable=False, default="open", index=True)
+    priority = Column(Integer, nullable=False, default=0)
+    reason_codes = Column(JSON, nullable=False, default=list)
+    scores = Column(JSON, nullable=False, default=dict)
+    packet = Column(JSON, nullable=False, default=dict)
+    agent_id = Column(Integer, ForeignKey("agents.id"), nullable=True, index=True)
+    verdict = Column(String(40))
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    claimed_at = Column(DateTime)
+    resolved_at = Column(DateTime)
+    csat = Column(Integer)
+
+    messages = relationship("EscalationMessage", back_populates="escalation", order_by="EscalationMessage.id")
+
+
+class EscalationMessage(Base):
+    __tablename__ = "escalation_messages"
+    id = Column(Integer, primary_key=True)
+    escalation_id = Column(Integer, ForeignKey("escalations.id"), nullable=False, index=True)
+    sender = Column(String(10), nullable=False)  # customer / agent / bot / note
+    text = Column(Text, nullable=False)
+    sentiment = Column(Float)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+    escalation = relationship("Escalation", back_populates="messages")
+
+
+class Agent(Base):
+    __tablename__ = "agents"
+    id = Column(Integer, primary_key=True)
+    username = Column(String(60), nullable=False, unique=True, index=True)
+    display_name = Column(String(120), nullable=False)
+    password_hash = Column(String(255), nullable=False)
+    role = Column(String(20), nullable=False, default="agent")  # agent / supervisor
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class AuditLog(Base):
+    __tablename__ = "audit_log"
+    id = Column(Integer, primary_key=True)
+    at = Column(DateTime, nullable=False, default=utcnow, index=True)
+    actor = Column(String(100), nullable=False)
+    action = Column(String(60), nullable=False)
+    entity = Column(String(40), nullable=False)
+    entity_id = Column(String(40), nullable=False)
+    before = Column(JSON)
+    after = Column(JSON)
+    idempotency_key = Column(String(200))
+
+
+class IdempotencyKey(Base):
+    __tablename__ = "idempotency_keys"
+    id = Column(Integer, primary_key=True)
+    key = Column(String(200), nullable=False)
+    scope = Column(String(300), nullable=False)
+    request_hash = Column(String(64), nullable=False)
+    status_code = Column(Integer, nullable=False)
+    response_json = Column(JSON)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("key", "scope"),)

@@ -1,0 +1,1 @@
+"""Business logic: plain functions taking ``session=`` keyword-only; rule violations raise DomainError."""

@@ -1,0 +1,60 @@
+"""Process settings, read from the environment (prefix ``CRM_``) or a ``.env`` file."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseSettings, validator
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_API_KEY = "dev-api-key"
+
+
+class Settings(BaseSettings):
+    database_url: str = "sqlite:///var/crm.db"
+    api_key: str = DEFAULT_API_KEY
+    env: str = "development"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    policy_file: str = "crm_backend/policies.yml"
+    echo_sql: bool = False
+
+    class Config:
+        env_prefix = "CRM_"
+        env_file = ".env"
+        extra = "ignore"
+
+    @validator("database_url")
+    def _absolute_sqlite_path(cls, value: str) -> str:
+        """A relative SQLite path is relative to the repo root, not to the working directory."""
+        prefix = "sqlite:///"
+        if value.startswith(prefix) and not value.startswith("sqlite:////"):
+            rest = value[len(prefix) :]
+            if rest and rest != ":memory:" and not Path(rest).is_absolute():
+                return prefix + str(REPO_ROOT / rest)
+        return value
+
+    @validator("policy_file")
+    def _absolute_policy_path(cls, value: str) -> str:
+        path = Path(value)
+        return str(path if path.is_absolute() else REPO_ROOT / path)
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        if self.database_url.startswith("sqlite:///"):
+            rest = self.database_url[len("sqlite:///") :]
+            return None if rest in ("", ":memory:") else Path(rest)
+        return None
+
+    def check(self) -> Settings:
+        """Fail fast on a default or empty secret outside local development."""
+        if self.env != "development" and self.api_key in ("", DEFAULT_API_KEY):
+            raise RuntimeError(f"CRM_API_KEY must be set to a non-default value when CRM_ENV={self.env!r}")
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings object (validated)."""
+    return Settings().check()

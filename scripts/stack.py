@@ -1,0 +1,252 @@
+"""Start, supervise and stop the three processes of the assistant: CRM, action server, Rasa server.
+
+`make run` calls `python scripts/stack.py run`; the end-to-end tests use `Stack` directly with their own ports and a
+temporary database. Every process listens on loopback; Ctrl-C (SIGINT) or SIGTERM stops all three.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+MODEL_NAME = "shopcare"
+TRAINING_INPUTS = ["config.yml", "domain.yml", "data", "components"]
+QUIET_ENV = {
+    "RASA_TELEMETRY_ENABLED": "false",
+    "TF_CPP_MIN_LOG_LEVEL": "3",
+    "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+    "PYTHONWARNINGS": "ignore",
+}
+
+
+def base_env(**extra: str) -> Dict[str, str]:
+    env = {**os.environ, **QUIET_ENV, **extra}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+# ----------------------------------------------------------------------------- training, fingerprinted
+def training_fingerprint() -> str:
+    digest = hashlib.sha256()
+    for name in TRAINING_INPUTS:
+        path = ROOT / name
+        files = sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts) if path.is_dir() else [path]
+        for file in files:
+            digest.update(str(file.relative_to(ROOT)).encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def ensure_model(models_dir: Path = ROOT / "models", force: bool = False) -> Path:
+    """Train the Rasa model unless models/ holds one for exactly the current data, domain, config and components."""
+    model = models_dir / f"{MODEL_NAME}.tar.gz"
+    stamp = models_dir / f"{MODEL_NAME}.fingerprint"
+    fingerprint = training_fingerprint()
+    if not force and model.exists() and stamp.exists() and stamp.read_text().strip() == fingerprint:
+        print(f"[models] {model.relative_to(ROOT)} is up to date (fingerprint {fingerprint[:12]})", flush=True)
+        return model
+    print("[models] training the Rasa model (NLU + dialogue); this takes about a minute ...", flush=True)
+    started = time.monotonic()
+    subprocess.run(
+        [str(BIN / "rasa"), "train", "--fixed-model-name", MODEL_NAME, "--out", str(models_dir)],
+        cwd=ROOT,
+        env=base_env(),
+        check=True,
+    )
+    stamp.write_text(fingerprint + "\n")
+    print(f"[models] trained in {time.monotonic() - started:.0f} s -> {model.relative_to(ROOT)}", flush=True)
+    return model
+
+
+# ----------------------------------------------------------------------------- processes
+def wait_http(url: str, timeout: float, proc: Optional[subprocess.Popen] = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process for {url} exited with code {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status < 500:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+            pass
+        time.sleep(0.3)
+    raise TimeoutError(f"{url} not healthy after {timeout:.0f} s")
+
+
+@dataclass
+class Stack:
+    """The three processes on loopback ports, against one CRM database."""
+
+    crm_port: int = 8000
+    action_port: int = 5055
+    rasa_port: int = 5005
+    database_url: str = f"sqlite:///{ROOT / 'var' / 'crm.db'}"
+    tracker_db: Path = ROOT / "var" / "rasa_tracker.db"
+    api_key: str = "dev-api-key"
+    model: Path = ROOT / "models" / f"{MODEL_NAME}.tar.gz"
+    log_dir: Path = ROOT / "var" / "log"
+    extra_rasa_args: List[str] = field(default_factory=list)
+    procs: Dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    @property
+    def crm_url(self) -> str:
+        return f"http://127.0.0.1:{self.crm_port}"
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.rasa_port}"
+
+    @property
+    def action_url(self) -> str:
+        return f"http://127.0.0.1:{self.action_port}"
+
+    def crm_env(self) -> Dict[str, str]:
+        return base_env(CRM_DATABASE_URL=self.database_url, CRM_API_KEY=self.api_key, CRM_PORT=str(self.crm_port))
+
+    def crm(self, *args: str) -> str:
+        """Run a `crm` CLI command against this stack's database and return its output."""
+        done = subprocess.run(
+            [sys.executable, "-m", "crm_backend", *args], cwd=ROOT, env=self.crm_env(), check=True,
+            stdout=subprocess.PIPE, text=True,
+        )
+        return done.stdout
+
+    def write_endpoints(self) -> Path:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        path = self.log_dir.parent / f"endpoints.{self.rasa_port}.yml"
+        path.write_text(
+            "action_endpoint:\n"
+            f"  url: \"{self.action_url}/webhook\"\n"
+            "tracker_store:\n  type: SQL\n  dialect: sqlite\n"
+            f"  db: \"{self.tracker_db}\"\n"
+            "lock_store:\n  type: in_memory\n"
+        )
+        return path
+
+    def _start(self, name: str, cmd: List[str], env: Dict[str, str]) -> subprocess.Popen:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_dir / f"{name}.{self.rasa_port}.log", "ab")
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.procs[name] = proc
+        return proc
+
+    def start_crm(self) -> None:
+        proc = self._start("crm", [sys.executable, "-m", "crm_backend", "serve", "--port", str(self.crm_port)], self.crm_env())
+        wait_http(f"{self.crm_url}/health", 60, proc)
+
+    def start_actions(self) -> None:
+        env = base_env(CRM_URL=self.crm_url, CRM_API_KEY=self.api_key, CRM_RETRIES="1", CRM_TIMEOUT="3")
+        proc = self._start(
+            "actions", [str(BIN / "rasa"), "run", "actions", "--port", str(self.action_port), "--actions", "actions"], env
+        )
+        wait_http(f"{self.action_url}/health", 90, proc)
+
+    def start_rasa(self) -> None:
+        cmd = [
+            str(BIN / "rasa"), "run", "--model", str(self.model), "--port", str(self.rasa_port),
+            "--interface", "127.0.0.1", "--endpoints", str(self.write_endpoints()),
+            "--credentials", str(ROOT / "credentials.yml"), *self.extra_rasa_args,
+        ]
+        proc = self._start("rasa", cmd, base_env())
+        wait_http(f"{self.rasa_url}/status" if "--enable-api" in self.extra_rasa_args else self.rasa_url, 180, proc)
+
+    def start(self) -> "Stack":
+        self.start_crm()
+        self.start_actions()
+        self.start_rasa()
+        return self
+
+    def stop(self, name: Optional[str] = None) -> None:
+        for key in [name] if name else list(self.procs):
+            proc = self.procs.pop(key, None)
+            if proc is None or proc.poll() is not None:
+                continue
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def prepare_database(stack: Stack, customers: int) -> None:
+    print("[crm] migrating the database ...", flush=True)
+    stack.crm("init")
+    print(stack.crm("seed-if-empty", "--customers", str(customers)).strip(), flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    stack = Stack(crm_port=args.crm_port, action_port=args.action_port, rasa_port=args.rasa_port)
+    prepare_database(stack, args.customers)
+    stack.model = ensure_model()
+    stopping = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        print("[run] starting the CRM, the action server and the Rasa server ...", flush=True)
+        stack.start()
+        demo = json.loads(stack.crm("demo-customers", "--json"))
+        print(
+            "\nShopCare is running:\n"
+            f"  Rasa REST channel   {stack.rasa_url}/webhooks/rest/webhook\n"
+            f"  Rasa socket.io      {stack.rasa_url}/socket.io\n"
+            f"  action server       {stack.action_url}/health\n"
+            f"  CRM API docs        {stack.crm_url}/docs\n"
+            f"  logs                {stack.log_dir}\n\nCustomers to try (order numbers by status):"
+        )
+        for person in demo:
+            orders = ", ".join(f"{status} {number}" for status, number in person["orders"].items())
+            print(f"  {person['name']:<16} {person['email']:<28} {person['postcode']:<9} {orders}")
+        print("\nTry: curl -s -XPOST {0}/webhooks/rest/webhook -d '{{\"sender\":\"me\",\"message\":\"where is my order "
+              "10001?\"}}'\nPress Ctrl-C to stop.".format(stack.rasa_url), flush=True)
+        while not stopping:
+            for name, proc in list(stack.procs.items()):
+                if proc.poll() is not None:
+                    print(f"[run] {name} exited with code {proc.returncode}; stopping", flush=True)
+                    return 1
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("\n[run] stopping ...", flush=True)
+        stack.stop()
+        print("[run] stopped.", flush=True)
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run_p = sub.add_parser("run", help="prepare everything and run the three processes until Ctrl-C")
+    run_p.add_argument("--crm-port", type=int, default=int(os.environ.get("CRM_PORT", 8000)))
+    run_p.add_argument("--action-port", type=int, default=int(os.environ.get("ACTION_PORT", 5055)))
+    run_p.add_argument("--rasa-port", type=int, default=int(os.environ.get("RASA_PORT", 5005)))
+    run_p.add_argument("--customers", type=int, default=int(os.environ.get("SEED_CUSTOMERS", 300)))
+    train_p = sub.add_parser("train", help="train the Rasa model if the data, domain, config or components changed")
+    train_p.add_argument("--force", action="store_true")
+    args = parser.parse_args(argv)
+    if args.command == "train":
+        ensure_model(force=args.force)
+        return 0
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

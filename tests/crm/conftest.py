@@ -1,0 +1,72 @@
+"""Fixtures for the CRM suite: every test gets its own temporary SQLite database."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from crm_backend.app import create_app
+from crm_backend.db import Base, make_engine, new_session
+from crm_backend.personas import ensure_personas
+from crm_backend.policies import Policies, load_policies
+from crm_backend.settings import Settings
+
+API_KEY = "test-key"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(database_url=f"sqlite:///{tmp_path / 'crm.db'}", api_key=API_KEY, env="development")
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[Engine]:
+    engine = make_engine(settings)
+    Base.metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with new_session(engine) as session:
+        yield session
+
+
+@pytest.fixture
+def policies(settings: Settings) -> Policies:
+    return load_policies(settings.policy_file)
+
+
+@pytest.fixture
+def personas(engine: Engine) -> None:
+    with new_session(engine) as session:
+        ensure_personas(session=session, today=datetime.utcnow())
+        session.commit()
+
+
+@pytest.fixture
+def client(settings: Settings, engine: Engine, personas: None) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def headers() -> dict[str, str]:
+    return {"X-API-Key": API_KEY}
+
+
+@pytest.fixture
+def write_headers() -> Callable[[str], dict[str, str]]:
+    """Headers of a write: API key, Idempotency-Key and actor."""
+
+    def build(key: str) -> dict[str, str]:
+        return {"X-API-Key": API_KEY, "Idempotency-Key": key, "X-Actor": "test"}
+
+    return build
