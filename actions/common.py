@@ -68,7 +68,8 @@ def parse_amount(value: Any, full_amount: float) -> Optional[float]:
 
 
 def parse_address(value: Any) -> Optional[Dict[str, str]]:
-    """'12 High Street, Leeds, LS1 4AP' -> {line1, city, postcode, country}; None without street, town and postcode."""
+    """'12 High Street, Leeds, LS1 4AP' -> {line1, [line2], city, postcode, country}; None without street, town
+    and postcode. The shop delivers in the UK only (country GB)."""
     text = str(first(value) or "").strip()
     postcode = POSTCODE_RE.search(text)
     if not postcode:
@@ -77,13 +78,15 @@ def parse_address(value: Any) -> Optional[Dict[str, str]]:
     parts = [p.strip() for p in rest.split(",") if p.strip()]
     if len(parts) < 2 or not re.search(r"[A-Za-z]", parts[-1]):
         return None
-    return {
+    address = {
         "line1": parts[0],
-        "line2": ", ".join(parts[1:-1]),
         "city": parts[-1],
         "postcode": f"{postcode.group(1).upper()} {postcode.group(2).upper()}",
-        "country": "United Kingdom",
+        "country": "GB",
     }
+    if len(parts) > 2:
+        address["line2"] = ", ".join(parts[1:-1])
+    return address
 
 
 def idempotency_key(tracker: Tracker, action: str, *parts: Any) -> str:

@@ -49,7 +49,7 @@ class ActionStartTask(Action):
         task = TASK_BY_INTENT.get(intent) or tracker.get_slot("task") or "track_order"
         events: List[EventType] = [SlotSet("task", task)]
         events += [SlotSet(s, None) for s in ("pending_confirmation", "task_blocked", "refund_reason", "new_address")]
-        if not tracker.get_latest_entity_values("refund_amount"):
+        if not list(tracker.get_latest_entity_values("refund_amount")):
             events.append(SlotSet("refund_amount", None))
         return events
 

@@ -10,8 +10,8 @@ from actions.context import TaskContext
 
 NOT_CANCELLABLE_NEXT_STEP = {
     "order_already_shipped": (
-        "Once it arrives you can return it within 30 days for a full refund: just ask me for a refund after "
-        "delivery. If you'd rather not wait, you can also refuse the parcel at the door."
+        "Once it's delivered, just ask me for a refund; or refuse the parcel at the door and we'll refund you "
+        "when it's back with us."
     ),
     "order_already_cancelled": "There's nothing more to do: it won't be sent and you won't be charged for it.",
 }

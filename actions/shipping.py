@@ -34,7 +34,7 @@ async def run_change(ctx: TaskContext) -> List[EventType]:
     if address is None:  # the form validated it; this guards a slot set by other means
         ctx.dispatcher.utter_message(response="utter_invalid_address")
         return [SlotSet("new_address", None)]
-    lines = ", ".join(v for k, v in address.items() if v and k != "country")
+    lines = ", ".join(address[k] for k in ("line1", "line2", "city", "postcode") if address.get(k))
     ctx.ask_yes_no(f"Shall I change the delivery address of order {ctx.order_id} to {lines}?")
     return [SlotSet("pending_confirmation", "change_shipping_address")]
 

@@ -18,7 +18,7 @@ from actions.crm_client import CRMUnavailable, get_client
 
 def _recent_customer_text(tracker: Tracker, limit: int = 5) -> str:
     texts = [e.get("text") or "" for e in tracker.events if e.get("event") == "user" and e.get("text")]
-    return " | ".join(texts[-limit:])[:2000]
+    return " | ".join(texts[-limit:])[:2000] or "(no message text)"
 
 
 async def open_ticket(tracker: Tracker, topic: str) -> Dict[str, Any]:
@@ -117,7 +117,7 @@ class ActionDefaultFallback(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
-        if tracker.get_intent_of_latest_message() == "nlu_fallback":
+        if tracker.get_intent_of_latest_message(skip_fallback_intent=False) == "nlu_fallback":
             dispatcher.utter_message(
                 response="utter_offer_human_after_fallback",
                 buttons=[{"title": "Talk to a person", "payload": "/affirm"}, {"title": "No thanks", "payload": "/deny"}],

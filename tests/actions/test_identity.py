@@ -1,0 +1,117 @@
+"""The order form: identity before disclosure, verified identity bound to the conversation, lock after 3 failures."""
+from __future__ import annotations
+
+import pytest
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.identity import ActionStartTask, ValidateOrderForm
+
+form = ValidateOrderForm()
+
+
+async def test_correct_email_verifies_and_binds_the_customer(crm, dispatcher, make_tracker, domain, said):
+    tracker = make_tracker(slots={"order_id": "10001", "task": "track_order"}, active_loop="order_form")
+    slots = await form.validate_identity_proof("Alice.Martin@Example.com", dispatcher, tracker, domain)
+    assert slots == {
+        "identity_proof": "verified",
+        "customer_id": "1",
+        "customer_name": "Alice",
+        "verify_failures": 0,
+    }
+    assert said() == ["utter_identity_verified"]
+
+
+async def test_postcode_verifies_too(crm, dispatcher, make_tracker, domain):
+    tracker = make_tracker(slots={"order_id": "10011", "task": "track_order"})
+    slots = await form.validate_identity_proof("my postcode is m1 1ae", dispatcher, tracker, domain)
+    assert slots["customer_id"] == "2"
+
+
+async def test_wrong_email_counts_a_failure_and_discloses_nothing(crm, dispatcher, make_tracker, domain, said):
+    tracker = make_tracker(slots={"order_id": "10001", "task": "track_order", "verify_failures": 1})
+    slots = await form.validate_identity_proof("ben.okafor@example.com", dispatcher, tracker, domain)
+    assert slots == {"identity_proof": None, "verify_failures": 2}
+    assert said() == ["utter_identity_failed"]
+    assert dispatcher.messages[0]["attempts_left"] == 1
+
+
+async def test_third_failure_locks_the_flow(crm, dispatcher, make_tracker, domain):
+    tracker = make_tracker(slots={"order_id": "10001", "task": "track_order", "verify_failures": 2})
+    slots = await form.validate_identity_proof("SW1A 2AA", dispatcher, tracker, domain)
+    assert slots == {"identity_proof": None, "verify_failures": 3, "identity_locked": True}
+    locked = make_tracker(slots={"identity_locked": True, "task": "track_order"})
+    assert await form.required_slots(["order_id"], dispatcher, locked, domain) == []
+
+
+async def test_unknown_order_fails_like_a_wrong_email(crm, dispatcher, make_tracker, domain, said):
+    tracker = make_tracker(slots={"order_id": "99999", "task": "track_order"})
+    slots = await form.validate_identity_proof("alice.martin@example.com", dispatcher, tracker, domain)
+    assert slots["identity_proof"] is None and slots["verify_failures"] == 1
+    assert said() == ["utter_identity_failed"]
+
+
+async def test_something_that_is_neither_email_nor_postcode_is_asked_again(crm, dispatcher, make_tracker, domain, said):
+    tracker = make_tracker(slots={"order_id": "10001"})
+    assert await form.validate_identity_proof("my cat's name", dispatcher, tracker, domain) == {"identity_proof": None}
+    assert said() == ["utter_invalid_identity_proof", "utter_ask_order_form_identity_proof"]
+
+
+@pytest.mark.parametrize("order", ["10011", "10021", "99999"])
+async def test_verified_customer_cannot_see_another_customers_order(crm, dispatcher, make_tracker, domain, said, order):
+    tracker = make_tracker(slots={"customer_id": "1", "task": "track_order"})
+    slots = await form.validate_order_id(order, dispatcher, tracker, domain)
+    assert slots == {"order_id": None, "task_blocked": "not_your_order"}
+    assert said() == ["utter_not_your_order"]
+
+
+async def test_verified_customer_own_order_is_accepted(crm, dispatcher, make_tracker, domain, said):
+    tracker = make_tracker(slots={"customer_id": "1", "task": "track_order"})
+    assert await form.validate_order_id("#10002", dispatcher, tracker, domain) == {"order_id": "10002"}
+    assert said() == []
+
+
+async def test_order_number_must_look_like_one(crm, dispatcher, make_tracker, domain, said):
+    tracker = make_tracker(slots={"task": "track_order"})
+    assert await form.validate_order_id("last tuesday", dispatcher, tracker, domain) == {"order_id": None}
+    assert said() == ["utter_invalid_order_id"]
+
+
+async def test_required_slots_follow_the_task(crm, make_tracker, domain):
+    dispatcher = CollectingDispatcher()
+    unverified = make_tracker(slots={"task": "get_refund"})
+    verified = make_tracker(slots={"task": "change_shipping_address", "customer_id": "1"})
+    assert await form.required_slots([], dispatcher, unverified, domain) == [
+        "order_id",
+        "identity_proof",
+        "refund_reason",
+        "refund_amount",
+    ]
+    assert await form.required_slots([], dispatcher, verified, domain) == ["order_id", "new_address"]
+
+
+async def test_refund_precheck_stops_the_form_for_an_undelivered_order(crm, dispatcher, make_tracker, domain, said):
+    tracker = make_tracker(slots={"order_id": "10002", "task": "get_refund"})
+    slots = await form.validate_identity_proof("alice.martin@example.com", dispatcher, tracker, domain)
+    assert slots["customer_id"] == "1"
+    assert slots["task_blocked"] == "refund_not_eligible_status"
+    assert said()[0] == "utter_identity_verified" and "can't refund order 10002" in said()[1]
+
+
+async def test_crm_outage_during_verification_is_an_apology(crm_down, dispatcher, make_tracker, domain, said):
+    tracker = make_tracker(slots={"order_id": "10001", "task": "track_order"})
+    slots = await form.validate_identity_proof("alice.martin@example.com", dispatcher, tracker, domain)
+    assert slots == {"identity_proof": None, "task_blocked": "crm_down"}
+    assert said() == ["utter_crm_down"]
+
+
+async def test_start_task_remembers_the_task_and_clears_the_last_one(dispatcher, make_tracker, domain):
+    tracker = make_tracker(intent="get_refund", slots={"pending_confirmation": "cancel_order", "order_id": "10003"})
+    events = await ActionStartTask().run(dispatcher, tracker, domain)
+    assert {e["name"]: e["value"] for e in events} == {
+        "task": "get_refund",
+        "pending_confirmation": None,
+        "task_blocked": None,
+        "refund_reason": None,
+        "new_address": None,
+        "refund_amount": None,
+    }

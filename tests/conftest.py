@@ -1,0 +1,111 @@
+"""Shared fixtures: the real domain, a tracker factory, and a real CRM app on a temporary SQLite database that the
+actions reach through their one client (`actions.crm_client`), over an in-process ASGI transport."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from fastapi import FastAPI
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.crm_client import CRMClient, CRMSettings, use_client
+from crm_backend.app import create_app
+from crm_backend.db import Base, make_engine, new_session
+from crm_backend.personas import ensure_personas
+from crm_backend.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_API_KEY = "actions-test-key"
+
+
+@pytest.fixture(scope="session")
+def domain() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "domain.yml").read_text())
+
+
+@pytest.fixture
+def dispatcher() -> CollectingDispatcher:
+    return CollectingDispatcher()
+
+
+@pytest.fixture
+def make_tracker(domain: dict[str, Any]) -> Callable[..., Tracker]:
+    """A tracker with every domain slot at its initial value, overridden by `slots`."""
+
+    def build(
+        *,
+        slots: dict[str, Any] | None = None,
+        intent: str = "inform",
+        text: str = "",
+        entities: list[dict[str, Any]] | None = None,
+        active_loop: str | None = None,
+        sender_id: str = "test-conversation",
+        events: list[dict[str, Any]] | None = None,
+    ) -> Tracker:
+        values = {name: spec.get("initial_value") for name, spec in domain["slots"].items()}
+        values["requested_slot"] = None
+        values.update(slots or {})
+        latest = {
+            "intent": {"name": intent, "confidence": 1.0},
+            "intent_ranking": [{"name": intent, "confidence": 1.0}],
+            "entities": entities or [],
+            "text": text,
+        }
+        return Tracker(
+            sender_id=sender_id,
+            slots=values,
+            latest_message=latest,
+            events=events or [{"event": "user", "text": text, "parse_data": latest}],
+            paused=False,
+            followup_action=None,
+            active_loop={"name": active_loop} if active_loop else {},
+            latest_action_name="action_listen",
+        )
+
+    return build
+
+
+@pytest.fixture
+def crm_app(tmp_path: Path) -> FastAPI:
+    """A real CRM app on its own SQLite file, with the demo personas (Alice 10001-10008, Ben 10011-, Chloe 10021-)."""
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'crm.db'}", api_key=TEST_API_KEY, env="development")
+    engine = make_engine(settings)
+    Base.metadata.create_all(engine)
+    with new_session(engine) as session:
+        ensure_personas(session=session, today=datetime.utcnow())
+        session.commit()
+    engine.dispose()
+    return create_app(settings)
+
+
+@pytest.fixture
+def crm(crm_app: FastAPI) -> Iterator[CRMClient]:
+    """The actions' client, installed for the test, talking to `crm_app`."""
+    client = CRMClient(
+        CRMSettings(base_url="http://crm.test", api_key=TEST_API_KEY, retries=0),
+        transport=httpx.ASGITransport(app=crm_app),
+    )
+    use_client(client)
+    yield client
+    use_client(None)
+
+
+@pytest.fixture
+def crm_down() -> Iterator[CRMClient]:
+    """A client whose CRM refuses connections (nothing listens on the port)."""
+    client = CRMClient(CRMSettings(base_url="http://127.0.0.1:9", api_key=TEST_API_KEY, timeout=1, retries=1))
+    use_client(client)
+    yield client
+    use_client(None)
+
+
+@pytest.fixture
+def said(dispatcher: CollectingDispatcher) -> Callable[[], list[str]]:
+    """What the assistant has said so far: message texts, or the names of the domain responses it uttered."""
+    return lambda: [m.get("text") or m.get("response") or "" for m in dispatcher.messages]

@@ -1,0 +1,102 @@
+"""Whole conversations over Rasa's REST channel against the running stack (real NLU, policies, actions, CRM)."""
+from __future__ import annotations
+
+from tests.e2e.conftest import joined
+
+
+def test_greet_track_verify_and_get_the_real_status(chat, crm_api):
+    assert "ShopCare assistant" in joined(chat("hello"))
+    assert "e-mail address or postcode" in joined(chat("where is my order 10001?"))
+    reply = joined(chat("alice.martin@example.com"))
+    order = crm_api.get("/customers/1/orders/10001").json()
+    assert "you're verified" in reply
+    assert "Order 10001" in reply and "on its way" in reply
+    assert order["shipment"]["tracking_number"] in reply and order["shipment"]["carrier"] in reply
+
+
+def test_order_number_and_postcode_in_one_message_verify_at_once(chat):
+    reply = joined(chat("where is order 10001? postcode SW1A 1AA"))
+    assert "you're verified" in reply and "on its way" in reply
+
+
+def test_nothing_is_disclosed_before_verification(chat):
+    reply = joined(chat("where is order 10001"))
+    assert "tracking" not in reply.lower() and "DPD" not in reply
+    reply = joined(chat("ben.okafor@example.com"))  # another customer's e-mail
+    assert "doesn't match" in reply and "DPD" not in reply and "tracking" not in reply.lower()
+
+
+def test_shipped_order_cannot_be_cancelled_and_the_customer_is_told_why(chat, crm_api):
+    chat("I want to cancel order 10001")
+    reply = joined(chat("alice.martin@example.com"))
+    assert "can't be cancelled" in reply and "shipped" in reply and "refund" in reply
+    assert crm_api.get("/customers/1/orders/10001").json()["status"] == "shipped"
+
+
+def test_cancel_paid_order_after_explicit_yes(chat, crm_api):
+    chat("please cancel my order 10013")
+    reply = joined(chat("M1 1AE"))
+    assert "Shall I cancel order 10013" in reply
+    assert crm_api.get("/customers/2/orders/10013").json()["status"] == "paid"
+    assert "cancelled" in joined(chat("yes"))
+    assert crm_api.get("/customers/2/orders/10013").json()["status"] == "cancelled"
+
+
+def test_refund_confirmed_twice_creates_one_refund(chat, crm_api):
+    chat("I want a refund for order 10021")
+    assert "reason" in joined(chat("chloe.nguyen@example.com"))
+    assert "How much" in joined(chat("the lamp arrived broken"))
+    assert "£30.00" in joined(chat("£30"))
+    first = joined(chat("yes"))
+    assert "RF-" in first
+    again = joined(chat("yes"))
+    assert "RF-" not in again
+    refunds = [r for r in crm_api.get("/customers/3/refunds").json() if r["order_number"] == "10021"]
+    assert len(refunds) == 1 and refunds[0]["amount"] == 30.0
+
+
+def test_another_customers_order_is_refused_after_verification(chat):
+    chat("where is my order 10002")
+    chat("alice.martin@example.com")
+    reply = joined(chat("ok and where is order 10011?"))
+    assert "can't find order 10011 on the account you verified" in reply
+    assert "Evri" not in reply and "£89.99" not in reply
+
+
+def test_three_failed_verifications_lock_and_offer_a_person(chat):
+    chat("track order 10012")
+    chat("wrong@example.com")
+    chat("M1 9ZZ")
+    reply = joined(chat("nobody@example.com"))
+    assert "can't verify your identity" in reply and "TK-" in reply
+    reply = joined(chat("ben.okafor@example.com"))  # even the right one is no longer tried
+    assert "delivered" not in reply
+
+
+def test_question_in_the_middle_of_the_form_then_resume(chat):
+    chat("I need a refund for order 10012")
+    policy = joined(chat("hang on, what's your refund policy?"))
+    assert "30 days" in policy and "e-mail address or postcode" in policy
+    assert "reason" in joined(chat("ben.okafor@example.com"))
+
+
+def test_garbled_messages_get_a_reask_then_a_person_is_offered(chat):
+    assert "rephrase" in joined(chat("sdkfj qwpoeiru zxmcnv"))
+    assert "pass this to one of our team" in joined(chat("qpwoei asldkj zmxncb"))
+
+
+def test_out_of_scope_is_answered_politely(chat):
+    assert "not something I can help with" in joined(chat("can you recommend a good pizza place nearby?"))
+
+
+def test_crm_outage_gets_an_apology_and_a_path_to_a_person_then_recovers(stack, chat):
+    chat("where is my order 10003?")
+    stack.stop("crm")
+    try:
+        reply = joined(chat("alice.martin@example.com"))
+        assert "can't reach our order system" in reply and "talk to a person" in reply
+    finally:
+        stack.start_crm()
+    chat("where is my order 10003?")
+    reply = joined(chat("alice.martin@example.com"))
+    assert "delivered" in reply
