@@ -8,14 +8,31 @@ Timeouts, retries and the mapping of HTTP answers to Python exceptions live here
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import httpx
 
 logger = logging.getLogger(__name__)
+
+# The CRM calls made while one action runs (method, path, status, code): the escalation packet shows an agent
+# what the assistant looked up and changed. Actions start a fresh log with `start_call_log()`.
+_call_log: contextvars.ContextVar[Optional[List[Dict[str, Any]]]] = contextvars.ContextVar("crm_call_log", default=None)
+
+
+def start_call_log() -> List[Dict[str, Any]]:
+    log: List[Dict[str, Any]] = []
+    _call_log.set(log)
+    return log
+
+
+def _record(method: str, path: str, status: Any, code: Optional[str] = None) -> None:
+    log = _call_log.get()
+    if log is not None:
+        log.append({"call": f"{method} {path}", "status": status, **({"code": code} if code else {})})
 
 
 class CRMError(Exception):
@@ -87,14 +104,19 @@ class CRMClient:
                 response = await self._http().request(method, f"/api/v1{path}", json=json, headers=headers)
             except httpx.HTTPError as exc:  # connect errors, timeouts, protocol errors
                 last_error = exc
+                _record(method, path, "unreachable")
                 logger.warning("CRM %s %s failed (attempt %d): %s", method, path, attempt + 1, exc)
                 continue
             if response.status_code >= 500:
+                _record(method, path, response.status_code)
                 last_error = CRMUnavailable(f"CRM answered {response.status_code}")
                 logger.warning("CRM %s %s answered %d", method, path, response.status_code)
                 continue
             if response.status_code >= 400:
-                raise _refusal(response)
+                refusal = _refusal(response)
+                _record(method, path, response.status_code, refusal.code)
+                raise refusal
+            _record(method, path, response.status_code)
             return response.json()
         raise CRMUnavailable(str(last_error)) from last_error
 
@@ -151,6 +173,16 @@ class CRMClient:
 
     async def create_ticket(self, body: Dict[str, Any], key: str) -> Dict[str, Any]:
         return await self.request("POST", "/tickets", json=body, idempotency_key=key)
+
+    # --- risk and escalation
+    async def customer_features(self, customer_id: str) -> Dict[str, Any]:
+        return await self.request("GET", f"/customers/{customer_id}/features")
+
+    async def customer_value(self, customer_id: str, churn_probability: float) -> Dict[str, Any]:
+        return await self.request("GET", f"/customers/{customer_id}/value?churn_probability={churn_probability:.4f}")
+
+    async def create_escalation(self, body: Dict[str, Any], key: str) -> Dict[str, Any]:
+        return await self.request("POST", "/escalations", json=body, idempotency_key=key)
 
 
 def _refusal(response: httpx.Response) -> CRMRefused:

@@ -15,9 +15,9 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import tasks
+from actions import risk, tasks
 from actions.common import first, normalise_order_id, parse_address, parse_amount, parse_identity_proof
-from actions.crm_client import CRMRefused, CRMUnavailable, get_client
+from actions.crm_client import CRMRefused, CRMUnavailable, get_client, start_call_log
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +57,13 @@ class ActionStartTask(Action):
 class ValidateOrderForm(FormValidationAction):
     def name(self) -> Text:
         return "validate_order_form"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        calls = start_call_log()
+        events = await super().run(dispatcher, tracker, domain)
+        return tasks.with_call_log(tracker, events, calls)
 
     async def required_slots(
         self,
@@ -119,6 +126,7 @@ class ValidateOrderForm(FormValidationAction):
             "customer_id": customer_id,
             "customer_name": verified["first_name"],
             "verify_failures": 0,
+            **await risk.assess(customer_id),
         }
         return {**slots, **await _precheck(dispatcher, tracker, customer_id, order_id)}
 

@@ -9,6 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.common import money
 from actions.context import TaskContext
 from actions.crm_client import get_client
+from actions.escalation import raise_escalation
 
 NOT_ELIGIBLE_NEXT_STEP = {
     "refund_not_eligible_status": "If it hasn't shipped yet, I can cancel it instead, which refunds you automatically.",
@@ -56,8 +57,13 @@ async def confirm_refund(ctx: TaskContext) -> List[EventType]:
     else:
         outcome = "Our team will review it within 2 working days and e-mail you the outcome."
     ctx.say(f"Your refund request {refund['reference']} for {money(refund['amount'])} is in. {outcome}")
+    events: List[EventType] = [SlotSet("refund_amount", None), SlotSet("refund_reason", None)]
+    if refund["status"] == "pending_review":  # business rule hit: above the automatic limit
+        escalated = await raise_escalation(ctx.dispatcher, ctx.tracker, rule_hits=("refund_review",))
+        if escalated:
+            return events + escalated
     ctx.dispatcher.utter_message(response="utter_anything_else")
-    return [SlotSet("refund_amount", None), SlotSet("refund_reason", None)]
+    return events
 
 
 async def run_track_refund(ctx: TaskContext) -> List[EventType]:

@@ -1,6 +1,6 @@
 """Complaints, tickets and the way to a person; the fallback when the assistant doesn't understand.
 
-Until the live handoff exists, "a person" is a CRM ticket that the support team answers by e-mail or phone.
+"A person" is a live agent (actions/escalation.py); a ticket is what the team answers later by e-mail or phone.
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from rasa_sdk.types import DomainDict
 from actions.common import idempotency_key
 from actions.context import TaskContext
 from actions.crm_client import CRMUnavailable, get_client
+from actions.escalation import raise_escalation
 
 
 def _recent_customer_text(tracker: Tracker, limit: int = 5) -> str:
@@ -35,6 +36,10 @@ async def open_ticket(tracker: Tracker, topic: str) -> Dict[str, Any]:
 
 
 async def identity_locked(ctx: TaskContext) -> List[EventType]:
+    """Three failed verifications: a person takes over (or, if the decision does not escalate, a ticket)."""
+    escalated = await raise_escalation(ctx.dispatcher, ctx.tracker)
+    if escalated:
+        return escalated
     try:
         ticket = await open_ticket(ctx.tracker, "identity_verification_failed")
     except CRMUnavailable:
@@ -45,12 +50,8 @@ async def identity_locked(ctx: TaskContext) -> List[EventType]:
 
 
 async def confirm_human(ctx: TaskContext) -> List[EventType]:
-    ticket = await open_ticket(ctx.tracker, "human_contact")
-    ctx.say(
-        f"I've passed your conversation to our team (reference {ticket['reference']}). A person will get back to you "
-        "within one working day; if it's urgent, call 0800 123 4567 (Mon-Sat 8am-8pm)."
-    )
-    return []
+    """The customer accepted the offer of a person."""
+    return await raise_escalation(ctx.dispatcher, ctx.tracker, explicit=True)
 
 
 async def confirm_ticket(ctx: TaskContext) -> List[EventType]:
@@ -79,20 +80,6 @@ class ActionComplaint(Action):
             buttons=[{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}],
         )
         return [SlotSet("pending_confirmation", "human")]
-
-
-class ActionContactHuman(Action):
-    def name(self) -> Text:
-        return "action_contact_human"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
-        try:
-            return await confirm_human(TaskContext.of(dispatcher, tracker))
-        except CRMUnavailable:
-            dispatcher.utter_message(response="utter_contact_customer_service")
-            return []
 
 
 class ActionDefaultAskAffirmation(Action):

@@ -9,7 +9,7 @@ Feature modules provide the work; this module only dispatches:
 from __future__ import annotations
 
 import logging
-from typing import Awaitable, Callable, Dict, List, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, SlotSet
@@ -18,7 +18,8 @@ from rasa_sdk.types import DomainDict
 
 from actions import invoices, orders, refunds, shipping, support
 from actions.context import TaskContext
-from actions.crm_client import CRMRefused, CRMUnavailable
+from actions.crm_client import CRMRefused, CRMUnavailable, start_call_log
+from actions.escalation import raise_escalation
 
 logger = logging.getLogger(__name__)
 
@@ -41,19 +42,28 @@ CONFIRMERS: Dict[str, Runner] = {
     "human": support.confirm_human,
     "ticket": support.confirm_ticket,
 }
+RISKY_TASKS = {"cancel_order", "get_refund"}  # task names equal the at-risk intents of the escalation decision
 PRECHECKS: Dict[str, Precheck] = {
     "get_refund": refunds.precheck,
     "change_shipping_address": shipping.precheck,
 }
 
 
+def with_call_log(tracker: Tracker, events: List[EventType], calls: List[Dict[str, Any]]) -> List[EventType]:
+    """Append this action's CRM calls to the conversation's log (slot crm_calls, shown to agents)."""
+    if not calls:
+        return events
+    return events + [SlotSet("crm_calls", (list(tracker.get_slot("crm_calls") or []) + calls)[-40:])]
+
+
 async def _guarded(ctx: TaskContext, work: Runner) -> List[EventType]:
     """Run `work`; a CRM outage or an unexpected refusal becomes an apology and a path to a person."""
+    calls = start_call_log()
     try:
-        return await work(ctx)
+        events = await work(ctx)
     except CRMUnavailable:
         ctx.dispatcher.utter_message(response="utter_crm_down")
-        return [SlotSet("pending_confirmation", None)]
+        events = [SlotSet("pending_confirmation", None)]
     except CRMRefused as refusal:
         if refusal.code == "order_not_found":
             ctx.dispatcher.utter_message(response="utter_not_your_order", order_id=ctx.order_id)
@@ -61,7 +71,8 @@ async def _guarded(ctx: TaskContext, work: Runner) -> List[EventType]:
             logger.warning("CRM refused %s: %s", ctx.task, refusal)
             ctx.dispatcher.utter_message(text=refusal.message or "Sorry, I couldn't do that.")
             ctx.dispatcher.utter_message(response="utter_anything_else")
-        return [SlotSet("pending_confirmation", None)]
+        events = [SlotSet("pending_confirmation", None)]
+    return with_call_log(ctx.tracker, events, calls)
 
 
 class ActionRunTask(Action):
@@ -80,6 +91,10 @@ class ActionRunTask(Action):
         if runner is None or not ctx.customer_id or not ctx.order_id:
             dispatcher.utter_message(response="utter_anything_else")
             return []
+        if ctx.task in RISKY_TASKS:  # now that the customer is known: a valuable customer at risk meets a person
+            escalated = await raise_escalation(dispatcher, tracker, intent=ctx.task)
+            if escalated:
+                return escalated
         return await _guarded(ctx, runner)
 
 

@@ -10,11 +10,13 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from crm_backend.api import handlers, routes_customers, routes_public
+from crm_backend.api import handlers, routes_customers, routes_escalations, routes_public, routes_risk
 from crm_backend.api.deps import require_api_key
 from crm_backend.api.schemas import Health
 from crm_backend.db import make_engine
 from crm_backend.policies import load_policies
+from crm_backend.rasa_client import RasaClient
+from crm_backend.relay import EventRelay
 from crm_backend.settings import Settings, get_settings
 
 
@@ -24,7 +26,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        relay = None
+        if settings.relay_enabled and settings.rasa_events_url:
+            relay = EventRelay.from_settings(settings, engine)
+            relay.start(settings.relay_interval_seconds)
+        _app.state.relay = relay
         yield
+        if relay is not None:
+            relay.stop()
+        close = getattr(_app.state.rasa_client, "close", None)
+        if callable(close):
+            close()
         engine.dispose()
 
     app = FastAPI(
@@ -36,6 +48,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.policies = load_policies(settings.policy_file)
+    app.state.rasa_client = RasaClient.from_settings(settings)  # tests may replace it with a fake
+    app.state.relay = None
     handlers.install(app)
 
     @app.get("/health", response_model=Health, tags=["health"])
@@ -50,5 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api = APIRouter(prefix="/api/v1", dependencies=[Depends(require_api_key)])
     api.include_router(routes_public.router)
     api.include_router(routes_customers.router)
+    api.include_router(routes_escalations.router)
+    api.include_router(routes_risk.router)
     app.include_router(api)
     return app

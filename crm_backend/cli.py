@@ -1,10 +1,11 @@
-"""Command line: ``crm init | seed | seed-if-empty | demo-customers | serve | create-agent | stats``."""
+"""Command line: ``crm init | seed | seed-if-empty | demo-customers | serve | create-agent | stats | relay``."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import time
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -151,6 +152,26 @@ def cmd_stats(settings: Settings, _args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_relay(settings: Settings, args: argparse.Namespace) -> int:
+    """Relay Rasa events (escalation requests, customer messages) without the API: once, or until Ctrl-C."""
+    from crm_backend.relay import EventRelay
+
+    if not settings.rasa_events_url:
+        print("CRM_RASA_EVENTS_URL is empty: the relay is disabled", file=sys.stderr)
+        return 1
+    relay = EventRelay.from_settings(settings, _engine(settings))
+    if args.once:
+        print(f"relayed {relay.run_once()} event(s); cursor at {relay.position()}")
+        return 0
+    relay.start(settings.relay_interval_seconds)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        relay.stop()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crm", description="CRM service of the customer-service assistant")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -182,6 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--display-name", default=None)
     p.set_defaults(func=cmd_create_agent)
     sub.add_parser("stats", help="row counts per table").set_defaults(func=cmd_stats)
+    p = sub.add_parser("relay", help="relay the Rasa event-broker table (escalations, customer messages)")
+    p.add_argument("--once", action="store_true", help="process what is there and exit")
+    p.set_defaults(func=cmd_relay)
     return parser
 
 

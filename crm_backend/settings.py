@@ -19,6 +19,14 @@ class Settings(BaseSettings):
     port: int = 8000
     policy_file: str = "crm_backend/policies.yml"
     echo_sql: bool = False
+    # Escalations: the assistant's Rasa server (agent replies, hand-back) and its SQL event-broker table (the relay).
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_token: str = "dev-rasa-token"
+    rasa_timeout_seconds: float = 5.0
+    rasa_events_url: str = "sqlite:///var/rasa_events.db"  # SQLAlchemy URL; "" disables the relay
+    relay_enabled: bool = True
+    relay_interval_seconds: float = 0.5
+    escalation_minutes_per_case: int = 4
 
     class Config:
         env_prefix = "CRM_"
@@ -34,6 +42,10 @@ class Settings(BaseSettings):
             if rest and rest != ":memory:" and not Path(rest).is_absolute():
                 return prefix + str(REPO_ROOT / rest)
         return value
+
+    @validator("rasa_events_url")
+    def _absolute_events_path(cls, value: str) -> str:
+        return str(cls._absolute_sqlite_path(value))
 
     @validator("policy_file")
     def _absolute_policy_path(cls, value: str) -> str:

@@ -95,7 +95,9 @@ class Stack:
     rasa_port: int = 5005
     database_url: str = f"sqlite:///{ROOT / 'var' / 'crm.db'}"
     tracker_db: Path = ROOT / "var" / "rasa_tracker.db"
+    events_db: Path = ROOT / "var" / "rasa_events.db"
     api_key: str = "dev-api-key"
+    rasa_token: str = "dev-rasa-token"
     model: Path = ROOT / "models" / f"{MODEL_NAME}.tar.gz"
     log_dir: Path = ROOT / "var" / "log"
     extra_rasa_args: List[str] = field(default_factory=list)
@@ -114,7 +116,14 @@ class Stack:
         return f"http://127.0.0.1:{self.action_port}"
 
     def crm_env(self) -> Dict[str, str]:
-        return base_env(CRM_DATABASE_URL=self.database_url, CRM_API_KEY=self.api_key, CRM_PORT=str(self.crm_port))
+        return base_env(
+            CRM_DATABASE_URL=self.database_url,
+            CRM_API_KEY=self.api_key,
+            CRM_PORT=str(self.crm_port),
+            CRM_RASA_URL=self.rasa_url,
+            CRM_RASA_TOKEN=self.rasa_token,
+            CRM_RASA_EVENTS_URL=f"sqlite:///{self.events_db}",
+        )
 
     def crm(self, *args: str) -> str:
         """Run a `crm` CLI command against this stack's database and return its output."""
@@ -133,6 +142,8 @@ class Stack:
             "tracker_store:\n  type: SQL\n  dialect: sqlite\n"
             f"  db: \"{self.tracker_db}\"\n"
             "lock_store:\n  type: in_memory\n"
+            "event_broker:\n  type: SQL\n  dialect: sqlite\n"
+            f"  db: \"{self.events_db}\"\n"
         )
         return path
 
@@ -158,10 +169,11 @@ class Stack:
         cmd = [
             str(BIN / "rasa"), "run", "--model", str(self.model), "--port", str(self.rasa_port),
             "--interface", "127.0.0.1", "--endpoints", str(self.write_endpoints()),
-            "--credentials", str(ROOT / "credentials.yml"), *self.extra_rasa_args,
+            "--credentials", str(ROOT / "credentials.yml"), "--enable-api", "--auth-token", self.rasa_token,
+            *self.extra_rasa_args,
         ]
         proc = self._start("rasa", cmd, base_env())
-        wait_http(f"{self.rasa_url}/status" if "--enable-api" in self.extra_rasa_args else self.rasa_url, 180, proc)
+        wait_http(f"{self.rasa_url}/status?token={self.rasa_token}", 180, proc)
 
     def start(self) -> "Stack":
         self.start_crm()

@@ -1,8 +1,19 @@
-"""Support and operations tables: tickets, escalations, agents, audit log, idempotency keys."""
+"""Support and operations tables: tickets, escalations, agents, audit log, idempotency keys, relay cursor."""
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import relationship
 
 from crm_backend.db.base import Base
@@ -28,19 +39,26 @@ class Escalation(Base):
     id = Column(Integer, primary_key=True)
     conversation_id = Column(String(100), nullable=False, index=True)
     customer_id = Column(Integer, ForeignKey("customers.id"), nullable=True, index=True)
-    status = Column(String(20), nullable=False, default="open", index=True)
+    channel = Column(String(30))
+    # Idempotency key of the request that raised it (API fast path and event relay share it): one escalation per key.
+    request_key = Column(String(200), nullable=True, unique=True, index=True)
+    status = Column(String(20), nullable=False, default="open", index=True)  # open / claimed / resolved / handed_back
     priority = Column(Integer, nullable=False, default=0)
     reason_codes = Column(JSON, nullable=False, default=list)
     scores = Column(JSON, nullable=False, default=dict)
     packet = Column(JSON, nullable=False, default=dict)
+    summary = Column(Text)
+    suggested_action = Column(Text)
     agent_id = Column(Integer, ForeignKey("agents.id"), nullable=True, index=True)
     verdict = Column(String(40))
     created_at = Column(DateTime, nullable=False, default=utcnow)
     claimed_at = Column(DateTime)
     resolved_at = Column(DateTime)
+    handed_back_at = Column(DateTime)
     csat = Column(Integer)
 
     messages = relationship("EscalationMessage", back_populates="escalation", order_by="EscalationMessage.id")
+    agent = relationship("Agent")
 
 
 class EscalationMessage(Base):
@@ -50,9 +68,14 @@ class EscalationMessage(Base):
     sender = Column(String(10), nullable=False)  # customer / agent / bot / note
     text = Column(Text, nullable=False)
     sentiment = Column(Float)
+    agent_id = Column(Integer, ForeignKey("agents.id"), nullable=True, index=True)
+    # "<event source>:<event id>" of a relayed Rasa event: re-processing the event never adds the message twice.
+    event_key = Column(String(100), nullable=True, unique=True, index=True)
+    delivered = Column(Boolean, nullable=False, default=True, server_default="1")
     created_at = Column(DateTime, nullable=False, default=utcnow)
 
     escalation = relationship("Escalation", back_populates="messages")
+    agent = relationship("Agent")
 
 
 class Agent(Base):
@@ -89,3 +112,11 @@ class IdempotencyKey(Base):
     created_at = Column(DateTime, nullable=False, default=utcnow)
 
     __table_args__ = (UniqueConstraint("key", "scope"),)
+
+
+class RelayCursor(Base):
+    """How far the event relay has read an event source (the Rasa event-broker table)."""
+
+    __tablename__ = "relay_cursor"
+    source = Column(String(200), primary_key=True)
+    position = Column(Integer, nullable=False, default=0)

@@ -30,6 +30,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         rasa_port=free_port(),
         database_url=f"sqlite:///{workdir / 'crm.db'}",
         tracker_db=workdir / "tracker.db",
+        events_db=workdir / "events.db",
         api_key="e2e-api-key",
         model=ensure_model(),
         log_dir=workdir / "log",

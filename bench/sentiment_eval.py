@@ -1,0 +1,119 @@
+#!/usr/bin/env python
+"""Sentiment benchmark: macro-F1, per-class F1, confusion matrix and latency of crm_backend.ml.sentiment.
+
+  python bench/sentiment_eval.py --test ../shared/datasets/airline_sentiment/tweets_dev.csv   # shipped method
+  python bench/sentiment_eval.py --test TEST.csv --train TRAIN.csv    # same method trained on TRAIN.csv
+  python bench/sentiment_eval.py --test TEST.csv --cv 5               # same method cross-validated on TEST.csv
+
+CSV: ``text,label`` or the airline format (``text,airline_sentiment``). Without --train the model is trained on the
+training split of data/sentiment/customer_messages.csv (the shipped model). Our own held-out split and
+data/sentiment/holdout_natural.csv are always reported too. Last line: ``macro_f1=<x.xxxx>`` for the --test set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import confusion_matrix, f1_score
+from sklearn.model_selection import StratifiedKFold
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from crm_backend.ml.sentiment import LABELS, SentimentModel, read_labelled_csv, train_from_csv  # noqa: E402
+
+OWN = REPO / "data/sentiment/customer_messages.csv"
+NATURAL = REPO / "data/sentiment/holdout_natural.csv"
+
+
+def report(name: str, gold: list[str], pred: list[str]) -> float:
+    macro = float(f1_score(gold, pred, labels=list(LABELS), average="macro", zero_division=0))
+    per_class = f1_score(gold, pred, labels=list(LABELS), average=None, zero_division=0)
+    counts = pd.Series(gold).value_counts().reindex(LABELS, fill_value=0)
+    print(f"\n== {name}: n={len(gold)} ({', '.join(f'{k}={v}' for k, v in counts.items())})")
+    print(f"macro-F1 {macro:.4f}  accuracy {np.mean(np.asarray(gold) == np.asarray(pred)):.4f}")
+    print("per-class F1: " + "  ".join(f"{lab}={f:.4f}" for lab, f in zip(LABELS, per_class, strict=True)))
+    cm = pd.DataFrame(
+        confusion_matrix(gold, pred, labels=list(LABELS)),
+        index=[f"gold {x[:3]}" for x in LABELS],
+        columns=[f"pred {x[:3]}" for x in LABELS],
+    )
+    print(cm.to_string())
+    return macro
+
+
+def latency(model: SentimentModel, texts: list[str], n: int = 1000) -> None:
+    sample = [texts[i % len(texts)] for i in range(n)]
+    model.score(sample[0])  # warm-up
+    times = []
+    for text in sample:
+        t0 = time.perf_counter()
+        model.score(text)
+        times.append(time.perf_counter() - t0)
+    ms = np.asarray(times) * 1000
+    print(
+        f"\nlatency of score() over {n} calls: mean {ms.mean():.3f} ms, p50 {np.percentile(ms, 50):.3f} ms, "
+        f"p99 {np.percentile(ms, 99):.3f} ms"
+    )
+
+
+def cross_validate(test: pd.DataFrame, folds: int, params: dict) -> tuple[list[str], list[str]]:
+    gold: list[str] = []
+    pred: list[str] = []
+    for train_idx, test_idx in StratifiedKFold(folds, shuffle=True, random_state=13).split(test, test["label"]):
+        tr, te = test.iloc[train_idx], test.iloc[test_idx]
+        model = SentimentModel.train(tr["text"].tolist(), tr["label"].tolist(), **params)
+        gold += te["label"].tolist()
+        pred += model.predict(te["text"].tolist())
+    return gold, pred
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--test", required=True, help="CSV: text,label or airline format")
+    ap.add_argument("--train", help="train the same method on this CSV instead of our training split")
+    ap.add_argument("--cv", type=int, default=0, help="k-fold cross-validate the method on --test itself")
+    ap.add_argument("--C", type=float, default=4.0)
+    ap.add_argument("--dense-weight", type=float, default=1.0)
+    args = ap.parse_args(argv)
+    params = {"C": args.C, "dense_weight": args.dense_weight}
+
+    t0 = time.perf_counter()
+    shipped, held = train_from_csv(OWN, holdout_fraction=0.2, seed=13, **params)
+    print(
+        f"shipped method: trained on {OWN.name} training split (n={len(read_labelled_csv(OWN)) - len(held)}) "
+        f"in {time.perf_counter() - t0:.2f} s"
+    )
+    report(
+        f"own held-out split of {OWN.name} (20%, seed 13)",
+        held["label"].tolist(),
+        shipped.predict(held["text"].tolist()),
+    )
+    natural = read_labelled_csv(NATURAL)
+    report(f"{NATURAL.name}", natural["label"].tolist(), shipped.predict(natural["text"].tolist()))
+
+    test = read_labelled_csv(args.test)
+    name = Path(args.test).name
+    if args.cv:
+        gold, pred = cross_validate(test, args.cv, params)
+        macro = report(f"{name}, same method {args.cv}-fold cross-validated on it", gold, pred)
+        model = shipped
+    else:
+        if args.train:
+            train = read_labelled_csv(args.train)
+            model = SentimentModel.train(train["text"].tolist(), train["label"].tolist(), **params)
+            how = f"trained on {Path(args.train).name} (n={len(train)})"
+        else:
+            model, how = shipped, "shipped method (trained on our split only)"
+        macro = report(f"{name}, {how}", test["label"].tolist(), model.predict(test["text"].tolist()))
+    latency(model, test["text"].tolist())
+    print(f"macro_f1={macro:.4f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""A dialogue policy that asks, on every customer message, whether the conversation should go to a person.
+
+It reads the conversation's signals (per-message sentiment from the NLU pipeline, churn risk and value slots set
+when the customer was identified, fallbacks, identity state) and calls the one escalation decision
+(crm_backend/escalation/decision.py, thresholds in crm_backend/escalation/thresholds.yml). When the decision says
+escalate, it predicts `action_escalate` with a priority above the rule policy's, so a customer who turns furious in
+the middle of a form is handed over then, not at the end of the flow.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.core.policies.policy import Policy, PolicyPrediction
+from rasa.engine.graph import ExecutionContext
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ConversationResumed, Restarted, SessionStarted, UserUttered
+from rasa.shared.core.generator import TrackerWithCachedStates
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from crm_backend.escalation.decision import Thresholds, decide
+from crm_backend.escalation.signals import signals_from
+
+logger = logging.getLogger(__name__)
+ESCALATE_ACTION = "action_escalate"
+ACTIVE_STATES = {"requested", "open", "claimed"}
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False)
+class EscalationPolicy(Policy):
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {"priority": 7, "thresholds_file": "crm_backend/escalation/thresholds.yml"}
+
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        featurizer: Optional[Any] = None,
+    ) -> None:
+        super().__init__(config, model_storage, resource, execution_context, featurizer)
+        self.thresholds = Thresholds.load(self.config["thresholds_file"])
+
+    def train(self, training_trackers: List[TrackerWithCachedStates], domain: Domain, **kwargs: Any) -> Resource:
+        return self._resource
+
+    @classmethod
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> "EscalationPolicy":
+        return cls(config, model_storage, resource, execution_context)
+
+    def predict_action_probabilities(
+        self,
+        tracker: DialogueStateTracker,
+        domain: Domain,
+        rule_only_data: Optional[Dict[Text, Any]] = None,
+        **kwargs: Any,
+    ) -> PolicyPrediction:
+        probabilities = self._default_predictions(domain)
+        if tracker.latest_action_name != ACTION_LISTEN_NAME or not isinstance(tracker.latest_message, UserUttered):
+            return self._prediction(probabilities)
+        if tracker.get_slot("escalation_status") in ACTIVE_STATES or ESCALATE_ACTION not in domain.action_names_or_texts:
+            return self._prediction(probabilities)
+        events = [
+            e.as_dict() for e in tracker.events if isinstance(e, (UserUttered, ConversationResumed, Restarted, SessionStarted))
+        ]
+        decision = decide(signals_from(events, tracker.current_slot_values()), self.thresholds)
+        if decision.escalate:
+            logger.info("Escalating %s: %s (priority %d)", tracker.sender_id, decision.reasons, decision.priority)
+            probabilities[domain.index_for_action(ESCALATE_ACTION)] = 1.0
+        return self._prediction(probabilities)

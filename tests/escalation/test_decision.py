@@ -1,0 +1,104 @@
+"""The escalation decision on tables of cases, and reading its signals from Rasa events."""
+from __future__ import annotations
+
+import pytest
+
+from crm_backend.escalation.decision import THRESHOLDS_FILE, Signals, Thresholds, decide
+from crm_backend.escalation.signals import signals_from
+
+T = Thresholds.load()
+
+CASES = [
+    # (name, signals, escalate?, reasons)
+    ("calm customer", Signals(sentiment=(0.1, 0.0, 0.2), intent="track_order"), False, ()),
+    ("nothing known yet", Signals(), False, ()),
+    ("explicit request", Signals(sentiment=(0.0,), intent="contact_human_agent", explicit_request=True), True,
+     ("explicit_request",)),
+    ("one strongly negative message", Signals(sentiment=(0.1, -0.85), intent="complaint"), True, ("strong_negative",)),
+    ("mildly negative once", Signals(sentiment=(0.0, -0.4), intent="track_order"), False, ()),
+    ("negative trend", Signals(sentiment=(0.0, -0.3, -0.45, -0.5), intent="track_order"), True, ("negative_trend",)),
+    ("trend too short", Signals(sentiment=(-0.4, -0.5), intent="track_order"), False, ()),
+    ("one negative among calm ones", Signals(sentiment=(0.3, 0.2, -0.5), intent="track_order"), False, ()),
+    ("valuable at-risk customer cancels",
+     Signals(sentiment=(0.0,), intent="cancel_order", churn_probability=0.7, customer_value=900.0), True,
+     ("at_risk_customer",)),
+    ("at-risk but low value cancels",
+     Signals(sentiment=(0.0,), intent="cancel_order", churn_probability=0.7, customer_value=80.0), False, ()),
+    ("valuable low-risk customer cancels",
+     Signals(sentiment=(0.0,), intent="cancel_order", churn_probability=0.1, customer_value=900.0), False, ()),
+    ("valuable at-risk customer only tracks",
+     Signals(sentiment=(0.0,), intent="track_order", churn_probability=0.8, customer_value=900.0), False, ()),
+    ("three fallbacks in a row", Signals(consecutive_fallbacks=3, intent="nlu_fallback"), True, ("repeated_fallback",)),
+    ("two fallbacks (the two-stage fallback still has a go)", Signals(consecutive_fallbacks=2), False, ()),
+    ("identity locked", Signals(identity_locked=True, failed_identity_checks=3), True, ("identity_locked",)),
+    ("refund above the limit", Signals(rule_hits=("refund_review",)), True, ("refund_review",)),
+    ("third complaint this month", Signals(rule_hits=("repeat_complaint",), intent="complaint"), True,
+     ("repeat_complaint",)),
+    ("locked identity already handed over", Signals(identity_locked=True, handled=("identity_locked",)), False, ()),
+    ("anger after a hand-back still counts",
+     Signals(sentiment=(-0.9,), identity_locked=True, handled=("identity_locked", "strong_negative")), True,
+     ("strong_negative",)),
+    ("angry and asking for a person",
+     Signals(sentiment=(-0.9,), intent="contact_human_agent", explicit_request=True), True,
+     ("explicit_request", "strong_negative")),
+]
+
+
+@pytest.mark.parametrize("name,signals,escalate,reasons", CASES, ids=[c[0] for c in CASES])
+def test_decision_table(name, signals, escalate, reasons):
+    decision = decide(signals, T)
+    assert decision.escalate is escalate
+    assert decision.reasons == reasons
+    if escalate:
+        assert 0 < decision.priority <= 100
+        assert decision.summary.startswith("The customer ") and decision.suggested_action
+    else:
+        assert decision.priority == 0
+
+
+def test_priority_rises_with_value_risk_and_more_reasons():
+    base = decide(Signals(sentiment=(-0.9,)), T).priority
+    valuable = decide(Signals(sentiment=(-0.9,), customer_value=1500.0, churn_probability=0.9), T).priority
+    more = decide(Signals(sentiment=(-0.9,), explicit_request=True), T).priority
+    assert base < valuable <= 100 and base < more
+
+
+def test_at_risk_decision_offers_retention_and_says_why():
+    decision = decide(
+        Signals(intent="cancel_order", churn_probability=0.72, customer_value=800.0,
+                churn_drivers=("3 late deliveries in 90 days", "no order for 120 days")), T)
+    assert decision.offer_retention
+    assert "72%" in decision.summary and "3 late deliveries" in decision.summary
+
+
+def test_thresholds_come_from_config(tmp_path):
+    path = tmp_path / "t.yml"
+    path.write_text(THRESHOLDS_FILE.read_text().replace("strong_negative: -0.70", "strong_negative: -0.95"))
+    strict = Thresholds.load(path)
+    assert decide(Signals(sentiment=(-0.85,)), T).escalate
+    assert not decide(Signals(sentiment=(-0.85,)), strict).escalate
+
+
+def user(text, intent, score):
+    return {"event": "user", "text": text, "parse_data": {"intent": {"name": intent}, "sentiment": {"score": score}}}
+
+
+def test_signals_from_events_count_only_since_the_last_hand_back():
+    events = [
+        user("this is a disgrace", "complaint", -0.9),
+        {"event": "pause"},
+        {"event": "resume"},
+        user("ok thanks, and where is order 10001", "track_order", 0.1),
+    ]
+    signals = signals_from(events, {"churn_probability": 0.4, "customer_value": 120.5, "verify_failures": 1})
+    assert signals.sentiment == (0.1,) and signals.intent == "track_order"
+    assert signals.churn_probability == 0.4 and signals.customer_value == 120.5
+    assert signals.failed_identity_checks == 1 and not decide(signals, T).escalate
+
+
+def test_signals_count_trailing_fallbacks_and_explicit_requests():
+    events = [user("a", "greet", 0.0), user("b", "nlu_fallback", 0.0), user("c", "nlu_fallback", 0.0),
+              user("d", "nlu_fallback", -0.1)]
+    assert signals_from(events, {}).consecutive_fallbacks == 3
+    human = signals_from([user("a person please", "contact_human_agent", 0.0)], {})
+    assert human.explicit_request
