@@ -1,8 +1,12 @@
 """The simulated customer population: one customer at a time, rows appended to per-table lists.
 
-Each customer has a hidden satisfaction that drops with bad experiences (late deliveries, damaged items,
-complaints, cancellations) and recovers slowly with good ones. It drives both the order rate and a churn
-hazard; when the hazard fires the customer churns (``churned_at``) and stops ordering.
+Each customer has a hidden satisfaction: a personal baseline, a slow random drift (mood) and the shocks of bad
+experiences (late deliveries, damaged items), which fade again over the following weeks. Satisfaction is never
+written down; it shows only through behaviour. A less satisfied customer orders less often, cancels and returns
+more, contacts support more (complaints rather than questions) and, in the conversations escalated to an agent,
+writes more negatively. It also drives a churn hazard: when the hazard fires the customer starts drifting away
+(their order rate fades to nothing over a few weeks while they grow more negative) and churns at the end of that
+fade (``churned_at``).
 """
 
 from __future__ import annotations
@@ -25,9 +29,33 @@ TABLES = (
     "invoices",
     "refunds",
     "tickets",
+    "escalations",
+    "escalation_messages",
 )
 FIRST_ORDER_NUMBER = 100001
 PERSONA_REFS = 100  # scrambled reference indexes below this are reserved for the personas
+
+# Latent satisfaction and churn (days as the time unit).
+SAT_MEAN, SAT_SD = 0.72, 0.12  # personal baseline
+MOOD_SD, MOOD_DAYS = 0.08, 200.0  # slow drift around the baseline (Ornstein-Uhlenbeck: spread, time scale)
+RECOVERY_DAYS = 60.0  # the shock of a bad experience decays with this time constant
+CHURN_BASE, CHURN_SLOPE, CHURN_PIVOT = 0.0009, 7.0, 0.65  # hazard per day = BASE * exp(SLOPE * (PIVOT - sat))
+FADE_DAYS = (21.0, 84.0)  # from deciding to leave to churning, the order rate falls linearly to zero
+FADE_DROP = 0.2  # how much satisfaction sinks over the fade
+# Traces of (dis)satisfaction: rates at the mean satisfaction, multiplied by exp(TRACE_SLOPE * (SAT_MEAN - sat)).
+TRACE_SLOPE = 5.0
+CONTACT_PER_DAY = 0.0015  # support contacts not about one order (complaints or questions)
+CANCEL_P = 0.02  # an order is cancelled
+RETURN_P = 0.02  # a delivered order is sent back (not as described, not wanted)
+
+
+def _clip(value: float, low: float, high: float) -> float:
+    return low if value < low else high if value > high else value
+
+
+def _unhappy(sat: float) -> float:
+    """How much more often than the average customer someone this (dis)satisfied shows it."""
+    return math.exp(TRACE_SLOPE * (SAT_MEAN - sat))
 
 
 class Population:
@@ -59,19 +87,18 @@ class Population:
         segment = rng.choices(("standard", "premium", "business"), (0.75, 0.2, 0.05))[0]
         signup = ref - timedelta(days=rng.uniform(1, 3 * 365), seconds=rng.randint(0, 86399))
         line1 = f"{rng.randint(1, 250)} {rng.choice(W.STREETS)}"
-        self.rows["customers"].append(
-            {
-                "id": cid,
-                "first_name": first,
-                "last_name": last,
-                "email": f"{first}.{last}.{cid}@example.com".lower(),
-                "phone": f"07{rng.randint(100000000, 999999999)}",
-                "postcode": postcode,
-                "segment": segment,
-                "created_at": signup,
-                "churned_at": None,
-            }
-        )
+        row = {
+            "id": cid,
+            "first_name": first,
+            "last_name": last,
+            "email": f"{first}.{last}.{cid}@example.com".lower(),
+            "phone": f"07{rng.randint(100000000, 999999999)}",
+            "postcode": postcode,
+            "segment": segment,
+            "created_at": signup,
+            "churned_at": None,
+        }
+        self.rows["customers"].append(row)
         self.rows["addresses"].append(
             {
                 "id": self._id("addresses"),
@@ -85,24 +112,62 @@ class Population:
             }
         )
         rate = rng.lognormvariate(math.log(0.32), 0.6) / 30 * (1.6 if segment != "standard" else 1.0)
-        sat = min(max(rng.gauss(0.72, 0.12), 0.05), 0.98)
+        base = _clip(rng.gauss(SAT_MEAN, SAT_SD), 0.05, 0.98)
+        mood = shock = 0.0
         address = (line1, city, postcode)
         t = signup + timedelta(days=rng.expovariate(rate * 3))  # first order comes soon after signup
+        last = t
+        leaving: datetime | None = None  # when the customer decided to leave
+        fade = 1.0
+        churn = ref
         while t < ref:
-            hazard = 0.00035 * math.exp(7.0 * (0.65 - sat))
-            sat = self.order(cid, t, address, sat)
-            gap = rng.expovariate(max(rate * (0.3 + sat), 1e-4))
-            if rng.random() < 1 - math.exp(-hazard * gap):
-                churn = t + timedelta(days=rng.uniform(0.2, 1.0) * gap)
-                if churn < ref:
-                    self.rows["customers"][-1]["churned_at"] = churn
-                    if rng.random() < 0.25:
-                        self.ticket(cid, None, churn - timedelta(days=1), "account", rng.choice(W.ACCOUNT))
+            days = (t - last).total_seconds() / 86400
+            last = t
+            if days > 0:
+                keep = math.exp(-days / MOOD_DAYS)
+                mood = mood * keep + MOOD_SD * math.sqrt(1 - keep * keep) * rng.gauss(0, 1)
+                shock *= math.exp(-days / RECOVERY_DAYS)
+            progress = 0.0 if leaving is None else (t - leaving).total_seconds() / 86400 / fade
+            sat = _clip(base + mood + shock - FADE_DROP * progress, 0.02, 0.98)
+            shock += self.order(cid, t, address, sat)
+            pace = max(rate * (0.3 + sat), 1e-4)
+            gap = rng.expovariate(pace)
+            if leaving is None:
+                hazard = CHURN_BASE * math.exp(CHURN_SLOPE * (CHURN_PIVOT - sat))
+                if rng.random() < 1 - math.exp(-hazard * gap):
+                    fade = rng.uniform(*FADE_DAYS)
+                    leaving = t + timedelta(days=rng.uniform(0, gap))
+                    churn = leaving + timedelta(days=fade)
+            nxt = t + timedelta(days=gap)
+            if leaving is not None:  # thinning: the order rate falls linearly to zero over the fade
+                while nxt < churn and rng.random() > 1 - max((nxt - leaving).total_seconds() / 86400, 0) / fade:
+                    nxt += timedelta(days=rng.expovariate(pace))
+            self.contacts(cid, t, min(nxt, churn, ref), sat)
+            if nxt >= churn:
                 break
-            t += timedelta(days=gap)
+            t = nxt
+        if churn < ref:
+            row["churned_at"] = churn
+            if rng.random() < 0.25:
+                self.ticket(cid, None, churn - timedelta(days=rng.uniform(0.5, 3)), "account", rng.choice(W.ACCOUNT))
+
+    def contacts(self, cid: int, start: datetime, end: datetime, sat: float) -> None:
+        """Support contacts not about one order, between two orders: more frequent and angrier when unhappy."""
+        rng = self.rng
+        span = (end - start).total_seconds() / 86400
+        if span <= 0:
+            return
+        per_day = CONTACT_PER_DAY * _unhappy(sat)
+        if rng.random() >= 1 - math.exp(-per_day * span):
+            return
+        when = start + timedelta(days=rng.uniform(0, span))
+        if rng.random() < _clip(1.6 * (0.85 - sat), 0.1, 0.9):
+            self.ticket(cid, None, when, "complaint", rng.choice(W.COMPLAINT_SERVICE), sat)
+        else:
+            self.ticket(cid, None, when, "inquiry", rng.choice(W.INQUIRIES_GENERAL), sat)
 
     def order(self, cid: int, placed: datetime, address: tuple, sat: float) -> float:
-        """Adds one order with its rows; returns the updated satisfaction."""
+        """Adds one order with its rows; returns the change of satisfaction (the shock) it caused."""
         rng, ref = self.rng, self.ref
         oid = self._id("orders")
         number = str(FIRST_ORDER_NUMBER + self.order_seq)
@@ -129,12 +194,13 @@ class Population:
         age = (ref - placed).total_seconds() / 86400
         method = rng.choices(W.METHODS, W.METHOD_WEIGHTS)[0]
         carrier = rng.choices(W.CARRIERS, W.CARRIER_WEIGHTS)[0]
-        status, cancelled_at, shipment = "delivered", None, None
-        if rng.random() < 0.02 + 0.06 * (1 - sat):
+        status, cancelled_at, cancel_reason, shipment = "delivered", None, None, None
+        delta = 0.0
+        if rng.random() < min(CANCEL_P * _unhappy(sat), 0.4):
             status, cancelled_at = "cancelled", placed + timedelta(hours=rng.uniform(1, 30))
+            cancel_reason = rng.choices(W.CANCEL_REASONS, W.CANCEL_REASON_WEIGHTS)[0]
             if cancelled_at > ref:
                 cancelled_at = ref - timedelta(minutes=5)
-            sat -= 0.02
         elif age < 0.5:
             status = "pending" if rng.random() < 0.4 else "paid"
         elif age < 2.0:
@@ -163,7 +229,7 @@ class Population:
             }
             if delivered_at is not None:
                 shipment["status"] = "delivered"
-                sat = self.after_delivery(cid, oid, number, total, delivered_at, delay, sat, shipment)
+                delta = self.after_delivery(cid, oid, number, total, shipping, delivered_at, delay, sat, shipment)
         charged = status != "pending"
         refunded_on_cancel = status == "cancelled" and rng.random() < 0.7
         pay_status = "captured" if charged else "pending"
@@ -213,10 +279,10 @@ class Population:
                 "ship_postcode": address[2],
                 "ship_country": "GB",
                 "cancelled_at": cancelled_at,
-                "cancel_reason": "Changed my mind" if cancelled_at else None,
+                "cancel_reason": cancel_reason,
             }
         )
-        return min(max(sat, 0.0), 0.98)
+        return delta
 
     def after_delivery(
         self,
@@ -224,41 +290,53 @@ class Population:
         oid: int,
         number: str,
         total: int,
+        shipping: int,
         delivered_at: datetime,
         delay: int,
         sat: float,
         shipment: dict[str, Any],
     ) -> float:
-        rng = self.rng
+        """Lateness, damage, returns and questions after a delivery; returns the satisfaction shock."""
+        rng, ref = self.rng, self.ref
+        delta = 0.0
         if delay:
-            sat -= 0.04 + 0.015 * delay
-            if rng.random() < 0.25 + 0.05 * delay:
-                sat -= 0.05
+            delta -= 0.04 + 0.015 * delay
+            if rng.random() < 0.15 + 0.05 * delay + 0.6 * max(0.0, 0.7 - sat):
+                delta -= 0.03
                 text = rng.choice(W.COMPLAINT_LATE).format(n=number, d=delay)
-                self.ticket(cid, oid, delivered_at + timedelta(hours=rng.uniform(1, 48)), "complaint", text)
+                when = delivered_at + timedelta(hours=rng.uniform(1, 48))
+                self.ticket(cid, oid, when, "complaint", text, sat - 0.1)
         else:
-            sat += 0.015
+            delta += 0.015
         if rng.random() < 0.045:  # damaged / wrong item
-            sat -= 0.1
+            delta -= 0.1
             when = delivered_at + timedelta(days=rng.uniform(0.2, 6))
             if rng.random() < 0.65:
-                self.ticket(cid, oid, when, "complaint", rng.choice(W.COMPLAINT_DAMAGED).format(n=number))
-                sat -= 0.04
+                self.ticket(cid, oid, when, "complaint", rng.choice(W.COMPLAINT_DAMAGED).format(n=number), sat - 0.15)
+                delta -= 0.03
             if rng.random() < 0.5:
                 shipment["status"] = "returned"
                 self.refund(oid, total, "Returned: damaged or wrong item", when + timedelta(days=3))
             else:
                 self.refund(oid, max(100, int(total * rng.uniform(0.2, 0.6))), "Partial refund: damaged item", when)
-            sat += 0.03  # a refund repairs some of the damage
-        elif rng.random() < 0.03:
+            delta += 0.03  # a refund repairs some of the damage
+        elif rng.random() < min(RETURN_P * _unhappy(sat), 0.4):  # sent back: unhappy with the product
+            when = delivered_at + timedelta(days=rng.uniform(2, 14))
+            if when + timedelta(days=3) < ref:
+                shipment["status"] = "returned"
+                reason = rng.choice(W.RETURN_REASONS)
+                amount = total - shipping if reason.endswith("no longer wanted") else total
+                self.refund(oid, amount, reason, when + timedelta(days=3))
+        elif rng.random() < 0.03 + 0.08 * max(0.0, 0.75 - sat):
             self.ticket(
                 cid,
                 oid,
                 delivered_at - timedelta(days=rng.uniform(0.5, 2)),
                 "inquiry",
                 rng.choice(W.INQUIRIES).format(n=number),
+                sat,
             )
-        return sat
+        return delta
 
     def refund(self, oid: int, amount: int, reason: str, created: datetime) -> None:
         if created >= self.ref:
@@ -282,19 +360,30 @@ class Population:
         )
         self.refund_seq += 1
 
-    def ticket(self, cid: int, oid: int | None, created: datetime, topic: str, summary: str) -> None:
+    def ticket(
+        self, cid: int, oid: int | None, created: datetime, topic: str, summary: str, sat: float | None = None
+    ) -> None:
+        """A support ticket; a complaint (rarely an inquiry) may have gone to an agent when ``sat`` is low."""
+        rng = self.rng
         if created >= self.ref:
             created = self.ref - timedelta(minutes=10)
         status = "resolved" if (self.ref - created).days > 5 else "open"
         reference = f"TK-{scrambled_number(self.ticket_seq, 1)}"
+        channel = rng.choice(W.CHANNELS)
+        conversation = None
+        if sat is not None:
+            chance = _clip(0.05 + 1.2 * (0.7 - sat), 0.05, 0.7) if topic == "complaint" else 0.02
+            if rng.random() < chance:
+                conversation, channel = f"seed-{reference}", "chat"
+                self.escalation(cid, conversation, created, topic, summary, sat)
         self.rows["tickets"].append(
             {
                 "id": self._id("tickets"),
                 "reference": reference,
                 "customer_id": cid,
                 "order_id": oid,
-                "conversation_id": None,
-                "channel": self.rng.choice(W.CHANNELS),
+                "conversation_id": conversation,
+                "channel": channel,
                 "topic": topic,
                 "summary": summary,
                 "status": status,
@@ -302,3 +391,63 @@ class Population:
             }
         )
         self.ticket_seq += 1
+
+    def escalation(self, cid: int, conversation: str, created: datetime, topic: str, summary: str, sat: float) -> None:
+        """A past (resolved) escalation with its thread; the customer's sentiment follows their satisfaction."""
+        rng = self.rng
+        created = min(created, self.ref - timedelta(hours=3))
+        eid = self._id("escalations")
+        expected = 1.8 * sat - 1.1 - (0.15 if topic == "complaint" else 0.0)
+        at, sentiments, claimed = created, [], created
+        messages = self.rows["escalation_messages"]
+        for turn in range(rng.randint(2, 4)):
+            sentiment = round(_clip(rng.gauss(expected, 0.3), -1.0, 1.0), 3)
+            sentiments.append(sentiment)
+            pool = W.CUSTOMER_NEGATIVE if sentiment < -0.3 else W.CUSTOMER_POSITIVE if sentiment > 0.3 else W.CUSTOMER_MIXED
+            at += timedelta(minutes=rng.uniform(0.5, 4))
+            messages.append(self._message(eid, "customer", rng.choice(pool), sentiment, at))
+            if turn == 0:  # waits in the queue until an agent claims it
+                claimed = at + timedelta(minutes=rng.uniform(1, 25))
+                at = claimed + timedelta(minutes=rng.uniform(0.5, 3))
+            else:
+                at += timedelta(minutes=rng.uniform(0.5, 4))
+            messages.append(self._message(eid, "agent", rng.choice(W.AGENT_REPLIES), None, at))
+        mean = sum(sentiments) / len(sentiments)
+        reason = "strong_negative" if min(sentiments) <= -0.6 else rng.choice(W.ESCALATION_REASONS[1:])
+        resolved = at + timedelta(minutes=rng.uniform(1, 20))
+        self.rows["escalations"].append(
+            {
+                "id": eid,
+                "conversation_id": conversation,
+                "customer_id": cid,
+                "channel": "chat",
+                "request_key": None,
+                "status": "resolved",
+                "priority": int(_clip(50 - 40 * mean + rng.uniform(-10, 10), 0, 100)),
+                "reason_codes": [reason],
+                "scores": {"sentiment": round(mean, 3)},
+                "packet": {"customer_id": cid, "topic": topic},
+                "summary": summary,
+                "suggested_action": None,
+                "agent_id": None,
+                "verdict": rng.choices(("justified", "unnecessary", "too_late"), (0.7, 0.2, 0.1))[0],
+                "created_at": created,
+                "claimed_at": claimed,
+                "resolved_at": min(resolved, self.ref - timedelta(minutes=1)),
+                "handed_back_at": None,
+                "csat": int(round(_clip(1 + 4 * sat + rng.gauss(0, 0.8), 1, 5))),
+            }
+        )
+
+    def _message(self, eid: int, sender: str, text: str, sentiment: float | None, at: datetime) -> dict[str, Any]:
+        return {
+            "id": self._id("escalation_messages"),
+            "escalation_id": eid,
+            "sender": sender,
+            "text": text,
+            "sentiment": sentiment,
+            "agent_id": None,
+            "event_key": None,
+            "delivered": True,
+            "created_at": at,
+        }

@@ -125,7 +125,7 @@ class EventRelay:
                     processed += 1
                 self._save_position(session, position)
                 session.commit()
-            if len(batch) < self.batch_size:
+            if len(batch) < self.batch_size or self._stop.is_set():
                 return processed
 
     def _handle(self, session: Session, event_id: int, sender_id: str, data: str | None) -> bool:
@@ -198,12 +198,15 @@ class EventRelay:
         self._thread.start()
 
     def _loop(self, interval: float) -> None:
+        failures = 0
         while not self._stop.is_set():
             try:
                 self.run_once()
+                failures = 0
             except Exception:  # noqa: BLE001 - the relay must outlive a bad tick (DB locked, source down, ...)
-                logger.exception("relay: tick failed; retrying in %.1fs", interval)
-            self._stop.wait(interval)
+                failures += 1
+                logger.exception("relay: tick failed (%d in a row); retrying", failures)
+            self._stop.wait(min(interval * 2 ** min(failures, 6), 30.0))  # back off while it keeps failing
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()

@@ -21,6 +21,8 @@ from crm_backend.db import (
     Address,
     Base,
     Customer,
+    Escalation,
+    EscalationMessage,
     Invoice,
     Order,
     OrderItem,
@@ -44,6 +46,8 @@ MODELS: dict[str, Any] = {
     "invoices": Invoice,
     "refunds": Refund,
     "tickets": Ticket,
+    "escalations": Escalation,
+    "escalation_messages": EscalationMessage,
 }
 CHUNK = 2000
 

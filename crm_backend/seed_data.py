@@ -77,3 +77,46 @@ INQUIRIES = (
     "Asked how to download the invoice for {n}.",
 )
 ACCOUNT = ("Could not reset the password.", "Asked to change the e-mail address.", "Asked to stop the newsletter.")
+COMPLAINT_SERVICE = (
+    "Unhappy with how long it took to get a reply last time.",
+    "Prices have gone up a lot; thinking of shopping elsewhere.",
+    "The discount code from the newsletter did not work.",
+    "Keeps getting marketing e-mails after asking to stop them.",
+    "Was charged for delivery on an order that should have been free.",
+    "The last few orders have all had some problem.",
+)
+INQUIRIES_GENERAL = (
+    "Asked whether an item will be back in stock.",
+    "Asked about the returns policy.",
+    "Asked how loyalty discounts work.",
+    "Asked about delivery times to their postcode.",
+)
+CANCEL_REASONS = ("Changed my mind", "Found it cheaper elsewhere", "Delivery date too late", "Ordered by mistake")
+CANCEL_REASON_WEIGHTS = (0.45, 0.25, 0.2, 0.1)
+RETURN_REASONS = ("Returned: not as described", "Returned: no longer wanted", "Returned: poor quality")
+# Customer messages in a past escalation, by sentiment band (text, then the band's upper sentiment bound).
+CUSTOMER_NEGATIVE = (
+    "This is the third time something has gone wrong, I am really fed up.",
+    "Honestly I don't know why I keep ordering from you.",
+    "Nobody has answered me properly, this is ridiculous.",
+    "I want this sorted today or I'm closing my account.",
+)
+CUSTOMER_MIXED = (
+    "I just want to know what is going on with my order.",
+    "Not great, but I suppose these things happen.",
+    "Can you tell me when the refund will arrive?",
+    "OK, but I expected better than this.",
+)
+CUSTOMER_POSITIVE = (
+    "Thanks, that's really helpful.",
+    "Great, thank you for sorting it so quickly.",
+    "Perfect, that's all I needed.",
+    "Brilliant, appreciate the help.",
+)
+AGENT_REPLIES = (
+    "I'm sorry about this, let me look into it for you now.",
+    "Thanks for your patience, I've checked the order.",
+    "I've arranged that for you; you'll get a confirmation by e-mail.",
+    "Apologies again for the trouble. Is there anything else I can help with?",
+)
+ESCALATION_REASONS = ("strong_negative", "negative_trend", "repeat_complaint", "explicit_request")

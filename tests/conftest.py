@@ -74,7 +74,9 @@ def make_tracker(domain: dict[str, Any]) -> Callable[..., Tracker]:
 @pytest.fixture
 def crm_app(tmp_path: Path) -> FastAPI:
     """A real CRM app on its own SQLite file, with the demo personas (Alice 10001-10008, Ben 10011-, Chloe 10021-)."""
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'crm.db'}", api_key=TEST_API_KEY, env="development")
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'crm.db'}", api_key=TEST_API_KEY, env="development", relay_enabled=False
+    )
     engine = make_engine(settings)
     Base.metadata.create_all(engine)
     with new_session(engine) as session:

@@ -22,7 +22,9 @@ API_KEY = "test-key"
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(database_url=f"sqlite:///{tmp_path / 'crm.db'}", api_key=API_KEY, env="development")
+    return Settings(
+        database_url=f"sqlite:///{tmp_path / 'crm.db'}", api_key=API_KEY, env="development", relay_enabled=False
+    )
 
 
 @pytest.fixture

@@ -7,10 +7,12 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 
 from crm_backend.cli import main
+from crm_backend.migrate import alembic_config
 from crm_backend.db import Base, Customer, Order, make_engine, new_session
 from crm_backend.seed import seed
 from crm_backend.settings import Settings
@@ -119,7 +121,8 @@ def test_cli_flow(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     engine = make_engine(settings)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM customers")).scalar() == 13
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        head = ScriptDirectory.from_config(alembic_config(settings)).get_current_head()
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == head
     engine.dispose()
 
 
