@@ -77,7 +77,10 @@ class EscalationPolicy(Policy):
             e.as_dict() for e in tracker.events if isinstance(e, (UserUttered, ConversationResumed, Restarted, SessionStarted))
         ]
         decision = decide(signals_from(events, tracker.current_slot_values()), self.thresholds)
-        if decision.escalate:
-            logger.info("Escalating %s: %s (priority %d)", tracker.sender_id, decision.reasons, decision.priority)
-            probabilities[domain.index_for_action(ESCALATE_ACTION)] = 1.0
-        return self._prediction(probabilities)
+        if not decision.escalate:
+            return self._prediction(probabilities)
+        logger.info("Escalating %s: %s (priority %d)", tracker.sender_id, decision.reasons, decision.priority)
+        probabilities[domain.index_for_action(ESCALATE_ACTION)] = 1.0
+        # "no user" predictions (like an active form's next step) overrule the others: ours must be one too,
+        # and then wins the tie on priority
+        return self._prediction(probabilities, is_no_user_prediction=True)

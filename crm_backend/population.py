@@ -44,18 +44,21 @@ FADE_DAYS = (21.0, 84.0)  # from deciding to leave to churning, the order rate f
 FADE_DROP = 0.2  # how much satisfaction sinks over the fade
 # Traces of (dis)satisfaction: rates at the mean satisfaction, multiplied by exp(TRACE_SLOPE * (SAT_MEAN - sat)).
 TRACE_SLOPE = 5.0
-CONTACT_PER_DAY = 0.0015  # support contacts not about one order (complaints or questions)
+COMPLAINT_PER_DAY, COMPLAINT_SLOPE = 0.0004, 10.0  # complaints not about one order (service, prices, ...)
+INQUIRY_PER_DAY = 0.0008  # questions not about one order
 CANCEL_P = 0.02  # an order is cancelled
 RETURN_P = 0.02  # a delivered order is sent back (not as described, not wanted)
+ESCALATE_P = 0.05  # a complaint by an average customer goes to an agent (more often when unhappier)
+SENTIMENT_SLOPE, SENTIMENT_NOISE = 1.8, 0.3  # customer sentiment in an escalation ~ N(slope * (sat - mean), noise)
 
 
 def _clip(value: float, low: float, high: float) -> float:
     return low if value < low else high if value > high else value
 
 
-def _unhappy(sat: float) -> float:
+def _unhappy(sat: float, slope: float = 0.0) -> float:
     """How much more often than the average customer someone this (dis)satisfied shows it."""
-    return math.exp(TRACE_SLOPE * (SAT_MEAN - sat))
+    return math.exp((slope or TRACE_SLOPE) * (SAT_MEAN - sat))
 
 
 class Population:
@@ -152,19 +155,16 @@ class Population:
                 self.ticket(cid, None, churn - timedelta(days=rng.uniform(0.5, 3)), "account", rng.choice(W.ACCOUNT))
 
     def contacts(self, cid: int, start: datetime, end: datetime, sat: float) -> None:
-        """Support contacts not about one order, between two orders: more frequent and angrier when unhappy."""
+        """Support contacts not about one order, between two orders: complaints grow fast with unhappiness."""
         rng = self.rng
-        span = (end - start).total_seconds() / 86400
-        if span <= 0:
-            return
-        per_day = CONTACT_PER_DAY * _unhappy(sat)
-        if rng.random() >= 1 - math.exp(-per_day * span):
-            return
-        when = start + timedelta(days=rng.uniform(0, span))
-        if rng.random() < _clip(1.6 * (0.85 - sat), 0.1, 0.9):
-            self.ticket(cid, None, when, "complaint", rng.choice(W.COMPLAINT_SERVICE), sat)
-        else:
-            self.ticket(cid, None, when, "inquiry", rng.choice(W.INQUIRIES_GENERAL), sat)
+        for topic, per_day, texts in (
+            ("complaint", min(COMPLAINT_PER_DAY * _unhappy(sat, COMPLAINT_SLOPE), 0.05), W.COMPLAINT_SERVICE),
+            ("inquiry", INQUIRY_PER_DAY * _unhappy(sat, 1.5), W.INQUIRIES_GENERAL),
+        ):
+            when = start + timedelta(days=rng.expovariate(per_day))
+            while when < end:
+                self.ticket(cid, None, when, topic, rng.choice(texts), sat)
+                when += timedelta(days=rng.expovariate(per_day))
 
     def order(self, cid: int, placed: datetime, address: tuple, sat: float) -> float:
         """Adds one order with its rows; returns the change of satisfaction (the shock) it caused."""
@@ -301,7 +301,7 @@ class Population:
         delta = 0.0
         if delay:
             delta -= 0.04 + 0.015 * delay
-            if rng.random() < 0.15 + 0.05 * delay + 0.6 * max(0.0, 0.7 - sat):
+            if rng.random() < (0.1 + 0.04 * delay) * _unhappy(sat, 3.0):
                 delta -= 0.03
                 text = rng.choice(W.COMPLAINT_LATE).format(n=number, d=delay)
                 when = delivered_at + timedelta(hours=rng.uniform(1, 48))
@@ -311,7 +311,7 @@ class Population:
         if rng.random() < 0.045:  # damaged / wrong item
             delta -= 0.1
             when = delivered_at + timedelta(days=rng.uniform(0.2, 6))
-            if rng.random() < 0.65:
+            if rng.random() < 0.5 * _unhappy(sat, 3.0):
                 self.ticket(cid, oid, when, "complaint", rng.choice(W.COMPLAINT_DAMAGED).format(n=number), sat - 0.15)
                 delta -= 0.03
             if rng.random() < 0.5:
@@ -372,7 +372,7 @@ class Population:
         channel = rng.choice(W.CHANNELS)
         conversation = None
         if sat is not None:
-            chance = _clip(0.05 + 1.2 * (0.7 - sat), 0.05, 0.7) if topic == "complaint" else 0.02
+            chance = _clip(ESCALATE_P + 1.5 * (0.7 - sat), 0.05, 0.85) if topic == "complaint" else 0.02
             if rng.random() < chance:
                 conversation, channel = f"seed-{reference}", "chat"
                 self.escalation(cid, conversation, created, topic, summary, sat)
@@ -397,11 +397,11 @@ class Population:
         rng = self.rng
         created = min(created, self.ref - timedelta(hours=3))
         eid = self._id("escalations")
-        expected = 1.8 * sat - 1.1 - (0.15 if topic == "complaint" else 0.0)
+        expected = SENTIMENT_SLOPE * (sat - SAT_MEAN) + (-0.15 if topic == "complaint" else 0.15)
         at, sentiments, claimed = created, [], created
         messages = self.rows["escalation_messages"]
         for turn in range(rng.randint(2, 4)):
-            sentiment = round(_clip(rng.gauss(expected, 0.3), -1.0, 1.0), 3)
+            sentiment = round(_clip(rng.gauss(expected, SENTIMENT_NOISE), -1.0, 1.0), 3)
             sentiments.append(sentiment)
             pool = W.CUSTOMER_NEGATIVE if sentiment < -0.3 else W.CUSTOMER_POSITIVE if sentiment > 0.3 else W.CUSTOMER_MIXED
             at += timedelta(minutes=rng.uniform(0.5, 4))

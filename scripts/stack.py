@@ -60,7 +60,9 @@ def ensure_model(models_dir: Path = ROOT / "models", force: bool = False) -> Pat
     print("[models] training the Rasa model (NLU + dialogue); this takes about a minute ...", flush=True)
     started = time.monotonic()
     subprocess.run(
-        [str(BIN / "rasa"), "train", "--fixed-model-name", MODEL_NAME, "--out", str(models_dir)],
+        # --force: Rasa's cache keys on config and NLU data only, not on files components read themselves
+        # (data/sentiment/); this runs only when the fingerprint of everything changed anyway
+        [str(BIN / "rasa"), "train", "--force", "--fixed-model-name", MODEL_NAME, "--out", str(models_dir)],
         cwd=ROOT,
         env=base_env(),
         check=True,

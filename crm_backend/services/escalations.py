@@ -270,6 +270,8 @@ def hand_back(
         {"event": "slot", "name": "escalation_status", "value": "handed_back"},
         {"event": "resume"},
         {"event": "bot", "text": message or HAND_BACK_TEXT},
+        # the bot listens again: without this the next message is judged as following action_escalate
+        {"event": "action", "name": "action_listen"},
     ]
     rasa.post_events(escalation.conversation_id, events)
     _take(session, escalation, agent, idempotency_key)

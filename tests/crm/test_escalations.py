@@ -273,6 +273,7 @@ def test_hand_back(api: TestClient, write_headers: W, rasa: FakeRasa, engine: En
                 {"event": "slot", "name": "escalation_status", "value": "handed_back"},
                 {"event": "resume"},
                 {"event": "bot", "text": HAND_BACK_TEXT},
+                {"event": "action", "name": "action_listen"},
             ],
         )
     ]

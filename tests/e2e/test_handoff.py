@@ -109,7 +109,7 @@ async def test_explicit_request_escalates_at_once_and_agent_conversation_round_t
     start = len(customer.received)
     assert write(crm_api, f"/escalations/{escalation['id']}/claim", {"agent": agent}).status_code == 200
     assert write(crm_api, f"/escalations/{escalation['id']}/reply",
-                 {"agent": agent, "text": "Hi Alice, Sam here. Let me look at order 10002."}).status_code == 200
+                 {"agent": agent, "text": "Hi Alice, Sam here. Let me look at order 10002."}).status_code == 201
     assert "Sam here" in await customer.expect(start, 1)
 
     # hand back: the bot resumes with its slots (still verified: no new identity check)
