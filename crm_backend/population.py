@@ -36,15 +36,15 @@ FIRST_ORDER_NUMBER = 100001
 PERSONA_REFS = 100  # scrambled reference indexes below this are reserved for the personas
 
 # Latent satisfaction and churn (days as the time unit).
-SAT_MEAN, SAT_SD = 0.72, 0.12  # personal baseline
-MOOD_SD, MOOD_DAYS = 0.08, 200.0  # slow drift around the baseline (Ornstein-Uhlenbeck: spread, time scale)
+SAT_MEAN, SAT_SD = 0.72, 0.15  # personal baseline
+MOOD_SD, MOOD_DAYS = 0.05, 200.0  # slow drift around the baseline (Ornstein-Uhlenbeck: spread, time scale)
 RECOVERY_DAYS = 60.0  # the shock of a bad experience decays with this time constant
-CHURN_BASE, CHURN_SLOPE, CHURN_PIVOT = 0.0009, 7.0, 0.65  # hazard per day = BASE * exp(SLOPE * (PIVOT - sat))
-FADE_DAYS = (21.0, 84.0)  # from deciding to leave to churning, the order rate falls linearly to zero
-FADE_DROP = 0.2  # how much satisfaction sinks over the fade
+CHURN_BASE, CHURN_SLOPE, CHURN_PIVOT = 0.0011, 14.0, 0.65  # hazard per day = BASE * exp(SLOPE * (PIVOT - sat))
+FADE_DAYS = (45.0, 150.0)  # from deciding to leave to churning, the order rate falls linearly to zero
+FADE_DROP = 0.3  # how much satisfaction sinks over the fade
 # Traces of (dis)satisfaction: rates at the mean satisfaction, multiplied by exp(TRACE_SLOPE * (SAT_MEAN - sat)).
-TRACE_SLOPE = 5.0
-COMPLAINT_PER_DAY, COMPLAINT_SLOPE = 0.0004, 10.0  # complaints not about one order (service, prices, ...)
+TRACE_SLOPE = 9.0
+COMPLAINT_PER_DAY, COMPLAINT_SLOPE = 0.001, 13.0  # complaints not about one order (service, prices, ...)
 INQUIRY_PER_DAY = 0.0008  # questions not about one order
 CANCEL_P = 0.02  # an order is cancelled
 RETURN_P = 0.02  # a delivered order is sent back (not as described, not wanted)

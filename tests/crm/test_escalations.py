@@ -285,7 +285,7 @@ def test_hand_back(api: TestClient, write_headers: W, rasa: FakeRasa, engine: En
         "/api/v1/escalations/2/hand-back", json={"agent": "bob", "message": "Bye from Bob"}, headers=write_headers("h3")
     ).json()
     assert later["status"] == "resolved" and later["handed_back_at"] and later["verdict"] == "justified"
-    assert rasa.calls[-1][1][-1] == {"event": "bot", "text": "Bye from Bob"}
+    assert rasa.calls[-1][1][-2] == {"event": "bot", "text": "Bye from Bob"}
     assert sorted(a.actor for a in audits(engine, "escalation.hand_back")) == ["ann", "bob"]
 
 
