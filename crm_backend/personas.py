@@ -20,6 +20,9 @@ Ben Okafor     ben.okafor@example.com     M1 1AE     (22 Deansgate, Manchester)
 Chloe Nguyen   chloe.nguyen@example.com   EH1 1YZ    (5 Royal Mile, Edinburgh)
   10021 delivered  £210.00  delivered 2 days ago (DHL)
   10022 returned   £59.99   delivered 20 days ago, returned, refunded in full
+Dan Reyes      dan.reyes@example.com      LS1 4AP    (8 Park Row, Leeds): valuable, at risk of churning
+  10031 paid, placed today; 10032-10040 three years of orders, the recent ones late, damaged or refunded,
+  three complaints in the last 100 days
 """
 
 from __future__ import annotations
@@ -132,6 +135,36 @@ PERSONAS: list[dict[str, Any]] = [
             ),
         ],
         "tickets": [(3, "inquiry", "web", 19, "How do I return a dress that doesn't fit?", "resolved")],
+    },
+    {
+        # a long-standing, valuable customer whose recent experience went wrong: the churn model rates him at risk
+        "first_name": "Dan",
+        "last_name": "Reyes",
+        "email": "dan.reyes@example.com",
+        "postcode": "LS1 4AP",
+        "phone": "07700900004",
+        "segment": "premium",
+        "tenure_days": 1100,
+        "address": ("8 Park Row", None, "Leeds"),
+        "orders": [
+            ("10031", "paid", 0.3, [("ELE-001", 2)], "card", None, None),
+            ("10032", "delivered", 40, [("ELE-003", 1)], "card", ("Evri", 39, -34, 30, 5), None),
+            ("10033", "returned", 75, [("KIT-001", 1)], "card", ("Evri", 74, -70, 66, 4),
+             (4, "Returned: arrived damaged", "paid", 60)),
+            ("10034", "delivered", 110, [("HOM-003", 2)], "card", ("Evri", 109, -104, 100, 5), None),
+            ("10035", "delivered", 150, [("ELE-002", 2)], "card", ("DPD", 149, -145, 141, 4),
+             (5, "Partial: one item missing", "paid", 135)),
+            ("10036", "cancelled", 170, [("CLO-001", 1)], "card", None, (6, "Cancelled: too slow", "paid", 169)),
+            ("10037", "delivered", 260, [("KIT-003", 2)], "card", ("Royal Mail", 259, -256, 256, 0), None),
+            ("10038", "delivered", 380, [("ELE-003", 2)], "card", ("DPD", 379, -376, 376, 0), None),
+            ("10039", "delivered", 520, [("KIT-004", 2)], "card", ("DHL", 519, -517, 517, 0), None),
+            ("10040", "delivered", 700, [("ELE-001", 3)], "card", ("DPD", 699, -697, 697, 0), None),
+        ],
+        "tickets": [
+            (4, "complaint", "email", 28, "Order 10032 was five days late again.", "resolved"),
+            (5, "complaint", "chat", 64, "Kettle 10033 arrived smashed. Third problem this year.", "resolved"),
+            (6, "complaint", "phone", 100, "Delivery 10034 late, nobody told me.", "resolved"),
+        ],
     },
 ]
 

@@ -1,12 +1,12 @@
 """The simulated customer population: one customer at a time, rows appended to per-table lists.
 
 Each customer has a hidden satisfaction: a personal baseline, a slow random drift (mood) and the shocks of bad
-experiences (late deliveries, damaged items), which fade again over the following weeks. Satisfaction is never
+experiences (late deliveries, damaged items), which wear off over the following weeks. Satisfaction is never
 written down; it shows only through behaviour. A less satisfied customer orders less often, cancels and returns
 more, contacts support more (complaints rather than questions) and, in the conversations escalated to an agent,
 writes more negatively. It also drives a churn hazard: when the hazard fires the customer starts drifting away
-(their order rate fades to nothing over a few weeks while they grow more negative) and churns at the end of that
-fade (``churned_at``).
+(over 6 to 21 weeks their order rate falls gradually to nothing while they grow more negative) and churns at the
+end of that fade (``churned_at``). The label is thus a latent event: no single column records it in advance.
 """
 
 from __future__ import annotations
@@ -39,16 +39,17 @@ PERSONA_REFS = 100  # scrambled reference indexes below this are reserved for th
 SAT_MEAN, SAT_SD = 0.72, 0.15  # personal baseline
 MOOD_SD, MOOD_DAYS = 0.05, 200.0  # slow drift around the baseline (Ornstein-Uhlenbeck: spread, time scale)
 RECOVERY_DAYS = 60.0  # the shock of a bad experience decays with this time constant
-CHURN_BASE, CHURN_SLOPE, CHURN_PIVOT = 0.0011, 14.0, 0.65  # hazard per day = BASE * exp(SLOPE * (PIVOT - sat))
-FADE_DAYS = (45.0, 150.0)  # from deciding to leave to churning, the order rate falls linearly to zero
-FADE_DROP = 0.3  # how much satisfaction sinks over the fade
+CHURN_BASE, CHURN_SLOPE, CHURN_PIVOT = 0.004, 18.0, 0.6  # hazard per day = BASE * exp(SLOPE * (PIVOT - sat))
+FADE_DAYS = (45.0, 150.0)  # from deciding to leave to churning; the order rate falls linearly to zero
+FADE_DROP, FADE_SHAPE = 0.3, 3.0  # satisfaction sinks by FADE_DROP over the first 1/FADE_SHAPE of the fade
+PACE_SLOPE = 2.5  # order rate ~ exp(PACE_SLOPE * (sat - SAT_MEAN))
 # Traces of (dis)satisfaction: rates at the mean satisfaction, multiplied by exp(TRACE_SLOPE * (SAT_MEAN - sat)).
 TRACE_SLOPE = 9.0
 COMPLAINT_PER_DAY, COMPLAINT_SLOPE = 0.001, 13.0  # complaints not about one order (service, prices, ...)
 INQUIRY_PER_DAY = 0.0008  # questions not about one order
 CANCEL_P = 0.02  # an order is cancelled
 RETURN_P = 0.02  # a delivered order is sent back (not as described, not wanted)
-ESCALATE_P = 0.05  # a complaint by an average customer goes to an agent (more often when unhappier)
+ESCALATE_FROM = 0.6  # 5% of complaints go to an agent, more (1.5 per satisfaction point) below this satisfaction
 SENTIMENT_SLOPE, SENTIMENT_NOISE = 1.8, 0.3  # customer sentiment in an escalation ~ N(slope * (sat - mean), noise)
 
 
@@ -56,9 +57,9 @@ def _clip(value: float, low: float, high: float) -> float:
     return low if value < low else high if value > high else value
 
 
-def _unhappy(sat: float, slope: float = 0.0) -> float:
+def _unhappy(sat: float, slope: float | None = None) -> float:
     """How much more often than the average customer someone this (dis)satisfied shows it."""
-    return math.exp((slope or TRACE_SLOPE) * (SAT_MEAN - sat))
+    return math.exp((TRACE_SLOPE if slope is None else slope) * (SAT_MEAN - sat))
 
 
 class Population:
@@ -131,9 +132,9 @@ class Population:
                 mood = mood * keep + MOOD_SD * math.sqrt(1 - keep * keep) * rng.gauss(0, 1)
                 shock *= math.exp(-days / RECOVERY_DAYS)
             progress = 0.0 if leaving is None else (t - leaving).total_seconds() / 86400 / fade
-            sat = _clip(base + mood + shock - FADE_DROP * progress, 0.02, 0.98)
+            sat = _clip(base + mood + shock - FADE_DROP * min(FADE_SHAPE * progress, 1.0), 0.02, 0.98)
             shock += self.order(cid, t, address, sat)
-            pace = max(rate * (0.3 + sat), 1e-4)
+            pace = max(rate * math.exp(PACE_SLOPE * (sat - SAT_MEAN)), 1e-4)
             gap = rng.expovariate(pace)
             if leaving is None:
                 hazard = CHURN_BASE * math.exp(CHURN_SLOPE * (CHURN_PIVOT - sat))
@@ -201,10 +202,10 @@ class Population:
             cancel_reason = rng.choices(W.CANCEL_REASONS, W.CANCEL_REASON_WEIGHTS)[0]
             if cancelled_at > ref:
                 cancelled_at = ref - timedelta(minutes=5)
-        elif age < 0.5:
-            status = "pending" if rng.random() < 0.4 else "paid"
-        elif age < 2.0:
-            status = rng.choice(("paid", "packed"))
+        elif age < 1.0:
+            status = "pending" if rng.random() < 0.5 else "paid"
+        elif age < 2.5:
+            status = "packed" if rng.random() < 0.6 else "paid"
         else:
             shipped_at = placed + timedelta(hours=rng.uniform(20, min(44.0, age * 24 - 1)))
             transit = 1 if express else rng.randint(3, 5)
@@ -372,7 +373,7 @@ class Population:
         channel = rng.choice(W.CHANNELS)
         conversation = None
         if sat is not None:
-            chance = _clip(ESCALATE_P + 1.5 * (0.7 - sat), 0.05, 0.85) if topic == "complaint" else 0.02
+            chance = _clip(1.5 * (ESCALATE_FROM - sat), 0.05, 0.85) if topic == "complaint" else 0.02
             if rng.random() < chance:
                 conversation, channel = f"seed-{reference}", "chat"
                 self.escalation(cid, conversation, created, topic, summary, sat)

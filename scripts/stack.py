@@ -38,9 +38,9 @@ def base_env(**extra: str) -> Dict[str, str]:
 
 
 # ----------------------------------------------------------------------------- training, fingerprinted
-def training_fingerprint() -> str:
+def training_fingerprint(inputs: List[str] = TRAINING_INPUTS) -> str:
     digest = hashlib.sha256()
-    for name in TRAINING_INPUTS:
+    for name in inputs:
         path = ROOT / name
         files = sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts) if path.is_dir() else [path]
         for file in files:
@@ -69,6 +69,37 @@ def ensure_model(models_dir: Path = ROOT / "models", force: bool = False) -> Pat
     )
     stamp.write_text(fingerprint + "\n")
     print(f"[models] trained in {time.monotonic() - started:.0f} s -> {model.relative_to(ROOT)}", flush=True)
+    return model
+
+
+CHURN_INPUTS = ["crm_backend/ml", "crm_backend/population.py", "crm_backend/seed.py", "crm_backend/seed_data.py"]
+CHURN_TRAINING_CUSTOMERS = 3000
+
+
+def ensure_churn_model(models_dir: Path = ROOT / "models", force: bool = False) -> Path:
+    """Train the churn model on a dedicated seeded CRM database unless models/ holds one for the current code."""
+    model = models_dir / "churn.joblib"
+    stamp = models_dir / "churn.fingerprint"
+    fingerprint = training_fingerprint(CHURN_INPUTS)
+    if not force and model.exists() and stamp.exists() and stamp.read_text().strip() == fingerprint:
+        print(f"[models] {model.relative_to(ROOT)} is up to date (fingerprint {fingerprint[:12]})", flush=True)
+        return model
+    training_db = ROOT / "var" / "churn_train.db"
+    training_db.parent.mkdir(exist_ok=True)
+    training_db.unlink(missing_ok=True)
+    url = f"sqlite:///{training_db}"
+    print(f"[models] seeding {CHURN_TRAINING_CUSTOMERS} customers for churn training ...", flush=True)
+    env = base_env(CRM_DATABASE_URL=url)
+    subprocess.run(
+        [sys.executable, "-m", "crm_backend", "seed", "--customers", str(CHURN_TRAINING_CUSTOMERS), "--seed", "42"],
+        cwd=ROOT, env=env, check=True,
+    )
+    print("[models] training the churn model (3 candidates, cross-validated) ...", flush=True)
+    subprocess.run(
+        [sys.executable, "-m", "crm_backend.ml.train_churn", "--database-url", url, "--out", str(models_dir)],
+        cwd=ROOT, env=env, check=True,
+    )
+    stamp.write_text(fingerprint + "\n")
     return model
 
 
@@ -141,10 +172,10 @@ class Stack:
         path.write_text(
             "action_endpoint:\n"
             f"  url: \"{self.action_url}/webhook\"\n"
-            "tracker_store:\n  type: SQL\n  dialect: sqlite\n"
+            "tracker_store:\n  type: components.sqlite_stores.SQLiteTunedTrackerStore\n  dialect: sqlite\n"
             f"  db: \"{self.tracker_db}\"\n"
             "lock_store:\n  type: in_memory\n"
-            "event_broker:\n  type: SQL\n  dialect: sqlite\n"
+            "event_broker:\n  type: components.sqlite_stores.SQLiteTunedEventBroker\n  dialect: sqlite\n"
             f"  db: \"{self.events_db}\"\n"
         )
         return path
@@ -205,6 +236,7 @@ def prepare_database(stack: Stack, customers: int) -> None:
 def run(args: argparse.Namespace) -> int:
     stack = Stack(crm_port=args.crm_port, action_port=args.action_port, rasa_port=args.rasa_port)
     prepare_database(stack, args.customers)
+    ensure_churn_model()
     stack.model = ensure_model()
     stopping = False
 
@@ -253,10 +285,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     run_p.add_argument("--action-port", type=int, default=int(os.environ.get("ACTION_PORT", 5055)))
     run_p.add_argument("--rasa-port", type=int, default=int(os.environ.get("RASA_PORT", 5005)))
     run_p.add_argument("--customers", type=int, default=int(os.environ.get("SEED_CUSTOMERS", 300)))
-    train_p = sub.add_parser("train", help="train the Rasa model if the data, domain, config or components changed")
+    train_p = sub.add_parser("train", help="train the churn and Rasa models where their inputs changed")
     train_p.add_argument("--force", action="store_true")
     args = parser.parse_args(argv)
     if args.command == "train":
+        ensure_churn_model(force=args.force)
         ensure_model(force=args.force)
         return 0
     return run(args)

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from crm_backend.cli import main
 from crm_backend.migrate import alembic_config
 from crm_backend.db import Base, Customer, Order, make_engine, new_session
+from crm_backend.personas import persona_emails
 from crm_backend.seed import seed
 from crm_backend.settings import Settings
 
@@ -115,12 +116,13 @@ def test_cli_flow(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
         capsys, settings, "create-agent", "--username", "sam", "--password", "password1", "--role", "supervisor"
     )
     stats = run(capsys, settings, "stats")
-    assert "customers" in stats and "33" in stats
+    personas_count = len(persona_emails())
+    assert "customers" in stats and str(30 + personas_count) in stats
     out = run(capsys, settings, "seed", "--customers", "10", "--reset")
     assert "10/10 customers" in out
     engine = make_engine(settings)
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT COUNT(*) FROM customers")).scalar() == 13
+        assert conn.execute(text("SELECT COUNT(*) FROM customers")).scalar() == 10 + personas_count
         head = ScriptDirectory.from_config(alembic_config(settings)).get_current_head()
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == head
     engine.dispose()

@@ -143,3 +143,17 @@ async def test_calm_low_risk_customer_is_not_escalated(customer, crm_api):
     assert "on its way" in reply
     await customer.say("great, thank you!")
     assert escalation_of(crm_api, customer.session_id) is None
+
+
+async def test_calm_valuable_customer_at_risk_asking_to_cancel_gets_retention_and_a_person(customer, crm_api):
+    await customer.say("hello, I'd like to cancel order 10031 please")
+    reply = await customer.say("dan.reyes@example.com", wait_for=3)
+    assert "you're verified" in reply
+    assert "valued customer" in reply and "member of our team" in reply  # the retention path and a person
+    assert "Shall I cancel" not in reply
+    escalation = wait_until(lambda: escalation_of(crm_api, customer.session_id))
+    assert escalation["reason_codes"] == ["at_risk_customer"]
+    packet = escalation["packet"]
+    assert packet["churn"]["probability"] >= 0.2 and packet["churn"]["drivers"]
+    assert packet["value"]["clv"] >= 400 and "Offer the retention path" in escalation["suggested_action"]
+    assert crm_api.get("/customers/4/orders/10031").json()["status"] == "paid"  # nothing cancelled behind his back

@@ -14,7 +14,7 @@ CASES = [
     ("nothing known yet", Signals(), False, ()),
     ("explicit request", Signals(sentiment=(0.0,), intent="contact_human_agent", explicit_request=True), True,
      ("explicit_request",)),
-    ("one strongly negative message", Signals(sentiment=(0.1, -0.85), intent="complaint"), True, ("strong_negative",)),
+    ("one strongly negative message", Signals(sentiment=(0.1, -0.97), intent="complaint"), True, ("strong_negative",)),
     ("mildly negative once", Signals(sentiment=(0.0, -0.4), intent="track_order"), False, ()),
     ("negative trend", Signals(sentiment=(0.0, -0.3, -0.45, -0.5), intent="track_order"), True, ("negative_trend",)),
     ("trend too short", Signals(sentiment=(-0.4, -0.5), intent="track_order"), False, ()),
@@ -36,10 +36,10 @@ CASES = [
      ("repeat_complaint",)),
     ("locked identity already handed over", Signals(identity_locked=True, handled=("identity_locked",)), False, ()),
     ("anger after a hand-back still counts",
-     Signals(sentiment=(-0.9,), identity_locked=True, handled=("identity_locked", "strong_negative")), True,
+     Signals(sentiment=(-0.97,), identity_locked=True, handled=("identity_locked", "strong_negative")), True,
      ("strong_negative",)),
     ("angry and asking for a person",
-     Signals(sentiment=(-0.9,), intent="contact_human_agent", explicit_request=True), True,
+     Signals(sentiment=(-0.97,), intent="contact_human_agent", explicit_request=True), True,
      ("explicit_request", "strong_negative")),
 ]
 
@@ -57,9 +57,9 @@ def test_decision_table(name, signals, escalate, reasons):
 
 
 def test_priority_rises_with_value_risk_and_more_reasons():
-    base = decide(Signals(sentiment=(-0.9,)), T).priority
-    valuable = decide(Signals(sentiment=(-0.9,), customer_value=1500.0, churn_probability=0.9), T).priority
-    more = decide(Signals(sentiment=(-0.9,), explicit_request=True), T).priority
+    base = decide(Signals(sentiment=(-0.97,)), T).priority
+    valuable = decide(Signals(sentiment=(-0.97,), customer_value=1500.0, churn_probability=0.9), T).priority
+    more = decide(Signals(sentiment=(-0.97,), explicit_request=True), T).priority
     assert base < valuable <= 100 and base < more
 
 
@@ -73,10 +73,10 @@ def test_at_risk_decision_offers_retention_and_says_why():
 
 def test_thresholds_come_from_config(tmp_path):
     path = tmp_path / "t.yml"
-    path.write_text(THRESHOLDS_FILE.read_text().replace("strong_negative: -0.70", "strong_negative: -0.95"))
-    strict = Thresholds.load(path)
-    assert decide(Signals(sentiment=(-0.85,)), T).escalate
-    assert not decide(Signals(sentiment=(-0.85,)), strict).escalate
+    path.write_text(THRESHOLDS_FILE.read_text())
+    strict = Thresholds.load(path, strong_negative=-0.99)
+    assert decide(Signals(sentiment=(-0.97,)), Thresholds.load(path)).escalate
+    assert not decide(Signals(sentiment=(-0.97,)), strict).escalate
 
 
 def user(text, intent, score):

@@ -1,0 +1,41 @@
+"""The trained model's NLU quality, printed on every run: Bitext's validation split and the team's held-out natural
+phrasing. The floors are regression guards well below the figures in docs/benchmarks.md."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+from stack import base_env, ensure_model  # noqa: E402
+
+BITEXT_VALIDATION = ROOT.parent / "shared" / "datasets" / "bitext_customer_support" / "validation.csv"
+
+
+def evaluate(test_file: Path) -> tuple[float, float]:
+    done = subprocess.run(
+        [sys.executable, "bench/nlu_eval.py", "--model", str(ensure_model()), "--test", str(test_file)],
+        cwd=ROOT, env=base_env(), capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    print(done.stdout)
+    last = done.stdout.strip().splitlines()[-1]
+    match = re.fullmatch(r"intent_macro_f1=([\d.]+) entity_f1=([\d.]+)", last)
+    assert match, last
+    return float(match.group(1)), float(match.group(2))
+
+
+def test_bitext_validation_split():
+    if not BITEXT_VALIDATION.exists():
+        pytest.skip(f"Bitext validation split not found at {BITEXT_VALIDATION} (../shared/datasets)")
+    intent_f1, entity_f1 = evaluate(BITEXT_VALIDATION)
+    assert intent_f1 >= 0.98 and entity_f1 >= 0.7
+
+
+def test_held_out_natural_phrasing():
+    intent_f1, entity_f1 = evaluate(ROOT / "tests" / "data" / "nlu_natural_test.yml")
+    assert intent_f1 >= 0.85 and entity_f1 >= 0.7
