@@ -1,9 +1,10 @@
 """Helpers shared by the feature modules: formatting, parsing customer input, idempotency keys."""
+
 from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
@@ -36,7 +37,7 @@ def first(value: Any) -> Any:
     return value
 
 
-def normalise_order_id(value: Any) -> Optional[str]:
+def normalise_order_id(value: Any) -> str | None:
     value = first(value)
     if value is None:
         return None
@@ -44,7 +45,7 @@ def normalise_order_id(value: Any) -> Optional[str]:
     return match.group(1) if match else None
 
 
-def parse_identity_proof(value: Any) -> Dict[str, str]:
+def parse_identity_proof(value: Any) -> dict[str, str]:
     """{'email': ...} or {'postcode': ...} from what the customer typed; {} if it is neither."""
     text = str(first(value) or "")
     email = EMAIL_RE.search(text)
@@ -56,7 +57,7 @@ def parse_identity_proof(value: Any) -> Dict[str, str]:
     return {}
 
 
-def parse_amount(value: Any, full_amount: float) -> Optional[float]:
+def parse_amount(value: Any, full_amount: float) -> float | None:
     text = str(first(value) or "").lower()
     if any(word in text for word in FULL_AMOUNT_WORDS) and not AMOUNT_RE.search(text):
         return round(full_amount, 2)
@@ -67,7 +68,7 @@ def parse_amount(value: Any, full_amount: float) -> Optional[float]:
     return round(amount, 2) if amount > 0 else None
 
 
-def parse_address(value: Any) -> Optional[Dict[str, str]]:
+def parse_address(value: Any) -> dict[str, str] | None:
     """'12 High Street, Leeds, LS1 4AP' -> {line1, [line2], city, postcode, country}; None without street, town
     and postcode. The shop delivers in the UK only (country GB)."""
     text = str(first(value) or "").strip()
@@ -95,10 +96,12 @@ def idempotency_key(tracker: Tracker, action: str, *parts: Any) -> str:
     return f"{tracker.sender_id}:{action}:{digest}"
 
 
-def describe_order(order: Dict[str, Any]) -> str:
+def describe_order(order: dict[str, Any]) -> str:
     """What a customer wants to know about an order, in a few sentences."""
     number, status = order["order_number"], order["status"]
-    lines = [f"Order {number} ({money(order['total'])}, placed {str(order['placed_at'])[:10]}) is {STATUS_TEXT.get(status, status)}."]
+    lines = [
+        f"Order {number} ({money(order['total'])}, placed {str(order['placed_at'])[:10]}) is {STATUS_TEXT.get(status, status)}."
+    ]
     shipment = order.get("shipment") or {}
     if status == "shipped" and shipment:
         eta = str(shipment.get("eta") or "")[:10]
@@ -115,5 +118,5 @@ def describe_order(order: Dict[str, Any]) -> str:
     return " ".join(lines)
 
 
-def slot_reset(*names: str) -> List[Dict[str, Any]]:
+def slot_reset(*names: str) -> list[dict[str, Any]]:
     return [SlotSet(name, None) for name in names]

@@ -1,8 +1,9 @@
 """What a task handler gets: the dispatcher, the tracker and the conversation's verified facts."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -18,12 +19,12 @@ class TaskContext:
     dispatcher: CollectingDispatcher
     tracker: Tracker
     client: CRMClient
-    task: Optional[str]
-    customer_id: Optional[str]
-    order_id: Optional[str]
+    task: str | None
+    customer_id: str | None
+    order_id: str | None
 
     @classmethod
-    def of(cls, dispatcher: CollectingDispatcher, tracker: Tracker) -> "TaskContext":
+    def of(cls, dispatcher: CollectingDispatcher, tracker: Tracker) -> TaskContext:
         return cls(
             dispatcher=dispatcher,
             tracker=tracker,
@@ -36,7 +37,7 @@ class TaskContext:
     def slot(self, name: str) -> Any:
         return self.tracker.get_slot(name)
 
-    def say(self, text: str, buttons: Optional[List[Dict[str, str]]] = None) -> None:
+    def say(self, text: str, buttons: list[dict[str, str]] | None = None) -> None:
         self.dispatcher.utter_message(text=text, buttons=buttons or [])
 
     def ask_yes_no(self, text: str) -> None:

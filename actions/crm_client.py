@@ -5,6 +5,7 @@ Timeouts, retries and the mapping of HTTP answers to Python exceptions live here
 - a network failure, timeout or 5xx raises `CRMUnavailable` after `retries` more attempts. Writes are retried too:
   every write carries an idempotency key, so a retry can never apply a change twice.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -12,7 +13,7 @@ import contextvars
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import httpx
 
@@ -20,16 +21,16 @@ logger = logging.getLogger(__name__)
 
 # The CRM calls made while one action runs (method, path, status, code): the escalation packet shows an agent
 # what the assistant looked up and changed. Actions start a fresh log with `start_call_log()`.
-_call_log: contextvars.ContextVar[Optional[List[Dict[str, Any]]]] = contextvars.ContextVar("crm_call_log", default=None)
+_call_log: contextvars.ContextVar[list[dict[str, Any]] | None] = contextvars.ContextVar("crm_call_log", default=None)
 
 
-def start_call_log() -> List[Dict[str, Any]]:
-    log: List[Dict[str, Any]] = []
+def start_call_log() -> list[dict[str, Any]]:
+    log: list[dict[str, Any]] = []
     _call_log.set(log)
     return log
 
 
-def _record(method: str, path: str, status: Any, code: Optional[str] = None) -> None:
+def _record(method: str, path: str, status: Any, code: str | None = None) -> None:
     log = _call_log.get()
     if log is not None:
         log.append({"call": f"{method} {path}", "status": status, **({"code": code} if code else {})})
@@ -46,7 +47,7 @@ class CRMUnavailable(CRMError):
 class CRMRefused(CRMError):
     """The CRM answered with a 4xx: a business rule, a missing record or a bad request."""
 
-    def __init__(self, status: int, code: str, message: str, details: Optional[Dict[str, Any]] = None) -> None:
+    def __init__(self, status: int, code: str, message: str, details: dict[str, Any] | None = None) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code
@@ -62,7 +63,7 @@ class CRMSettings:
     retries: int = 2
 
     @classmethod
-    def from_env(cls) -> "CRMSettings":
+    def from_env(cls) -> CRMSettings:
         return cls(
             base_url=os.environ.get("CRM_URL", cls.base_url).rstrip("/"),
             api_key=os.environ.get("CRM_API_KEY", cls.api_key),
@@ -74,10 +75,10 @@ class CRMSettings:
 class CRMClient:
     """Async client for the CRM API. One instance per process; an `httpx.AsyncClient` per event loop."""
 
-    def __init__(self, settings: CRMSettings, transport: Optional[httpx.AsyncBaseTransport] = None) -> None:
+    def __init__(self, settings: CRMSettings, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.settings = settings
         self._transport = transport
-        self._clients: Dict[int, httpx.AsyncClient] = {}
+        self._clients: dict[int, httpx.AsyncClient] = {}
 
     def _http(self) -> httpx.AsyncClient:
         loop_id = id(asyncio.get_running_loop())
@@ -93,10 +94,10 @@ class CRMClient:
         return client
 
     async def request(
-        self, method: str, path: str, json: Optional[Dict[str, Any]] = None, idempotency_key: Optional[str] = None
+        self, method: str, path: str, json: dict[str, Any] | None = None, idempotency_key: str | None = None
     ) -> Any:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-        last_error: Optional[Exception] = None
+        last_error: Exception | None = None
         for attempt in range(self.settings.retries + 1):
             if attempt:
                 await asyncio.sleep(0.2 * attempt)
@@ -122,38 +123,38 @@ class CRMClient:
 
     # --- identity
     async def verify_identity(
-        self, order_number: str, conversation_id: str, email: Optional[str] = None, postcode: Optional[str] = None
-    ) -> Dict[str, Any]:
+        self, order_number: str, conversation_id: str, email: str | None = None, postcode: str | None = None
+    ) -> dict[str, Any]:
         body = {"order_number": order_number, "conversation_id": conversation_id, "email": email, "postcode": postcode}
         return await self.request("POST", "/identity/verify", json={k: v for k, v in body.items() if v is not None})
 
     # --- orders
-    async def get_order(self, customer_id: str, order_number: str) -> Dict[str, Any]:
+    async def get_order(self, customer_id: str, order_number: str) -> dict[str, Any]:
         return await self.request("GET", f"/customers/{customer_id}/orders/{order_number}")
 
     async def list_orders(self, customer_id: str, limit: int = 5) -> Any:
         return await self.request("GET", f"/customers/{customer_id}/orders?limit={limit}")
 
-    async def cancellation_quote(self, customer_id: str, order_number: str) -> Dict[str, Any]:
+    async def cancellation_quote(self, customer_id: str, order_number: str) -> dict[str, Any]:
         return await self.request("GET", f"/customers/{customer_id}/orders/{order_number}/cancellation")
 
-    async def cancel_order(self, customer_id: str, order_number: str, reason: str, key: str) -> Dict[str, Any]:
+    async def cancel_order(self, customer_id: str, order_number: str, reason: str, key: str) -> dict[str, Any]:
         path = f"/customers/{customer_id}/orders/{order_number}/cancel"
         return await self.request("POST", path, json={"reason": reason}, idempotency_key=key)
 
     async def change_address(
-        self, customer_id: str, order_number: str, address: Dict[str, str], key: str
-    ) -> Dict[str, Any]:
+        self, customer_id: str, order_number: str, address: dict[str, str], key: str
+    ) -> dict[str, Any]:
         path = f"/customers/{customer_id}/orders/{order_number}/shipping-address"
         return await self.request("PUT", path, json=address, idempotency_key=key)
 
     # --- refunds
-    async def refund_eligibility(self, customer_id: str, order_number: str) -> Dict[str, Any]:
+    async def refund_eligibility(self, customer_id: str, order_number: str) -> dict[str, Any]:
         return await self.request("GET", f"/customers/{customer_id}/orders/{order_number}/refund-eligibility")
 
     async def create_refund(
         self, customer_id: str, order_number: str, amount: float, reason: str, key: str
-    ) -> Dict[str, Any]:
+    ) -> dict[str, Any]:
         path = f"/customers/{customer_id}/orders/{order_number}/refunds"
         return await self.request("POST", path, json={"amount": amount, "reason": reason}, idempotency_key=key)
 
@@ -164,24 +165,24 @@ class CRMClient:
     async def list_invoices(self, customer_id: str) -> Any:
         return await self.request("GET", f"/customers/{customer_id}/invoices")
 
-    async def get_invoice(self, customer_id: str, invoice_number: str) -> Dict[str, Any]:
+    async def get_invoice(self, customer_id: str, invoice_number: str) -> dict[str, Any]:
         return await self.request("GET", f"/customers/{customer_id}/invoices/{invoice_number}")
 
     # --- policies and tickets
-    async def get_policy(self, topic: str) -> Dict[str, Any]:
+    async def get_policy(self, topic: str) -> dict[str, Any]:
         return await self.request("GET", f"/policies/{topic}")
 
-    async def create_ticket(self, body: Dict[str, Any], key: str) -> Dict[str, Any]:
+    async def create_ticket(self, body: dict[str, Any], key: str) -> dict[str, Any]:
         return await self.request("POST", "/tickets", json=body, idempotency_key=key)
 
     # --- risk and escalation
-    async def customer_features(self, customer_id: str) -> Dict[str, Any]:
+    async def customer_features(self, customer_id: str) -> dict[str, Any]:
         return await self.request("GET", f"/customers/{customer_id}/features")
 
-    async def customer_value(self, customer_id: str, churn_probability: float) -> Dict[str, Any]:
+    async def customer_value(self, customer_id: str, churn_probability: float) -> dict[str, Any]:
         return await self.request("GET", f"/customers/{customer_id}/value?churn_probability={churn_probability:.4f}")
 
-    async def create_escalation(self, body: Dict[str, Any], key: str) -> Dict[str, Any]:
+    async def create_escalation(self, body: dict[str, Any], key: str) -> dict[str, Any]:
         return await self.request("POST", "/escalations", json=body, idempotency_key=key)
 
 
@@ -200,7 +201,7 @@ def _refusal(response: httpx.Response) -> CRMRefused:
     )
 
 
-_client: Optional[CRMClient] = None
+_client: CRMClient | None = None
 
 
 def get_client() -> CRMClient:
@@ -211,7 +212,7 @@ def get_client() -> CRMClient:
     return _client
 
 
-def use_client(client: Optional[CRMClient]) -> None:
+def use_client(client: CRMClient | None) -> None:
     """Install a client (tests give one whose transport is a real CRM app); None resets to the environment's."""
     global _client
     _client = client

@@ -8,12 +8,14 @@ identity, an at-risk customer asking to cancel). It asks the one decision functi
 2. tries to create it in the CRM at once (same idempotency key, so never twice) to tell the customer the wait,
 3. tells the customer honestly what happens next, and pauses the bot for this conversation.
 """
+
 from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Iterable
 from datetime import datetime, timezone
-from typing import Any, Dict, Iterable, List, Optional, Text
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, ConversationPaused, EventType, SlotSet
@@ -49,7 +51,7 @@ def thresholds() -> Thresholds:
     return Thresholds.load()
 
 
-def transcript(tracker: Tracker) -> List[Dict[str, Any]]:
+def transcript(tracker: Tracker) -> list[dict[str, Any]]:
     lines = []
     for event in tracker.events:
         kind = event.get("event")
@@ -68,7 +70,7 @@ def transcript(tracker: Tracker) -> List[Dict[str, Any]]:
     return lines[-TRANSCRIPT_LIMIT:]
 
 
-def build_request(tracker: Tracker, decision: Decision) -> Dict[str, Any]:
+def build_request(tracker: Tracker, decision: Decision) -> dict[str, Any]:
     """The body of POST /escalations: everything an agent needs without asking the customer again."""
     slots = tracker.slots
     scores = [s for s in (sentiment_of(m) for m in customer_messages(tracker.events)) if s is not None]
@@ -120,13 +122,17 @@ async def raise_escalation(
     tracker: Tracker,
     rule_hits: Iterable[str] = (),
     explicit: bool = False,
-    intent: Optional[str] = None,
-) -> List[EventType]:
+    intent: str | None = None,
+) -> list[EventType]:
     """Escalate if the decision says so; returns the events (empty when it does not)."""
     signals = signals_from(tracker.events, tracker.slots, rule_hits)
     if explicit or intent:
         signals = signals.__class__(
-            **{**signals.__dict__, "explicit_request": explicit or signals.explicit_request, "intent": intent or signals.intent}
+            **{
+                **signals.__dict__,
+                "explicit_request": explicit or signals.explicit_request,
+                "intent": intent or signals.intent,
+            }
         )
     decision = decide(signals, thresholds())
     if not decision.escalate:
@@ -134,7 +140,7 @@ async def raise_escalation(
     count = int(tracker.get_slot("escalation_count") or 0) + 1
     key = f"{tracker.sender_id}:escalation:{count}"
     body = build_request(tracker, decision)
-    events: List[EventType] = [
+    events: list[EventType] = [
         SlotSet("escalation_request", {"key": key, "body": body}),
         SlotSet("escalation_count", count),
         SlotSet("escalated_reasons", sorted(set(tracker.get_slot("escalated_reasons") or []) | set(decision.reasons))),
@@ -160,12 +166,10 @@ async def raise_escalation(
 
 
 class ActionEscalate(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_escalate"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         explicit = tracker.get_intent_of_latest_message() == "contact_human_agent"
         events = await raise_escalation(dispatcher, tracker, explicit=explicit)
         if not events:  # the decision changed its mind (e.g. the slots were reset); carry on with the bot

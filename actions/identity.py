@@ -5,10 +5,11 @@ The form `order_form` serves every order task (track, cancel, refund, address ch
 order number -> e-mail or postcode (until verified) -> task-specific slots (refund reason and amount, new address).
 Once verified, the customer id is bound to the conversation; any other order number is checked against it.
 """
+
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional, Text
+from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -39,15 +40,13 @@ TASK_SLOTS = {"get_refund": ["refund_reason", "refund_amount"], "change_shipping
 class ActionStartTask(Action):
     """Remember which order task the customer asked for and clear what belonged to the previous one."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_start_task"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         intent = tracker.get_intent_of_latest_message() or ""
         task = TASK_BY_INTENT.get(intent) or tracker.get_slot("task") or "track_order"
-        events: List[EventType] = [SlotSet("task", task)]
+        events: list[EventType] = [SlotSet("task", task)]
         events += [SlotSet(s, None) for s in ("pending_confirmation", "task_blocked", "refund_reason", "new_address")]
         if not list(tracker.get_latest_entity_values("refund_amount")):
             events.append(SlotSet("refund_amount", None))
@@ -55,23 +54,21 @@ class ActionStartTask(Action):
 
 
 class ValidateOrderForm(FormValidationAction):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "validate_order_form"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         calls = start_call_log()
         events = await super().run(dispatcher, tracker, domain)
         return tasks.with_call_log(tracker, events, calls)
 
     async def required_slots(
         self,
-        domain_slots: List[Text],
+        domain_slots: list[str],
         dispatcher: CollectingDispatcher,
         tracker: Tracker,
         domain: DomainDict,
-    ) -> List[Text]:
+    ) -> list[str]:
         if tracker.get_slot("identity_locked") or tracker.get_slot("task_blocked"):
             return []
         needed = ["order_id"]
@@ -81,7 +78,7 @@ class ValidateOrderForm(FormValidationAction):
 
     async def validate_order_id(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> dict[str, Any]:
         order_id = normalise_order_id(value)
         if order_id is None:
             dispatcher.utter_message(response="utter_invalid_order_id")
@@ -103,7 +100,7 @@ class ValidateOrderForm(FormValidationAction):
 
     async def validate_identity_proof(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> dict[str, Any]:
         proof = parse_identity_proof(value)
         if not proof:
             dispatcher.utter_message(response="utter_invalid_identity_proof")
@@ -132,7 +129,7 @@ class ValidateOrderForm(FormValidationAction):
 
     async def validate_refund_reason(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> dict[str, Any]:
         text = str(first(value) or "").strip()
         if sum(ch.isalpha() for ch in text) < 3:
             dispatcher.utter_message(response="utter_ask_order_form_refund_reason")
@@ -141,7 +138,7 @@ class ValidateOrderForm(FormValidationAction):
 
     async def validate_refund_amount(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> dict[str, Any]:
         try:
             quote = await get_client().refund_eligibility(tracker.get_slot("customer_id"), tracker.get_slot("order_id"))
         except CRMUnavailable:
@@ -161,14 +158,14 @@ class ValidateOrderForm(FormValidationAction):
 
     async def validate_new_address(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> dict[str, Any]:
         if parse_address(value) is None:
             dispatcher.utter_message(response="utter_invalid_address")
             return {"new_address": None}
         return {"new_address": str(first(value)).strip()}
 
 
-def _failed_attempt(dispatcher: CollectingDispatcher, tracker: Tracker, locked_by_crm: bool) -> Dict[Text, Any]:
+def _failed_attempt(dispatcher: CollectingDispatcher, tracker: Tracker, locked_by_crm: bool) -> dict[str, Any]:
     failures = int(tracker.get_slot("verify_failures") or 0) + 1
     if failures >= MAX_VERIFY_ATTEMPTS or locked_by_crm:
         return {"identity_proof": None, "verify_failures": failures, "identity_locked": True}
@@ -178,9 +175,9 @@ def _failed_attempt(dispatcher: CollectingDispatcher, tracker: Tracker, locked_b
 
 async def _precheck(
     dispatcher: CollectingDispatcher, tracker: Tracker, customer_id: str, order_id: str
-) -> Dict[Text, Any]:
+) -> dict[str, Any]:
     """Stop the form early when the task cannot be done for this order (e.g. refund of an undelivered order)."""
-    check: Optional[tasks.Precheck] = tasks.PRECHECKS.get(tracker.get_slot("task") or "")
+    check: tasks.Precheck | None = tasks.PRECHECKS.get(tracker.get_slot("task") or "")
     if check is None:
         return {}
     try:

@@ -1,7 +1,6 @@
 """Invoices and payment problems."""
-from __future__ import annotations
 
-from typing import List
+from __future__ import annotations
 
 from rasa_sdk.events import EventType, SlotSet
 
@@ -10,7 +9,7 @@ from actions.context import TaskContext
 from actions.crm_client import CRMRefused
 
 
-async def run_invoice(ctx: TaskContext) -> List[EventType]:
+async def run_invoice(ctx: TaskContext) -> list[EventType]:
     wanted = first(ctx.slot("invoice_id"))
     if wanted:
         number = str(wanted).upper().lstrip("#")
@@ -37,7 +36,7 @@ async def run_invoice(ctx: TaskContext) -> List[EventType]:
     return [SlotSet("invoice_id", None)]
 
 
-async def run_payment_issue(ctx: TaskContext) -> List[EventType]:
+async def run_payment_issue(ctx: TaskContext) -> list[EventType]:
     order = await ctx.client.get_order(ctx.customer_id, ctx.order_id)
     payment = order.get("payment")
     if payment:

@@ -1,7 +1,6 @@
 """Order status and cancellation."""
-from __future__ import annotations
 
-from typing import List
+from __future__ import annotations
 
 from rasa_sdk.events import EventType, SlotSet
 
@@ -17,14 +16,14 @@ NOT_CANCELLABLE_NEXT_STEP = {
 }
 
 
-async def run_track(ctx: TaskContext) -> List[EventType]:
+async def run_track(ctx: TaskContext) -> list[EventType]:
     order = await ctx.client.get_order(ctx.customer_id, ctx.order_id)
     ctx.say(describe_order(order))
     ctx.dispatcher.utter_message(response="utter_anything_else")
     return []
 
 
-async def run_cancel(ctx: TaskContext) -> List[EventType]:
+async def run_cancel(ctx: TaskContext) -> list[EventType]:
     quote = await ctx.client.cancellation_quote(ctx.customer_id, ctx.order_id)
     if not quote["cancellable"]:
         next_step = NOT_CANCELLABLE_NEXT_STEP.get(quote.get("code") or "", "")
@@ -32,7 +31,9 @@ async def run_cancel(ctx: TaskContext) -> List[EventType]:
         ctx.dispatcher.utter_message(response="utter_anything_else")
         return []
     fee = float(quote.get("fee") or 0)
-    fee_text = f"There's a cancellation fee of {money(fee)} because it's already packed. " if fee else "It's free to cancel. "
+    fee_text = (
+        f"There's a cancellation fee of {money(fee)} because it's already packed. " if fee else "It's free to cancel. "
+    )
     ctx.ask_yes_no(
         f"Order {ctx.order_id} can still be cancelled. {fee_text}{quote['payment_outcome']} "
         f"Shall I cancel order {ctx.order_id}?"
@@ -40,7 +41,7 @@ async def run_cancel(ctx: TaskContext) -> List[EventType]:
     return [SlotSet("pending_confirmation", "cancel_order")]
 
 
-async def confirm_cancel(ctx: TaskContext) -> List[EventType]:
+async def confirm_cancel(ctx: TaskContext) -> list[EventType]:
     reason = ctx.tracker.get_slot("refund_reason") or "customer request via assistant"
     result = await ctx.client.cancel_order(ctx.customer_id, ctx.order_id, reason, key=ctx.key("cancel"))
     ctx.say(f"Done: order {ctx.order_id} is cancelled. {result['payment_outcome']}")

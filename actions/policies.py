@@ -1,7 +1,6 @@
 """Policy questions (answered from the CRM's policy texts, the one source of truth) and account help."""
-from __future__ import annotations
 
-from typing import List, Text
+from __future__ import annotations
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -22,12 +21,10 @@ TICKET_INTENTS = {"delete_account", "registration_problems", "switch_account"}
 
 
 class ActionAnswerPolicy(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_answer_policy"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         topic = TOPIC_BY_INTENT.get(tracker.get_intent_of_latest_message() or "", "delivery_options")
         try:
             policy = await get_client().get_policy(topic)
@@ -39,12 +36,10 @@ class ActionAnswerPolicy(Action):
 
 
 class ActionAccountHelp(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_account_help"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         intent = tracker.get_intent_of_latest_message() or "edit_account"
         dispatcher.utter_message(response=f"utter_{intent}")
         if intent in TICKET_INTENTS:

@@ -1,7 +1,6 @@
 """Refund requests and refund tracking."""
-from __future__ import annotations
 
-from typing import List, Optional
+from __future__ import annotations
 
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -18,7 +17,7 @@ NOT_ELIGIBLE_NEXT_STEP = {
 }
 
 
-async def precheck(dispatcher: CollectingDispatcher, customer_id: str, order_id: str) -> Optional[str]:
+async def precheck(dispatcher: CollectingDispatcher, customer_id: str, order_id: str) -> str | None:
     quote = await get_client().refund_eligibility(customer_id, order_id)
     if quote["eligible"]:
         return None
@@ -30,7 +29,7 @@ async def precheck(dispatcher: CollectingDispatcher, customer_id: str, order_id:
     return code
 
 
-async def run_refund(ctx: TaskContext) -> List[EventType]:
+async def run_refund(ctx: TaskContext) -> list[EventType]:
     amount = float(ctx.slot("refund_amount"))
     quote = await ctx.client.refund_eligibility(ctx.customer_id, ctx.order_id)
     limit = float(quote.get("auto_approve_limit") or 0)
@@ -40,13 +39,13 @@ async def run_refund(ctx: TaskContext) -> List[EventType]:
         else "Refunds over " + money(limit) + " are checked by our team, usually within 2 working days."
     )
     ctx.ask_yes_no(
-        f"To confirm: a refund of {money(amount)} for order {ctx.order_id}, reason: \"{ctx.slot('refund_reason')}\". "
+        f'To confirm: a refund of {money(amount)} for order {ctx.order_id}, reason: "{ctx.slot("refund_reason")}". '
         f"{review} Shall I submit it?"
     )
     return [SlotSet("pending_confirmation", "get_refund")]
 
 
-async def confirm_refund(ctx: TaskContext) -> List[EventType]:
+async def confirm_refund(ctx: TaskContext) -> list[EventType]:
     amount = float(ctx.slot("refund_amount"))
     reason = ctx.slot("refund_reason") or ""
     refund = await ctx.client.create_refund(
@@ -57,7 +56,7 @@ async def confirm_refund(ctx: TaskContext) -> List[EventType]:
     else:
         outcome = "Our team will review it within 2 working days and e-mail you the outcome."
     ctx.say(f"Your refund request {refund['reference']} for {money(refund['amount'])} is in. {outcome}")
-    events: List[EventType] = [SlotSet("refund_amount", None), SlotSet("refund_reason", None)]
+    events: list[EventType] = [SlotSet("refund_amount", None), SlotSet("refund_reason", None)]
     if refund["status"] == "pending_review":  # business rule hit: above the automatic limit
         escalated = await raise_escalation(ctx.dispatcher, ctx.tracker, rule_hits=("refund_review",))
         if escalated:
@@ -66,7 +65,7 @@ async def confirm_refund(ctx: TaskContext) -> List[EventType]:
     return events
 
 
-async def run_track_refund(ctx: TaskContext) -> List[EventType]:
+async def run_track_refund(ctx: TaskContext) -> list[EventType]:
     refunds = [r for r in await ctx.client.list_refunds(ctx.customer_id) if r["order_number"] == ctx.order_id]
     if not refunds:
         ctx.say(f"There's no refund on order {ctx.order_id} yet. If you'd like one, just say \"I want a refund\".")

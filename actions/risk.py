@@ -4,20 +4,23 @@ The churn model (models/churn.joblib, built by `make models`) is loaded once per
 use. Features come from the CRM's API (`/customers/{id}/features`, computed by the same code that built the training
 data), so the action server never touches the CRM database.
 """
+
 from __future__ import annotations
 
 import logging
 import os
 import threading
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any
 
 import pandas as pd
 
 from actions.crm_client import CRMError, get_client
 
 logger = logging.getLogger(__name__)
-MODEL_PATH = Path(os.environ.get("CHURN_MODEL_PATH", Path(__file__).resolve().parent.parent / "models" / "churn.joblib"))
+MODEL_PATH = Path(
+    os.environ.get("CHURN_MODEL_PATH", Path(__file__).resolve().parent.parent / "models" / "churn.joblib")
+)
 
 _lock = threading.Lock()
 _model: Any = None
@@ -47,7 +50,7 @@ def reset_model_cache() -> None:
         _model, _loaded = None, False
 
 
-async def assess(customer_id: str) -> Dict[str, Any]:
+async def assess(customer_id: str) -> dict[str, Any]:
     """Slots describing the customer's risk and value; {} when it cannot be scored (no model, CRM trouble)."""
     model = churn_model()
     if model is None:
@@ -69,7 +72,7 @@ async def assess(customer_id: str) -> Dict[str, Any]:
     }
 
 
-def _num(value: Any) -> Optional[float]:
+def _num(value: Any) -> float | None:
     try:
         return None if value is None else round(float(value), 2)
     except (TypeError, ValueError):

@@ -1,7 +1,6 @@
 """Changing the delivery address of an order that hasn't shipped."""
-from __future__ import annotations
 
-from typing import List, Optional
+from __future__ import annotations
 
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -13,7 +12,7 @@ from actions.crm_client import get_client
 EDITABLE = ("pending", "paid", "packed")
 
 
-async def precheck(dispatcher: CollectingDispatcher, customer_id: str, order_id: str) -> Optional[str]:
+async def precheck(dispatcher: CollectingDispatcher, customer_id: str, order_id: str) -> str | None:
     order = await get_client().get_order(customer_id, order_id)
     if order["status"] in EDITABLE:
         return None
@@ -29,7 +28,7 @@ async def precheck(dispatcher: CollectingDispatcher, customer_id: str, order_id:
     return "order_already_shipped"
 
 
-async def run_change(ctx: TaskContext) -> List[EventType]:
+async def run_change(ctx: TaskContext) -> list[EventType]:
     address = parse_address(ctx.slot("new_address"))
     if address is None:  # the form validated it; this guards a slot set by other means
         ctx.dispatcher.utter_message(response="utter_invalid_address")
@@ -39,7 +38,7 @@ async def run_change(ctx: TaskContext) -> List[EventType]:
     return [SlotSet("pending_confirmation", "change_shipping_address")]
 
 
-async def confirm_change(ctx: TaskContext) -> List[EventType]:
+async def confirm_change(ctx: TaskContext) -> list[EventType]:
     address = parse_address(ctx.slot("new_address")) or {}
     order = await ctx.client.change_address(
         ctx.customer_id, ctx.order_id, address, key=ctx.key("address", sorted(address.items()))

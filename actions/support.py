@@ -2,9 +2,10 @@
 
 "A person" is a live agent (actions/escalation.py); a ticket is what the team answers later by e-mail or phone.
 """
+
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet, UserUtteranceReverted
@@ -22,7 +23,7 @@ def _recent_customer_text(tracker: Tracker, limit: int = 5) -> str:
     return " | ".join(texts[-limit:])[:2000] or "(no message text)"
 
 
-async def open_ticket(tracker: Tracker, topic: str) -> Dict[str, Any]:
+async def open_ticket(tracker: Tracker, topic: str) -> dict[str, Any]:
     body = {
         "customer_id": tracker.get_slot("customer_id"),
         "conversation_id": tracker.sender_id,
@@ -35,7 +36,7 @@ async def open_ticket(tracker: Tracker, topic: str) -> Dict[str, Any]:
     )
 
 
-async def identity_locked(ctx: TaskContext) -> List[EventType]:
+async def identity_locked(ctx: TaskContext) -> list[EventType]:
     """Three failed verifications: a person takes over (or, if the decision does not escalate, a ticket)."""
     escalated = await raise_escalation(ctx.dispatcher, ctx.tracker)
     if escalated:
@@ -49,12 +50,12 @@ async def identity_locked(ctx: TaskContext) -> List[EventType]:
     return [SlotSet("pending_confirmation", None)]
 
 
-async def confirm_human(ctx: TaskContext) -> List[EventType]:
+async def confirm_human(ctx: TaskContext) -> list[EventType]:
     """The customer accepted the offer of a person."""
     return await raise_escalation(ctx.dispatcher, ctx.tracker, explicit=True)
 
 
-async def confirm_ticket(ctx: TaskContext) -> List[EventType]:
+async def confirm_ticket(ctx: TaskContext) -> list[EventType]:
     topic = (ctx.slot("pending_confirmation") or "ticket:other").split(":", 1)[1]
     ticket = await open_ticket(ctx.tracker, topic)
     ctx.say(f"I've opened case {ticket['reference']} for our team. They'll contact you within one working day.")
@@ -63,12 +64,10 @@ async def confirm_ticket(ctx: TaskContext) -> List[EventType]:
 
 
 class ActionComplaint(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_complaint"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         try:
             ticket = await open_ticket(tracker, "complaint")
         except CRMUnavailable:
@@ -85,12 +84,10 @@ class ActionComplaint(Action):
 class ActionDefaultAskAffirmation(Action):
     """First stage of the two-stage fallback: ask the customer to rephrase."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_default_ask_affirmation"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         dispatcher.utter_message(response="utter_ask_rephrase")
         return []
 
@@ -98,16 +95,17 @@ class ActionDefaultAskAffirmation(Action):
 class ActionDefaultFallback(Action):
     """Second stage (or no rule applies): offer a person after repeated misunderstanding."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_default_fallback"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         if tracker.get_intent_of_latest_message(skip_fallback_intent=False) == "nlu_fallback":
             dispatcher.utter_message(
                 response="utter_offer_human_after_fallback",
-                buttons=[{"title": "Talk to a person", "payload": "/affirm"}, {"title": "No thanks", "payload": "/deny"}],
+                buttons=[
+                    {"title": "Talk to a person", "payload": "/affirm"},
+                    {"title": "No thanks", "payload": "/deny"},
+                ],
             )
             return [UserUtteranceReverted(), SlotSet("pending_confirmation", "human")]
         dispatcher.utter_message(response="utter_default")

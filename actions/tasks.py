@@ -6,10 +6,12 @@ Feature modules provide the work; this module only dispatches:
 - PRECHECKS: task -> an eligibility check made as soon as the order is known, so the customer isn't asked for
   details of a task that can't be done.
 """
+
 from __future__ import annotations
 
 import logging
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, SlotSet
@@ -23,10 +25,10 @@ from actions.escalation import raise_escalation
 
 logger = logging.getLogger(__name__)
 
-Runner = Callable[[TaskContext], Awaitable[List[EventType]]]
-Precheck = Callable[[CollectingDispatcher, str, str], Awaitable[Optional[str]]]
+Runner = Callable[[TaskContext], Awaitable[list[EventType]]]
+Precheck = Callable[[CollectingDispatcher, str, str], Awaitable[str | None]]
 
-RUNNERS: Dict[str, Runner] = {
+RUNNERS: dict[str, Runner] = {
     "track_order": orders.run_track,
     "cancel_order": orders.run_cancel,
     "get_refund": refunds.run_refund,
@@ -35,7 +37,7 @@ RUNNERS: Dict[str, Runner] = {
     "invoice": invoices.run_invoice,
     "payment_issue": invoices.run_payment_issue,
 }
-CONFIRMERS: Dict[str, Runner] = {
+CONFIRMERS: dict[str, Runner] = {
     "cancel_order": orders.confirm_cancel,
     "get_refund": refunds.confirm_refund,
     "change_shipping_address": shipping.confirm_change,
@@ -43,20 +45,20 @@ CONFIRMERS: Dict[str, Runner] = {
     "ticket": support.confirm_ticket,
 }
 RISKY_TASKS = {"cancel_order", "get_refund"}  # task names equal the at-risk intents of the escalation decision
-PRECHECKS: Dict[str, Precheck] = {
+PRECHECKS: dict[str, Precheck] = {
     "get_refund": refunds.precheck,
     "change_shipping_address": shipping.precheck,
 }
 
 
-def with_call_log(tracker: Tracker, events: List[EventType], calls: List[Dict[str, Any]]) -> List[EventType]:
+def with_call_log(tracker: Tracker, events: list[EventType], calls: list[dict[str, Any]]) -> list[EventType]:
     """Append this action's CRM calls to the conversation's log (slot crm_calls, shown to agents)."""
     if not calls:
         return events
     return events + [SlotSet("crm_calls", (list(tracker.get_slot("crm_calls") or []) + calls)[-40:])]
 
 
-async def _guarded(ctx: TaskContext, work: Runner) -> List[EventType]:
+async def _guarded(ctx: TaskContext, work: Runner) -> list[EventType]:
     """Run `work`; a CRM outage or an unexpected refusal becomes an apology and a path to a person."""
     calls = start_call_log()
     try:
@@ -76,12 +78,10 @@ async def _guarded(ctx: TaskContext, work: Runner) -> List[EventType]:
 
 
 class ActionRunTask(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_run_task"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         ctx = TaskContext.of(dispatcher, tracker)
         if tracker.get_slot("identity_locked"):
             return await _guarded(ctx, support.identity_locked)
@@ -101,12 +101,10 @@ class ActionRunTask(Action):
 class ActionConfirm(Action):
     """The customer said yes: carry out what was proposed, once."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_confirm"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         pending = tracker.get_slot("pending_confirmation")
         if not pending:
             dispatcher.utter_message(response="utter_nothing_to_confirm")
@@ -122,12 +120,10 @@ class ActionConfirm(Action):
 class ActionDecline(Action):
     """The customer said no: change nothing."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_decline"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         if tracker.get_slot("pending_confirmation"):
             dispatcher.utter_message(response="utter_kept_as_is")
         dispatcher.utter_message(response="utter_anything_else")
@@ -137,12 +133,10 @@ class ActionDecline(Action):
 class ActionStopTask(Action):
     """The customer wants to stop in the middle of the order form."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_stop_task"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         dispatcher.utter_message(response="utter_task_stopped")
         dispatcher.utter_message(response="utter_anything_else")
         return [

@@ -10,6 +10,7 @@ C concurrent conversations per level, each a verified order-status conversation 
 moodbot with a lighter pipeline) runs hi -> mood -> bye. Reports p50/p95/p99 per turn and per turn type, messages/s,
 and checks every reply. The last line is always `p50_ms_1conv=<x> throughput_msgs_per_s_max=<y>` (project stack).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,8 +41,11 @@ BARE_DIR = ROOT / "bench" / "bare_rasa"
 CACHE_DIR = ROOT / "var" / "bench"
 # (turn type, message, text the reply must contain or None)
 Turn = tuple[str, str, str | None]
-PERSONAS = [("alice.martin@example.com", "10001", "10002"), ("ben.okafor@example.com", "10011", "10012"),
-            ("chloe.nguyen@example.com", "10021", "10022")]
+PERSONAS = [
+    ("alice.martin@example.com", "10001", "10002"),
+    ("ben.okafor@example.com", "10011", "10012"),
+    ("chloe.nguyen@example.com", "10021", "10022"),
+]
 GREETINGS = ["hi", "hello", "hey there"]
 BARE_SCRIPTS: list[list[Turn]] = [
     [("greet", "hi", None), ("mood", "I am happy", None), ("goodbye", "bye", None)],
@@ -52,11 +56,13 @@ BARE_SCRIPTS: list[list[Turn]] = [
 
 def shop_script(i: int) -> list[Turn]:
     email, first, second = PERSONAS[i % len(PERSONAS)]
-    return [("greet", GREETINGS[i // len(PERSONAS) % len(GREETINGS)], None),
-            ("order_query", f"where is my order {first}?", None),
-            ("verify+status", email, first),
-            ("followup_status", f"and order {second}?", second),
-            ("thanks", "thanks", None)]
+    return [
+        ("greet", GREETINGS[i // len(PERSONAS) % len(GREETINGS)], None),
+        ("order_query", f"where is my order {first}?", None),
+        ("verify+status", email, first),
+        ("followup_status", f"and order {second}?", second),
+        ("thanks", "thanks", None),
+    ]
 
 
 @dataclass
@@ -103,8 +109,15 @@ async def converse(client: httpx.AsyncClient, url: str, sender: str, script: lis
             result.errors.append(f"{sender} {kind} {message!r}: reply does not mention {must_mention}: {text[:160]!r}")
 
 
-async def run_level(target: str, base_url: str, scripts: list[list[Turn]], concurrency: int, conversations: int,
-                    max_seconds: float, run_id: str) -> LevelResult:
+async def run_level(
+    target: str,
+    base_url: str,
+    scripts: list[list[Turn]],
+    concurrency: int,
+    conversations: int,
+    max_seconds: float,
+    run_id: str,
+) -> LevelResult:
     result = LevelResult(target, concurrency)
     url = f"{base_url.rstrip('/')}/webhooks/rest/webhook"
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
@@ -153,53 +166,94 @@ def bare_model() -> Path:
     with tempfile.TemporaryDirectory(prefix="bare_rasa_") as tmp:
         CACHE_DIR.mkdir(parents=True, exist_ok=True)
         with open(CACHE_DIR / "bare_rasa.train.log", "wb") as log:
-            subprocess.run([str(BIN / "rasa"), "train", "--config", str(BARE_DIR / "config.yml"),
-                            "--domain", str(BARE_DIR / "domain.yml"), "--data", str(BARE_DIR / "data"),
-                            "--out", tmp, "--fixed-model-name", "bare_rasa"],
-                           cwd=tmp, env=base_env(RASA_CACHE_DIRECTORY=f"{tmp}/.cache"), check=True,
-                           stdout=log, stderr=subprocess.STDOUT)
+            subprocess.run(
+                [
+                    str(BIN / "rasa"),
+                    "train",
+                    "--config",
+                    str(BARE_DIR / "config.yml"),
+                    "--domain",
+                    str(BARE_DIR / "domain.yml"),
+                    "--data",
+                    str(BARE_DIR / "data"),
+                    "--out",
+                    tmp,
+                    "--fixed-model-name",
+                    "bare_rasa",
+                ],
+                cwd=tmp,
+                env=base_env(RASA_CACHE_DIRECTORY=f"{tmp}/.cache"),
+                check=True,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         shutil.move(f"{tmp}/bare_rasa.tar.gz", cached)
     return cached
 
 
 def start_bare(model: Path, port: int, workdir: str) -> subprocess.Popen:
     log = open(CACHE_DIR / f"bare_rasa.{port}.log", "ab")
-    cmd = [str(BIN / "rasa"), "run", "--model", str(model), "--port", str(port), "--interface", "127.0.0.1",
-           "--credentials", str(BARE_DIR / "credentials.yml")]
-    proc = subprocess.Popen(cmd, cwd=workdir, env=base_env(), stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    cmd = [
+        str(BIN / "rasa"),
+        "run",
+        "--model",
+        str(model),
+        "--port",
+        str(port),
+        "--interface",
+        "127.0.0.1",
+        "--credentials",
+        str(BARE_DIR / "credentials.yml"),
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=workdir, env=base_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     wait_http(f"http://127.0.0.1:{port}", 180, proc)
     return proc
 
 
 def header(args: argparse.Namespace, model: str, data: str) -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor() or "unknown")
-    return (f"# Latency benchmark ({datetime.now().astimezone():%Y-%m-%d %H:%M %Z})\n\n"
-            f"- machine: {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {cpu}; "
-            f"Python {platform.python_version()}, Rasa {version('rasa')}, httpx {httpx.__version__}\n"
-            f"- shopcare: model {model}; data: {data}\n"
-            f"- levels {args.levels}; conversations per level max(10, 2*C) unless --conversations-per-level; "
-            f"cap {args.max_seconds:.0f} s per level; one unmeasured warm-up conversation per level\n"
-            "- bare_rasa: `rasa init`-style moodbot (bench/bare_rasa/) but WhitespaceTokenizer + CountVectorsFeaturizer"
-            " + LogisticRegressionClassifier and MemoizationPolicy + RulePolicy instead of DIET/TED; in-memory tracker"
-            " store, no action server (shopcare: SQLite tracker store + action server + CRM)\n")
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "unknown",
+    )
+    return (
+        f"# Latency benchmark ({datetime.now().astimezone():%Y-%m-%d %H:%M %Z})\n\n"
+        f"- machine: {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {cpu}; "
+        f"Python {platform.python_version()}, Rasa {version('rasa')}, httpx {httpx.__version__}\n"
+        f"- shopcare: model {model}; data: {data}\n"
+        f"- levels {args.levels}; conversations per level max(10, 2*C) unless --conversations-per-level; "
+        f"cap {args.max_seconds:.0f} s per level; one unmeasured warm-up conversation per level\n"
+        "- bare_rasa: `rasa init`-style moodbot (bench/bare_rasa/) but WhitespaceTokenizer + CountVectorsFeaturizer"
+        " + LogisticRegressionClassifier and MemoizationPolicy + RulePolicy instead of DIET/TED; in-memory tracker"
+        " store, no action server (shopcare: SQLite tracker store + action server + CRM)\n"
+    )
 
 
 def report(results: list[LevelResult]) -> str:
-    lines = ["| target | C | convs done/started | msgs | errors | p50 ms | p95 ms | p99 ms | msgs/s | note |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    lines = [
+        "| target | C | convs done/started | msgs | errors | p50 ms | p95 ms | p99 ms | msgs/s | note |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
     for r in results:
         ms = [v for _, v in r.samples]
-        lines.append(f"| {r.target} | {r.concurrency} | {r.completed}/{r.started} | {len(ms)} | {len(r.errors)} | "
-                     f"{percentile(ms, 50):.0f} | {percentile(ms, 95):.0f} | {percentile(ms, 99):.0f} | "
-                     f"{r.throughput:.1f} | {'time cap hit' if r.capped else ''} |")
+        lines.append(
+            f"| {r.target} | {r.concurrency} | {r.completed}/{r.started} | {len(ms)} | {len(r.errors)} | "
+            f"{percentile(ms, 50):.0f} | {percentile(ms, 95):.0f} | {percentile(ms, 99):.0f} | "
+            f"{r.throughput:.1f} | {'time cap hit' if r.capped else ''} |"
+        )
     lines += ["", "| target | C | turn | n | p50 ms | p95 ms | p99 ms |", "|---|---:|---|---:|---:|---:|---:|"]
     for r in results:
         for kind in dict.fromkeys(k for k, _ in r.samples):
             ms = [v for k, v in r.samples if k == kind]
-            lines.append(f"| {r.target} | {r.concurrency} | {kind} | {len(ms)} | {percentile(ms, 50):.0f} | "
-                         f"{percentile(ms, 95):.0f} | {percentile(ms, 99):.0f} |")
+            lines.append(
+                f"| {r.target} | {r.concurrency} | {kind} | {len(ms)} | {percentile(ms, 50):.0f} | "
+                f"{percentile(ms, 95):.0f} | {percentile(ms, 99):.0f} |"
+            )
     return "\n".join(lines)
 
 
@@ -222,14 +276,22 @@ def main(argv: list[str] | None = None) -> int:
                 rasa_url, model = args.rasa_url, "(served by the running stack at --rasa-url)"
                 data = f"the running stack's CRM database ({args.rasa_url})"
             else:
-                stack = Stack(crm_port=free_port(), action_port=free_port(), rasa_port=free_port(),
-                              database_url=f"sqlite:///{tmp}/crm.db", tracker_db=Path(tmp) / "tracker.db",
-                              log_dir=CACHE_DIR / "log")
+                stack = Stack(
+                    crm_port=free_port(),
+                    action_port=free_port(),
+                    rasa_port=free_port(),
+                    database_url=f"sqlite:///{tmp}/crm.db",
+                    tracker_db=Path(tmp) / "tracker.db",
+                    log_dir=CACHE_DIR / "log",
+                )
                 stack.model = ensure_model()
                 stack.crm("init")
                 stack.crm("seed", "--customers", "300", "--seed", "42")
-                print(f"[stack] starting CRM :{stack.crm_port}, actions :{stack.action_port}, "
-                      f"Rasa :{stack.rasa_port} (logs {stack.log_dir}) ...", flush=True)
+                print(
+                    f"[stack] starting CRM :{stack.crm_port}, actions :{stack.action_port}, "
+                    f"Rasa :{stack.rasa_port} (logs {stack.log_dir}) ...",
+                    flush=True,
+                )
                 stack.start()
                 stamp = stack.model.with_name("shopcare.fingerprint").read_text().strip()[:12]
                 rasa_url, model = stack.rasa_url, f"{stack.model.relative_to(ROOT)} (fingerprint {stamp})"
@@ -257,8 +319,11 @@ def main(argv: list[str] | None = None) -> int:
                 stack.stop()
     print("\n" + header(args, model, data) + "\n" + report(results))
     errors = [f"- [{r.target} C={r.concurrency}] {e}" for r in results for e in r.errors]
-    print(f"\n## Errors ({len(errors)})\n" + "\n".join(errors) if errors else "\nNo errors: every reply non-empty, "
-          "every status reply mentions its order number.")
+    print(
+        f"\n## Errors ({len(errors)})\n" + "\n".join(errors)
+        if errors
+        else "\nNo errors: every reply non-empty, every status reply mentions its order number."
+    )
     shop = [r for r in results if r.target == "shopcare"]
     one = next((r for r in shop if r.concurrency == 1), None)
     p50 = percentile([v for _, v in one.samples], 50) if one else float("nan")

@@ -10,6 +10,7 @@
 or a Banking77-style CSV (text,category). Entities are scored by exact (start, end, type) match and, separately, by
 (type, normalised value). The last line is always `intent_macro_f1=<x> entity_f1=<y>` (entity_f1 = exact-span micro F1).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -115,8 +116,11 @@ def entity_scores(gold: list[list[dict]], pred: list[list[dict]]) -> dict:
     counts = {k: Counter() for k in ("span", "value")}  # keys (type, 'tp'|'fp'|'fn')
     for g, p in zip(gold, pred):
         for kind in counts:
-            key = (lambda e: (e["start"], e["end"], e["entity"])) if kind == "span" else (
-                lambda e: (e["entity"], norm_value(e["entity"], e.get("value", ""))))
+            key = (
+                (lambda e: (e["start"], e["end"], e["entity"]))
+                if kind == "span"
+                else (lambda e: (e["entity"], norm_value(e["entity"], e.get("value", ""))))
+            )
             gs, ps = Counter(key(e) for e in g), Counter(key(e) for e in p)
             etype = (lambda k: k[2]) if kind == "span" else (lambda k: k[0])
             for k in gs | ps:
@@ -137,8 +141,10 @@ def report_entities(counts: dict) -> float:
         row = []
         for kind in ("span", "value"):
             c = counts[kind]
-            n = {x: (sum(v for (tt, xx), v in c.items() if xx == x) if t == "MICRO" else c[(t, x)])
-                 for x in ("tp", "fp", "fn")}
+            n = {
+                x: (sum(v for (tt, xx), v in c.items() if xx == x) if t == "MICRO" else c[(t, x)])
+                for x in ("tp", "fp", "fn")
+            }
             row.append(prf(n["tp"], n["fp"], n["fn"]))
         gold_n = n["tp"] + n["fn"]
         (p, r, f), (vp, vr, vf) = row
@@ -153,14 +159,18 @@ def evaluate(model_path: str, examples: list[dict], known: set) -> tuple[float, 
     y_pred = [(res.get("intent") or {}).get("name") or "None" for res in results]
     labels = sorted(set(y_true))
     macro = f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)
-    print(f"\nintent accuracy={accuracy_score(y_true, y_pred):.4f}  macro-F1={macro:.4f} over {len(labels)} test intents")
+    print(
+        f"\nintent accuracy={accuracy_score(y_true, y_pred):.4f}  macro-F1={macro:.4f} over {len(labels)} test intents"
+    )
     unknown = sorted(set(labels) - known)
     if unknown:
         n_unk = sum(y in unknown for y in y_true)
         known_labels = [l for l in labels if l in known]
         kf = f1_score(y_true, y_pred, labels=known_labels, average="macro", zero_division=0) if known_labels else 0.0
-        print(f"{len(unknown)} test intents ({n_unk} examples) unknown to the model, e.g. {unknown[:5]}; "
-              f"macro-F1 over the {len(known_labels)} known intents={kf:.4f}")
+        print(
+            f"{len(unknown)} test intents ({n_unk} examples) unknown to the model, e.g. {unknown[:5]}; "
+            f"macro-F1 over the {len(known_labels)} known intents={kf:.4f}"
+        )
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
     conf = Counter((t, q) for t, q in zip(y_true, y_pred) if t != q)
     print(f"\nworst intents:\n{'intent':28} {'n':>4} {'P':>6} {'R':>6} {'F1':>6}  most often predicted as")
@@ -206,7 +216,10 @@ def main() -> None:
             intents = [e["intent"] for e in data]
             train_part, test = train_test_split(data, test_size=0.2, random_state=SEED, stratify=intents)
             write_yaml(train_part, workdir / "banking77_train.yml")
-            args.train, name = [str(workdir / "banking77_train.yml")], f"{args.banking77_split} (20% stratified, seed {SEED})"
+            args.train, name = (
+                [str(workdir / "banking77_train.yml")],
+                f"{args.banking77_split} (20% stratified, seed {SEED})",
+            )
         elif args.test:
             test, name = load_examples(args.test), args.test
         else:
@@ -218,10 +231,19 @@ def main() -> None:
             model = args.model or max(glob.glob(str(REPO / "models" / "*.tar.gz")), key=os.path.getmtime, default=None)
             if not model:
                 sys.exit("no model: give --model or --config with --train")
-        print(f"data set: {name}\ntest examples: {len(test)}  test intents: {len(set(e['intent'] for e in test))}  "
-              f"gold entities: {sum(len(e['entities']) for e in test)}")
-        print(f"model: {model}" + (f"\ntrained on: {args.train} ({n_train} examples, {len(known)} intents) "
-                                    f"with {args.config} in {train_time:.1f}s" if train_time is not None else ""))
+        print(
+            f"data set: {name}\ntest examples: {len(test)}  test intents: {len(set(e['intent'] for e in test))}  "
+            f"gold entities: {sum(len(e['entities']) for e in test)}"
+        )
+        print(
+            f"model: {model}"
+            + (
+                f"\ntrained on: {args.train} ({n_train} examples, {len(known)} intents) "
+                f"with {args.config} in {train_time:.1f}s"
+                if train_time is not None
+                else ""
+            )
+        )
         macro, ent_f1 = evaluate(model, test, known)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

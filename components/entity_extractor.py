@@ -5,10 +5,11 @@ where a statistical tagger learns them only approximately (see docs/benchmarks.m
 an order and an invoice number ("invoice 12345") and an amount ("£12", "12 pounds"). The component runs after the
 CRF tagger, replaces whatever it found for these entity types and leaves the others (person names, cities, ...).
 """
+
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Optional, Text, Tuple
+from typing import Any
 
 import spacy
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -84,10 +85,10 @@ def _value(span: Span, label: str) -> str:
     return text.upper() if label == "invoice_id" and text.lower().startswith("inv") else text
 
 
-def extract(nlp: spacy.language.Language, matcher: Matcher, text: str) -> List[Dict[str, Any]]:
+def extract(nlp: spacy.language.Language, matcher: Matcher, text: str) -> list[dict[str, Any]]:
     """Entities found in `text`, as Rasa entity dicts (longest match wins)."""
     doc = nlp.make_doc(text)
-    found: List[Tuple[int, int, str]] = []
+    found: list[tuple[int, int, str]] = []
     for match_id, start, end in matcher(doc):
         label = nlp.vocab.strings[match_id]
         if label == "number":
@@ -120,14 +121,14 @@ class SpacyPatternEntityExtractor(GraphComponent, EntityExtractorMixin):
     """Rule-based extractor for entities with a fixed shape, built on spaCy's Matcher."""
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         return {"replace_entities": list(STRUCTURED)}
 
     @staticmethod
-    def required_packages() -> List[Text]:
+    def required_packages() -> list[str]:
         return ["spacy"]
 
-    def __init__(self, config: Dict[Text, Any]) -> None:
+    def __init__(self, config: dict[str, Any]) -> None:
         self.config = {**self.get_default_config(), **config}
         self.nlp = spacy.blank("en")
         self.matcher = build_matcher(self.nlp)
@@ -135,17 +136,17 @@ class SpacyPatternEntityExtractor(GraphComponent, EntityExtractorMixin):
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "SpacyPatternEntityExtractor":
+    ) -> SpacyPatternEntityExtractor:
         return cls(config)
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         replace = set(self.config["replace_entities"])
         for message in messages:
-            text: Optional[str] = message.get(TEXT)
+            text: str | None = message.get(TEXT)
             if not text:
                 continue
             mine = extract(self.nlp, self.matcher, text)

@@ -6,10 +6,11 @@ when the customer was identified, fallbacks, identity state) and calls the one e
 escalate, it predicts `action_escalate` with a priority above the rule policy's, so a customer who turns furious in
 the middle of a form is handed over then, not at the end of the flow.
 """
+
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional, Text
+from typing import Any
 
 from rasa.core.policies.policy import Policy, PolicyPrediction
 from rasa.engine.graph import ExecutionContext
@@ -33,48 +34,53 @@ ACTIVE_STATES = {"requested", "open", "claimed"}
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False)
 class EscalationPolicy(Policy):
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         return {"priority": 7, "thresholds_file": "crm_backend/escalation/thresholds.yml"}
 
     def __init__(
         self,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-        featurizer: Optional[Any] = None,
+        featurizer: Any | None = None,
     ) -> None:
         super().__init__(config, model_storage, resource, execution_context, featurizer)
         self.thresholds = Thresholds.load(self.config["thresholds_file"])
 
-    def train(self, training_trackers: List[TrackerWithCachedStates], domain: Domain, **kwargs: Any) -> Resource:
+    def train(self, training_trackers: list[TrackerWithCachedStates], domain: Domain, **kwargs: Any) -> Resource:
         return self._resource
 
     @classmethod
     def load(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
         **kwargs: Any,
-    ) -> "EscalationPolicy":
+    ) -> EscalationPolicy:
         return cls(config, model_storage, resource, execution_context)
 
     def predict_action_probabilities(
         self,
         tracker: DialogueStateTracker,
         domain: Domain,
-        rule_only_data: Optional[Dict[Text, Any]] = None,
+        rule_only_data: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> PolicyPrediction:
         probabilities = self._default_predictions(domain)
         if tracker.latest_action_name != ACTION_LISTEN_NAME or not isinstance(tracker.latest_message, UserUttered):
             return self._prediction(probabilities)
-        if tracker.get_slot("escalation_status") in ACTIVE_STATES or ESCALATE_ACTION not in domain.action_names_or_texts:
+        if (
+            tracker.get_slot("escalation_status") in ACTIVE_STATES
+            or ESCALATE_ACTION not in domain.action_names_or_texts
+        ):
             return self._prediction(probabilities)
         events = [
-            e.as_dict() for e in tracker.events if isinstance(e, (UserUttered, ConversationResumed, Restarted, SessionStarted))
+            e.as_dict()
+            for e in tracker.events
+            if isinstance(e, (UserUttered, ConversationResumed, Restarted, SessionStarted))
         ]
         decision = decide(signals_from(events, tracker.current_slot_values()), self.thresholds)
         if not decision.escalate:

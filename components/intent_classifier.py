@@ -4,11 +4,12 @@ Trains in seconds on the full training set (Rasa's DIET with transformer layers 
 cores) and measures at least as well on this project's data; see docs/benchmarks.md. It featurizes the raw text
 itself, so it needs no Rasa featurizer before it.
 """
+
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from typing import Any, Dict, List, Optional, Text
+from typing import Any
 
 import joblib
 import numpy as np
@@ -37,7 +38,7 @@ def normalise(text: str) -> str:
     return "".join(out)
 
 
-def build_pipeline(config: Dict[Text, Any]) -> Pipeline:
+def build_pipeline(config: dict[str, Any]) -> Pipeline:
     """The scikit-learn pipeline, also used by bench/ to cross-check the method outside Rasa."""
     features = FeatureUnion(
         [
@@ -59,7 +60,7 @@ class TfidfSvmIntentClassifier(IntentClassifier, GraphComponent):
     """Calibrated TF-IDF + LinearSVC intent classifier."""
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         # `unknown_words_penalty`: a message none of whose words occurs in the training data (keyboard mashing,
         # another language) gets its confidences scaled by this factor, so the fallback asks to rephrase.
         return {
@@ -71,15 +72,15 @@ class TfidfSvmIntentClassifier(IntentClassifier, GraphComponent):
         }
 
     @staticmethod
-    def required_packages() -> List[Text]:
+    def required_packages() -> list[str]:
         return ["sklearn"]
 
     def __init__(
         self,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
-        pipeline: Optional[Pipeline] = None,
+        pipeline: Pipeline | None = None,
     ) -> None:
         self.config = {**self.get_default_config(), **config}
         self._model_storage = model_storage
@@ -89,11 +90,11 @@ class TfidfSvmIntentClassifier(IntentClassifier, GraphComponent):
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "TfidfSvmIntentClassifier":
+    ) -> TfidfSvmIntentClassifier:
         return cls(config, model_storage, resource)
 
     def train(self, training_data: TrainingData) -> Resource:
@@ -118,12 +119,12 @@ class TfidfSvmIntentClassifier(IntentClassifier, GraphComponent):
     @classmethod
     def load(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
         **kwargs: Any,
-    ) -> "TfidfSvmIntentClassifier":
+    ) -> TfidfSvmIntentClassifier:
         try:
             with model_storage.read_from(resource) as model_dir:
                 pipeline = joblib.load(model_dir / MODEL_FILE)
@@ -132,7 +133,7 @@ class TfidfSvmIntentClassifier(IntentClassifier, GraphComponent):
             pipeline = None
         return cls(config, model_storage, resource, pipeline)
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         if self.pipeline is None:
             return messages
         texts = [m.get(TEXT) or "" for m in messages]

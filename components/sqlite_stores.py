@@ -6,6 +6,7 @@ event on its own, so one customer turn costs several fsyncs on the request path.
 docs/benchmarks.md. Other databases (PostgreSQL in the scaled profile) are left untouched. Named by class path in
 endpoints.yml.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -91,7 +91,7 @@ class Population:
         segment = rng.choices(("standard", "premium", "business"), (0.75, 0.2, 0.05))[0]
         signup = ref - timedelta(days=rng.uniform(1, 3 * 365), seconds=rng.randint(0, 86399))
         line1 = f"{rng.randint(1, 250)} {rng.choice(W.STREETS)}"
-        row = {
+        row: dict[str, Any] = {
             "id": cid,
             "first_name": first,
             "last_name": last,
@@ -120,13 +120,13 @@ class Population:
         mood = shock = 0.0
         address = (line1, city, postcode)
         t = signup + timedelta(days=rng.expovariate(rate * 3))  # first order comes soon after signup
-        last = t
+        previous = t
         leaving: datetime | None = None  # when the customer decided to leave
         fade = 1.0
         churn = ref
         while t < ref:
-            days = (t - last).total_seconds() / 86400
-            last = t
+            days = (t - previous).total_seconds() / 86400
+            previous = t
             if days > 0:
                 keep = math.exp(-days / MOOD_DAYS)
                 mood = mood * keep + MOOD_SD * math.sqrt(1 - keep * keep) * rng.gauss(0, 1)
@@ -404,7 +404,13 @@ class Population:
         for turn in range(rng.randint(2, 4)):
             sentiment = round(_clip(rng.gauss(expected, SENTIMENT_NOISE), -1.0, 1.0), 3)
             sentiments.append(sentiment)
-            pool = W.CUSTOMER_NEGATIVE if sentiment < -0.3 else W.CUSTOMER_POSITIVE if sentiment > 0.3 else W.CUSTOMER_MIXED
+            pool = (
+                W.CUSTOMER_NEGATIVE
+                if sentiment < -0.3
+                else W.CUSTOMER_POSITIVE
+                if sentiment > 0.3
+                else W.CUSTOMER_MIXED
+            )
             at += timedelta(minutes=rng.uniform(0.5, 4))
             messages.append(self._message(eid, "customer", rng.choice(pool), sentiment, at))
             if turn == 0:  # waits in the queue until an agent claims it

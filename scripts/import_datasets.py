@@ -10,6 +10,7 @@ Deterministic (fixed seed, sorted output) and safe to re-run; it overwrites its 
 
 Usage: python scripts/import_datasets.py [--datasets ../shared/datasets] [--out data/nlu]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,18 +49,86 @@ CLINC_HEADER = """\
 # banking and credit-card intents, anything about orders, shopping, payments, bills, accounts, user names, and the
 # small-talk intents that are our own intents (greeting, goodbye, thank_you, yes, no, maybe, are_you_a_bot, cancel).
 CLINC_UNRELATED = [
-    "alarm", "calculator", "calendar", "calendar_update", "calories", "car_rental", "carry_on", "change_accent",
-    "change_speed", "change_volume", "cook_time", "current_location", "date", "definition", "directions",
-    "distance", "do_you_have_pets", "exchange_rate", "flight_status", "flip_coin", "food_last", "fun_fact", "gas",
-    "gas_type", "how_busy", "how_old_are_you", "ingredient_substitution", "ingredients_list", "international_visa",
-    "jump_start", "last_maintenance", "meal_suggestion", "meaning_of_life", "measurement_conversion",
-    "meeting_schedule", "mpg", "next_holiday", "next_song", "nutrition_info", "oil_change_how", "oil_change_when",
-    "play_music", "plug_type", "pto_balance", "pto_request", "pto_request_status", "pto_used", "recipe", "reminder",
-    "reminder_update", "restaurant_reviews", "restaurant_suggestion", "roll_dice", "schedule_maintenance",
-    "schedule_meeting", "share_location", "smart_home", "spelling", "tell_joke", "time", "timer", "timezone",
-    "tire_change", "tire_pressure", "todo_list", "todo_list_update", "traffic", "translate", "travel_alert",
-    "travel_suggestion", "uber", "update_playlist", "vaccines", "weather", "what_are_your_hobbies", "what_song",
-    "where_are_you_from", "whisper_mode", "book_flight", "book_hotel",
+    "alarm",
+    "calculator",
+    "calendar",
+    "calendar_update",
+    "calories",
+    "car_rental",
+    "carry_on",
+    "change_accent",
+    "change_speed",
+    "change_volume",
+    "cook_time",
+    "current_location",
+    "date",
+    "definition",
+    "directions",
+    "distance",
+    "do_you_have_pets",
+    "exchange_rate",
+    "flight_status",
+    "flip_coin",
+    "food_last",
+    "fun_fact",
+    "gas",
+    "gas_type",
+    "how_busy",
+    "how_old_are_you",
+    "ingredient_substitution",
+    "ingredients_list",
+    "international_visa",
+    "jump_start",
+    "last_maintenance",
+    "meal_suggestion",
+    "meaning_of_life",
+    "measurement_conversion",
+    "meeting_schedule",
+    "mpg",
+    "next_holiday",
+    "next_song",
+    "nutrition_info",
+    "oil_change_how",
+    "oil_change_when",
+    "play_music",
+    "plug_type",
+    "pto_balance",
+    "pto_request",
+    "pto_request_status",
+    "pto_used",
+    "recipe",
+    "reminder",
+    "reminder_update",
+    "restaurant_reviews",
+    "restaurant_suggestion",
+    "roll_dice",
+    "schedule_maintenance",
+    "schedule_meeting",
+    "share_location",
+    "smart_home",
+    "spelling",
+    "tell_joke",
+    "time",
+    "timer",
+    "timezone",
+    "tire_change",
+    "tire_pressure",
+    "todo_list",
+    "todo_list_update",
+    "traffic",
+    "translate",
+    "travel_alert",
+    "travel_suggestion",
+    "uber",
+    "update_playlist",
+    "vaccines",
+    "weather",
+    "what_are_your_hobbies",
+    "what_song",
+    "where_are_you_from",
+    "whisper_mode",
+    "book_flight",
+    "book_hotel",
 ]
 # oos utterances that a customer could say to this shop's assistant (they'd be in scope here), dropped
 OOS_COLLISIONS = re.compile(
@@ -177,8 +246,13 @@ def import_clinc(src: Path, out: Path) -> dict:
         sampled.extend(rng.sample(sorted(pools[label]), min(CLINC_PER_INTENT, len(pools[label]))))
     examples = sorted(set(" ".join(t.split()) for t in kept_oos + sampled))
     write_yaml(out, CLINC_HEADER.format(n=CLINC_PER_INTENT), {"out_of_scope": examples})
-    return {"oos_train": len(oos), "oos_kept": len(kept_oos), "in_scope_intents": len(pools),
-            "in_scope_sampled": len(sampled), "written": len(examples)}
+    return {
+        "oos_train": len(oos),
+        "oos_kept": len(kept_oos),
+        "in_scope_intents": len(pools),
+        "in_scope_sampled": len(sampled),
+        "written": len(examples),
+    }
 
 
 def main() -> int:
@@ -187,7 +261,8 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=REPO / "data" / "nlu")
     parser.add_argument("--bitext-per-intent", type=int, default=200, help="examples kept per intent (0: all)")
     parser.add_argument(
-        "--clinc", action="store_true",
+        "--clinc",
+        action="store_true",
         help="also write CLINC150 out-of-scope examples (off: they made natural phrasing worse, docs/benchmarks.md)",
     )
     args = parser.parse_args()

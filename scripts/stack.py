@@ -3,6 +3,7 @@
 `make run` calls `python scripts/stack.py run`; the end-to-end tests use `Stack` directly with their own ports and a
 temporary database. Every process listens on loopback; Ctrl-C (SIGINT) or SIGTERM stops all three.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,7 +18,6 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -31,18 +31,22 @@ QUIET_ENV = {
 }
 
 
-def base_env(**extra: str) -> Dict[str, str]:
+def base_env(**extra: str) -> dict[str, str]:
     env = {**os.environ, **QUIET_ENV, **extra}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     return env
 
 
 # ----------------------------------------------------------------------------- training, fingerprinted
-def training_fingerprint(inputs: List[str] = TRAINING_INPUTS) -> str:
+def training_fingerprint(inputs: list[str] = TRAINING_INPUTS) -> str:
     digest = hashlib.sha256()
     for name in inputs:
         path = ROOT / name
-        files = sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts) if path.is_dir() else [path]
+        files = (
+            sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+            if path.is_dir()
+            else [path]
+        )
         for file in files:
             digest.update(str(file.relative_to(ROOT)).encode())
             digest.update(file.read_bytes())
@@ -92,19 +96,23 @@ def ensure_churn_model(models_dir: Path = ROOT / "models", force: bool = False) 
     env = base_env(CRM_DATABASE_URL=url)
     subprocess.run(
         [sys.executable, "-m", "crm_backend", "seed", "--customers", str(CHURN_TRAINING_CUSTOMERS), "--seed", "42"],
-        cwd=ROOT, env=env, check=True,
+        cwd=ROOT,
+        env=env,
+        check=True,
     )
     print("[models] training the churn model (3 candidates, cross-validated) ...", flush=True)
     subprocess.run(
         [sys.executable, "-m", "crm_backend.ml.train_churn", "--database-url", url, "--out", str(models_dir)],
-        cwd=ROOT, env=env, check=True,
+        cwd=ROOT,
+        env=env,
+        check=True,
     )
     stamp.write_text(fingerprint + "\n")
     return model
 
 
 # ----------------------------------------------------------------------------- processes
-def wait_http(url: str, timeout: float, proc: Optional[subprocess.Popen] = None) -> None:
+def wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -133,8 +141,8 @@ class Stack:
     rasa_token: str = "dev-rasa-token"
     model: Path = ROOT / "models" / f"{MODEL_NAME}.tar.gz"
     log_dir: Path = ROOT / "var" / "log"
-    extra_rasa_args: List[str] = field(default_factory=list)
-    procs: Dict[str, subprocess.Popen] = field(default_factory=dict)
+    extra_rasa_args: list[str] = field(default_factory=list)
+    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     @property
     def crm_url(self) -> str:
@@ -148,7 +156,7 @@ class Stack:
     def action_url(self) -> str:
         return f"http://127.0.0.1:{self.action_port}"
 
-    def crm_env(self) -> Dict[str, str]:
+    def crm_env(self) -> dict[str, str]:
         return base_env(
             CRM_DATABASE_URL=self.database_url,
             CRM_API_KEY=self.api_key,
@@ -161,8 +169,12 @@ class Stack:
     def crm(self, *args: str) -> str:
         """Run a `crm` CLI command against this stack's database and return its output."""
         done = subprocess.run(
-            [sys.executable, "-m", "crm_backend", *args], cwd=ROOT, env=self.crm_env(), check=True,
-            stdout=subprocess.PIPE, text=True,
+            [sys.executable, "-m", "crm_backend", *args],
+            cwd=ROOT,
+            env=self.crm_env(),
+            check=True,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         return done.stdout
 
@@ -171,16 +183,16 @@ class Stack:
         path = self.log_dir.parent / f"endpoints.{self.rasa_port}.yml"
         path.write_text(
             "action_endpoint:\n"
-            f"  url: \"{self.action_url}/webhook\"\n"
+            f'  url: "{self.action_url}/webhook"\n'
             "tracker_store:\n  type: components.sqlite_stores.SQLiteTunedTrackerStore\n  dialect: sqlite\n"
-            f"  db: \"{self.tracker_db}\"\n"
+            f'  db: "{self.tracker_db}"\n'
             "lock_store:\n  type: in_memory\n"
             "event_broker:\n  type: components.sqlite_stores.SQLiteTunedEventBroker\n  dialect: sqlite\n"
-            f"  db: \"{self.events_db}\"\n"
+            f'  db: "{self.events_db}"\n'
         )
         return path
 
-    def _start(self, name: str, cmd: List[str], env: Dict[str, str]) -> subprocess.Popen:
+    def _start(self, name: str, cmd: list[str], env: dict[str, str]) -> subprocess.Popen:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{name}.{self.rasa_port}.log", "ab")
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -188,33 +200,49 @@ class Stack:
         return proc
 
     def start_crm(self) -> None:
-        proc = self._start("crm", [sys.executable, "-m", "crm_backend", "serve", "--port", str(self.crm_port)], self.crm_env())
+        proc = self._start(
+            "crm", [sys.executable, "-m", "crm_backend", "serve", "--port", str(self.crm_port)], self.crm_env()
+        )
         wait_http(f"{self.crm_url}/health", 60, proc)
 
     def start_actions(self) -> None:
         env = base_env(CRM_URL=self.crm_url, CRM_API_KEY=self.api_key, CRM_RETRIES="1", CRM_TIMEOUT="3")
         proc = self._start(
-            "actions", [str(BIN / "rasa"), "run", "actions", "--port", str(self.action_port), "--actions", "actions"], env
+            "actions",
+            [str(BIN / "rasa"), "run", "actions", "--port", str(self.action_port), "--actions", "actions"],
+            env,
         )
         wait_http(f"{self.action_url}/health", 90, proc)
 
     def start_rasa(self) -> None:
         cmd = [
-            str(BIN / "rasa"), "run", "--model", str(self.model), "--port", str(self.rasa_port),
-            "--interface", "127.0.0.1", "--endpoints", str(self.write_endpoints()),
-            "--credentials", str(ROOT / "credentials.yml"), "--enable-api", "--auth-token", self.rasa_token,
+            str(BIN / "rasa"),
+            "run",
+            "--model",
+            str(self.model),
+            "--port",
+            str(self.rasa_port),
+            "--interface",
+            "127.0.0.1",
+            "--endpoints",
+            str(self.write_endpoints()),
+            "--credentials",
+            str(ROOT / "credentials.yml"),
+            "--enable-api",
+            "--auth-token",
+            self.rasa_token,
             *self.extra_rasa_args,
         ]
         proc = self._start("rasa", cmd, base_env())
         wait_http(f"{self.rasa_url}/status?token={self.rasa_token}", 180, proc)
 
-    def start(self) -> "Stack":
+    def start(self) -> Stack:
         self.start_crm()
         self.start_actions()
         self.start_rasa()
         return self
 
-    def stop(self, name: Optional[str] = None) -> None:
+    def stop(self, name: str | None = None) -> None:
         for key in [name] if name else list(self.procs):
             proc = self.procs.pop(key, None)
             if proc is None or proc.poll() is not None:
@@ -260,8 +288,11 @@ def run(args: argparse.Namespace) -> int:
         for person in demo:
             orders = ", ".join(f"{status} {number}" for status, number in person["orders"].items())
             print(f"  {person['name']:<16} {person['email']:<28} {person['postcode']:<9} {orders}")
-        print("\nTry: curl -s -XPOST {0}/webhooks/rest/webhook -d '{{\"sender\":\"me\",\"message\":\"where is my order "
-              "10001?\"}}'\nPress Ctrl-C to stop.".format(stack.rasa_url), flush=True)
+        print(
+            f'\nTry: curl -s -XPOST {stack.rasa_url}/webhooks/rest/webhook -d \'{{"sender":"me","message":"where is my order '
+            "10001?\"}'\nPress Ctrl-C to stop.",
+            flush=True,
+        )
         while not stopping:
             for name, proc in list(stack.procs.items()):
                 if proc.poll() is not None:
@@ -277,7 +308,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     run_p = sub.add_parser("run", help="prepare everything and run the three processes until Ctrl-C")

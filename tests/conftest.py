@@ -1,5 +1,6 @@
 """Shared fixtures: the real domain, a tracker factory, and a real CRM app on a temporary SQLite database that the
 actions reach through their one client (`actions.crm_client`), over an in-process ASGI transport."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator

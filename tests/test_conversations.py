@@ -1,4 +1,5 @@
 """Rasa's own checks: the training data validates, and every test story is predicted exactly (NLU + dialogue)."""
+
 from __future__ import annotations
 
 import json
@@ -33,12 +34,26 @@ def test_every_test_story_is_predicted_exactly(tmp_path):
     model = ensure_model()
     done = subprocess.run(
         [
-            str(BIN / "rasa"), "test", "core", "--model", str(model), "--stories", "tests/test_stories.yml",
-            "--fail-on-prediction-errors", "--out", str(tmp_path),
+            str(BIN / "rasa"),
+            "test",
+            "core",
+            "--model",
+            str(model),
+            "--stories",
+            "tests/test_stories.yml",
+            "--fail-on-prediction-errors",
+            "--out",
+            str(tmp_path),
         ],
-        cwd=ROOT, env=base_env(), capture_output=True, text=True, timeout=600,
+        cwd=ROOT,
+        env=base_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
-    failed = (tmp_path / "failed_test_stories.yml").read_text() if (tmp_path / "failed_test_stories.yml").exists() else ""
+    failed = (
+        (tmp_path / "failed_test_stories.yml").read_text() if (tmp_path / "failed_test_stories.yml").exists() else ""
+    )
     assert done.returncode == 0, failed or (done.stdout + done.stderr)[-3000:]
     report = json.loads((tmp_path / "story_report.json").read_text())
     stories = (ROOT / "tests" / "test_stories.yml").read_text().count("- story:")

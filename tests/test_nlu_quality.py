@@ -1,5 +1,6 @@
 """The trained model's NLU quality, printed on every run: Bitext's validation split and the team's held-out natural
 phrasing. The floors are regression guards well below the figures in docs/benchmarks.md."""
+
 from __future__ import annotations
 
 import re
@@ -19,7 +20,11 @@ BITEXT_VALIDATION = ROOT.parent / "shared" / "datasets" / "bitext_customer_suppo
 def evaluate(test_file: Path) -> tuple[float, float]:
     done = subprocess.run(
         [sys.executable, "bench/nlu_eval.py", "--model", str(ensure_model()), "--test", str(test_file)],
-        cwd=ROOT, env=base_env(), capture_output=True, text=True, timeout=600,
+        cwd=ROOT,
+        env=base_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     print(done.stdout)

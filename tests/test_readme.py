@@ -1,4 +1,5 @@
 """The README tells the truth: every path it names exists, and it gives the two set-up commands."""
+
 from __future__ import annotations
 
 import re
@@ -21,7 +22,7 @@ def named_paths() -> set[str]:
     """Paths in backticks; in a tour row about a folder (`crm_backend/`), bare names are inside that folder."""
     named = set()
     for line in README.splitlines():
-        row = re.match(r"\| `([\w-]+/)` \|", line)
+        row = re.match(r"\| `([\w/-]+/)` \|", line)
         for path in PATH.findall(line):
             top = path.split("/")[0]
             inside = row and not (ROOT / top).exists() and "/" not in path.rstrip("/")

@@ -5,6 +5,7 @@ suggested next action, whether to offer the retention path). No I/O: it is calle
 every user turn, by the action that raises the escalation, and by bench/escalation_replay.py over recorded
 conversations, always with the same result for the same signals.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -54,7 +55,7 @@ class Thresholds:
     churn_boost_max: int
 
     @classmethod
-    def load(cls, path: Path | str = THRESHOLDS_FILE, **overrides: Any) -> "Thresholds":
+    def load(cls, path: Path | str = THRESHOLDS_FILE, **overrides: Any) -> Thresholds:
         values = {**yaml.safe_load(Path(path).read_text()), **overrides}
         values["at_risk_intents"] = tuple(values["at_risk_intents"])
         return cls(**values)

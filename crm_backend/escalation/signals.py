@@ -3,6 +3,7 @@
 Only what happened since the bot last took over counts: events before the latest `resume` (an agent handed the
 conversation back), `restart` or `session_started` are ignored, so an old outburst does not escalate again.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping

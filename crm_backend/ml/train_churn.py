@@ -93,10 +93,10 @@ high ≥ {meta["bands"]["high"]:.3f} (top 10%).
 
 ## Limitations
 - Trained on simulated data: the label is the seed's latent churn, not observed customer behaviour.
-- Most of the seed's churn risk comes from a hidden per-customer satisfaction that behaviour reveals only weakly, so
-  ROC-AUC stays moderate; treat the score as a ranking aid for agents, not a verdict.
-- The seed writes no escalations or conversation sentiment, so those features are constant (0) in training and the
-  model cannot use them yet.
+- The seed's churn risk comes from a hidden per-customer satisfaction that behaviour (complaints, cancellations,
+  returns, late deliveries, slowing orders, escalations and their sentiment) reveals only partly; treat the score as
+  a ranking aid for agents, not a verdict.
+- Inquiry counts, returns and order trends are traces the seed writes that no feature uses yet.
 - Drivers explain the model relative to the median customer; they are associations, not causes.{small}
 """
 

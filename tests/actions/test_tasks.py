@@ -1,4 +1,5 @@
 """Order tasks through the real CRM client against a real CRM app: look-ups, quotes, confirmed writes, refusals."""
+
 from __future__ import annotations
 
 from rasa_sdk.executor import CollectingDispatcher
@@ -60,8 +61,9 @@ async def test_cancel_needs_an_explicit_yes_and_happens_once(crm, make_tracker, 
     assert "£4.95" in text_of(dispatcher) and dispatcher.messages[0]["buttons"]
     assert (await crm.get_order("1", "10004"))["status"] == "packed"  # nothing changed before the yes
 
-    dispatcher, events = await confirm(make_tracker, domain, task="cancel_order", order_id="10004",
-                                       pending_confirmation="cancel_order")
+    dispatcher, events = await confirm(
+        make_tracker, domain, task="cancel_order", order_id="10004", pending_confirmation="cancel_order"
+    )
     assert "is cancelled" in text_of(dispatcher)
     assert slot_events(events)["pending_confirmation"] is None
     assert (await crm.get_order("1", "10004"))["status"] == "cancelled"
@@ -80,8 +82,12 @@ async def test_no_keeps_the_order(crm, make_tracker, domain):
 
 
 async def test_refund_submitted_twice_creates_one_refund(crm, make_tracker, domain):
-    slots = {"task": "get_refund", "order_id": "10008", "refund_reason": "arrived late and damaged",
-             "refund_amount": "20.00"}
+    slots = {
+        "task": "get_refund",
+        "order_id": "10008",
+        "refund_reason": "arrived late and damaged",
+        "refund_amount": "20.00",
+    }
     dispatcher, events = await run(make_tracker, domain, **slots)
     assert slot_events(events) == {"pending_confirmation": "get_refund"}
     assert "£20.00" in text_of(dispatcher) and "approved straight away" in text_of(dispatcher)
@@ -157,6 +163,7 @@ async def test_crm_outage_is_an_apology_with_a_way_to_a_person(crm_down, make_tr
     dispatcher, events = await run(make_tracker, domain, task="track_order", order_id="10001")
     assert [m.get("response") for m in dispatcher.messages] == ["utter_crm_down"]
     assert slot_events(events) == {"pending_confirmation": None}
-    dispatcher, _ = await confirm(make_tracker, domain, task="cancel_order", order_id="10002",
-                                  pending_confirmation="cancel_order")
+    dispatcher, _ = await confirm(
+        make_tracker, domain, task="cancel_order", order_id="10002", pending_confirmation="cancel_order"
+    )
     assert [m.get("response") for m in dispatcher.messages] == ["utter_crm_down"]

@@ -221,7 +221,9 @@ def test_background_thread_survives_errors(engine: Engine, personas: None, store
 
 def test_app_lifespan_runs_the_relay(settings: Settings, engine: Engine, personas: None, store: EventStore) -> None:
     conversation(store)
-    app = create_app(settings.copy(update={"rasa_events_url": store.url, "relay_interval_seconds": 0.02, "relay_enabled": True}))
+    app = create_app(
+        settings.copy(update={"rasa_events_url": store.url, "relay_interval_seconds": 0.02, "relay_enabled": True})
+    )
     with TestClient(app) as client:
         relay = app.state.relay
         assert isinstance(relay, EventRelay)

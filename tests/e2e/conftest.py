@@ -1,4 +1,5 @@
 """A real stack on loopback for end-to-end tests: CRM (temporary SQLite, seeded), action server, Rasa server."""
+
 from __future__ import annotations
 
 import socket

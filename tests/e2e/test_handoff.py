@@ -1,5 +1,6 @@
 """The handoff end to end: escalation, pause, relay of customer messages, agent replies pushed to the customer's
 socket.io connection, hand-back with the slots kept. Real Rasa server, action server, CRM and event relay."""
+
 from __future__ import annotations
 
 import asyncio
@@ -11,8 +12,6 @@ from typing import Any
 import httpx
 import pytest
 import socketio
-
-from tests.e2e.conftest import joined
 
 
 class Customer:
@@ -108,14 +107,22 @@ async def test_explicit_request_escalates_at_once_and_agent_conversation_round_t
     # the agent's reply reaches the customer's socket
     start = len(customer.received)
     assert write(crm_api, f"/escalations/{escalation['id']}/claim", {"agent": agent}).status_code == 200
-    assert write(crm_api, f"/escalations/{escalation['id']}/reply",
-                 {"agent": agent, "text": "Hi Alice, Sam here. Let me look at order 10002."}).status_code == 201
+    assert (
+        write(
+            crm_api,
+            f"/escalations/{escalation['id']}/reply",
+            {"agent": agent, "text": "Hi Alice, Sam here. Let me look at order 10002."},
+        ).status_code
+        == 201
+    )
     assert "Sam here" in await customer.expect(start, 1)
 
     # hand back: the bot resumes with its slots (still verified: no new identity check)
     start = len(customer.received)
-    assert write(crm_api, f"/escalations/{escalation['id']}/resolve",
-                 {"agent": agent, "verdict": "justified"}).status_code == 200
+    assert (
+        write(crm_api, f"/escalations/{escalation['id']}/resolve", {"agent": agent, "verdict": "justified"}).status_code
+        == 200
+    )
     assert write(crm_api, f"/escalations/{escalation['id']}/hand-back", {"agent": agent}).status_code == 200
     assert "back with the ShopCare assistant" in await customer.expect(start, 1)
     reply = await customer.say("where is my order 10001?", wait_for=2)

@@ -1,4 +1,5 @@
 """Whole conversations over Rasa's REST channel against the running stack (real NLU, policies, actions, CRM)."""
+
 from __future__ import annotations
 
 from tests.e2e.conftest import joined

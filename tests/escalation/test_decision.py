@@ -1,4 +1,5 @@
 """The escalation decision on tables of cases, and reading its signals from Rasa events."""
+
 from __future__ import annotations
 
 import pytest
@@ -12,35 +13,64 @@ CASES = [
     # (name, signals, escalate?, reasons)
     ("calm customer", Signals(sentiment=(0.1, 0.0, 0.2), intent="track_order"), False, ()),
     ("nothing known yet", Signals(), False, ()),
-    ("explicit request", Signals(sentiment=(0.0,), intent="contact_human_agent", explicit_request=True), True,
-     ("explicit_request",)),
+    (
+        "explicit request",
+        Signals(sentiment=(0.0,), intent="contact_human_agent", explicit_request=True),
+        True,
+        ("explicit_request",),
+    ),
     ("one strongly negative message", Signals(sentiment=(0.1, -0.97), intent="complaint"), True, ("strong_negative",)),
     ("mildly negative once", Signals(sentiment=(0.0, -0.4), intent="track_order"), False, ()),
     ("negative trend", Signals(sentiment=(0.0, -0.3, -0.45, -0.5), intent="track_order"), True, ("negative_trend",)),
     ("trend too short", Signals(sentiment=(-0.4, -0.5), intent="track_order"), False, ()),
     ("one negative among calm ones", Signals(sentiment=(0.3, 0.2, -0.5), intent="track_order"), False, ()),
-    ("valuable at-risk customer cancels",
-     Signals(sentiment=(0.0,), intent="cancel_order", churn_probability=0.7, customer_value=900.0), True,
-     ("at_risk_customer",)),
-    ("at-risk but low value cancels",
-     Signals(sentiment=(0.0,), intent="cancel_order", churn_probability=0.7, customer_value=80.0), False, ()),
-    ("valuable low-risk customer cancels",
-     Signals(sentiment=(0.0,), intent="cancel_order", churn_probability=0.1, customer_value=900.0), False, ()),
-    ("valuable at-risk customer only tracks",
-     Signals(sentiment=(0.0,), intent="track_order", churn_probability=0.8, customer_value=900.0), False, ()),
+    (
+        "valuable at-risk customer cancels",
+        Signals(sentiment=(0.0,), intent="cancel_order", churn_probability=0.7, customer_value=900.0),
+        True,
+        ("at_risk_customer",),
+    ),
+    (
+        "at-risk but low value cancels",
+        Signals(sentiment=(0.0,), intent="cancel_order", churn_probability=0.7, customer_value=80.0),
+        False,
+        (),
+    ),
+    (
+        "valuable low-risk customer cancels",
+        Signals(sentiment=(0.0,), intent="cancel_order", churn_probability=0.1, customer_value=900.0),
+        False,
+        (),
+    ),
+    (
+        "valuable at-risk customer only tracks",
+        Signals(sentiment=(0.0,), intent="track_order", churn_probability=0.8, customer_value=900.0),
+        False,
+        (),
+    ),
     ("three fallbacks in a row", Signals(consecutive_fallbacks=3, intent="nlu_fallback"), True, ("repeated_fallback",)),
     ("two fallbacks (the two-stage fallback still has a go)", Signals(consecutive_fallbacks=2), False, ()),
     ("identity locked", Signals(identity_locked=True, failed_identity_checks=3), True, ("identity_locked",)),
     ("refund above the limit", Signals(rule_hits=("refund_review",)), True, ("refund_review",)),
-    ("third complaint this month", Signals(rule_hits=("repeat_complaint",), intent="complaint"), True,
-     ("repeat_complaint",)),
+    (
+        "third complaint this month",
+        Signals(rule_hits=("repeat_complaint",), intent="complaint"),
+        True,
+        ("repeat_complaint",),
+    ),
     ("locked identity already handed over", Signals(identity_locked=True, handled=("identity_locked",)), False, ()),
-    ("anger after a hand-back still counts",
-     Signals(sentiment=(-0.97,), identity_locked=True, handled=("identity_locked", "strong_negative")), True,
-     ("strong_negative",)),
-    ("angry and asking for a person",
-     Signals(sentiment=(-0.97,), intent="contact_human_agent", explicit_request=True), True,
-     ("explicit_request", "strong_negative")),
+    (
+        "anger after a hand-back still counts",
+        Signals(sentiment=(-0.97,), identity_locked=True, handled=("identity_locked", "strong_negative")),
+        True,
+        ("strong_negative",),
+    ),
+    (
+        "angry and asking for a person",
+        Signals(sentiment=(-0.97,), intent="contact_human_agent", explicit_request=True),
+        True,
+        ("explicit_request", "strong_negative"),
+    ),
 ]
 
 
@@ -65,8 +95,14 @@ def test_priority_rises_with_value_risk_and_more_reasons():
 
 def test_at_risk_decision_offers_retention_and_says_why():
     decision = decide(
-        Signals(intent="cancel_order", churn_probability=0.72, customer_value=800.0,
-                churn_drivers=("3 late deliveries in 90 days", "no order for 120 days")), T)
+        Signals(
+            intent="cancel_order",
+            churn_probability=0.72,
+            customer_value=800.0,
+            churn_drivers=("3 late deliveries in 90 days", "no order for 120 days"),
+        ),
+        T,
+    )
     assert decision.offer_retention
     assert "72%" in decision.summary and "3 late deliveries" in decision.summary
 
@@ -97,8 +133,12 @@ def test_signals_from_events_count_only_since_the_last_hand_back():
 
 
 def test_signals_count_trailing_fallbacks_and_explicit_requests():
-    events = [user("a", "greet", 0.0), user("b", "nlu_fallback", 0.0), user("c", "nlu_fallback", 0.0),
-              user("d", "nlu_fallback", -0.1)]
+    events = [
+        user("a", "greet", 0.0),
+        user("b", "nlu_fallback", 0.0),
+        user("c", "nlu_fallback", 0.0),
+        user("d", "nlu_fallback", -0.1),
+    ]
     assert signals_from(events, {}).consecutive_fallbacks == 3
     human = signals_from([user("a person please", "contact_human_agent", 0.0)], {})
     assert human.explicit_request

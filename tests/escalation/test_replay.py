@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-import re
-
 import importlib.util
 import math
+import re
 import sqlite3
 import sys
 from collections import Counter
