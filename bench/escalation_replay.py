@@ -55,7 +55,7 @@ RULES = ("refund_review", "repeat_complaint")
 GRID = {
     "strong_negative": (-0.7, -0.8, -0.9),
     "trend_negative_mean": (-0.25, -0.35, -0.45),
-    "churn_high": (0.2, 0.3, 0.5),
+    "churn_high": (0.15, 0.3, 0.5),
 }
 VERDICTS = ("justified", "unnecessary", "too_late")
 

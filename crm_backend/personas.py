@@ -183,6 +183,8 @@ PERSONAS: list[dict[str, Any]] = [
             (6, "complaint", "phone", 100, "Delivery 10034 late, nobody told me.", "resolved"),
             (7, "complaint", "email", 12, "Towels 10041 arrived torn and six days late. Considering shopping elsewhere.", "open"),
             (8, "complaint", "chat", 50, "Had to cancel 10042, the delivery date kept slipping.", "resolved"),
+            (9, "complaint", "email", 5, "Still waiting for a reply about the torn towels.", "open"),
+            (10, "complaint", "chat", 38, "Order 10032 late again; this keeps happening.", "resolved"),
         ],
     },
 ]

@@ -133,9 +133,13 @@ def calibration_method(y: np.ndarray) -> str:
 
 
 def fit_calibrated(name: str, x: pd.DataFrame, y: np.ndarray, groups: np.ndarray | None, seed: int = 0) -> Any:
-    """The candidate ``name`` wrapped in CalibratedClassifierCV (3 internal folds, grouped like the outer ones)."""
+    """The candidate ``name`` wrapped in CalibratedClassifierCV (3 internal folds, grouped like the outer ones).
+
+    ensemble=False: the calibrator learns from out-of-fold predictions and the model is refitted once on all rows, so
+    serving scores one model (the action server scores a customer during verification), not one per fold.
+    """
     cv = list(folds(y, groups, 3, seed + 1))
-    model = CalibratedClassifierCV(candidates(seed)[name], method=calibration_method(y), cv=cv)
+    model = CalibratedClassifierCV(candidates(seed)[name], method=calibration_method(y), cv=cv, ensemble=False)
     return model.fit(x, y)
 
 
@@ -213,14 +217,13 @@ class ChurnModel:
                 coef = pipe[-1].coef_[0]
                 parts.append(coef * (pipe[:-1].transform(x) - pipe[:-1].transform(ref)))
             return pd.DataFrame(np.mean(parts, axis=0), index=x.index, columns=self.features)
-        base = self.predict_proba(x)
         n, k = x.shape
-        stacked = np.repeat(x.to_numpy()[None, :, :], k, axis=0)  # (feature, customer, column)
+        stacked = np.repeat(x.to_numpy()[None, :, :], k + 1, axis=0)  # (feature + base, customer, column)
         for j in range(k):
-            stacked[j, :, j] = self.reference[self.features[j]]
-        flat = pd.DataFrame(stacked.reshape(k * n, k), columns=self.features)
-        perturbed = self.predict_proba(flat).reshape(k, n)
-        return pd.DataFrame((base[None, :] - perturbed).T, index=x.index, columns=self.features)
+            stacked[j + 1, :, j] = self.reference[self.features[j]]
+        flat = pd.DataFrame(stacked.reshape((k + 1) * n, k), columns=self.features)
+        scored = self.predict_proba(flat).reshape(k + 1, n)  # one call: the base rows and every perturbation
+        return pd.DataFrame((scored[0][None, :] - scored[1:]).T, index=x.index, columns=self.features)
 
     def drivers(self, row: pd.Series, contribution: pd.Series, top: int = 3) -> list[str]:
         """Up to ``top`` sentences: the strongest risk-raising reasons, then protective ones, one per topic."""
@@ -261,4 +264,14 @@ class ChurnModel:
         state = joblib.load(path)
         if state.get("metadata", {}).get("format") != MODEL_FORMAT:
             raise ValueError(f"{path}: not a churn model of format {MODEL_FORMAT}")
+        single_threaded(state["estimator"])
         return cls(state["estimator"], state["features"], state["reference"], state["metadata"])
+
+
+def single_threaded(estimator: Any) -> None:
+    """Scoring one customer at a time: a thread pool per call costs more than the trees (n_jobs=-1 is for training)."""
+    for calibrated in getattr(estimator, "calibrated_classifiers_", []):
+        inner = getattr(calibrated, "estimator", None) or getattr(calibrated, "base_estimator", None)
+        for step in getattr(inner, "steps", [(None, inner)]):
+            if hasattr(step[1], "n_jobs"):
+                step[1].n_jobs = 1
