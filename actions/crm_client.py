@@ -179,9 +179,6 @@ class CRMClient:
     async def customer_features(self, customer_id: str) -> dict[str, Any]:
         return await self.request("GET", f"/customers/{customer_id}/features")
 
-    async def customer_value(self, customer_id: str, churn_probability: float) -> dict[str, Any]:
-        return await self.request("GET", f"/customers/{customer_id}/value?churn_probability={churn_probability:.4f}")
-
     async def create_escalation(self, body: dict[str, Any], key: str) -> dict[str, Any]:
         return await self.request("POST", "/escalations", json=body, idempotency_key=key)
 

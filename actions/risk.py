@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from actions.crm_client import CRMError, get_client
+from crm_backend.ml.value import customer_value
 
 logger = logging.getLogger(__name__)
 MODEL_PATH = Path(
@@ -55,12 +56,11 @@ async def assess(customer_id: str) -> dict[str, Any]:
     model = churn_model()
     if model is None:
         return {}
-    client = get_client()
     try:
-        row = await client.customer_features(customer_id)
+        row = await get_client().customer_features(customer_id)
         frame = pd.DataFrame([row["features"]], index=[int(customer_id)])
         score = model.score(frame)[0]
-        value = await client.customer_value(customer_id, float(score["probability"]))
+        value = customer_value(row["features"], float(score["probability"]))  # the same pure function as the CRM's
     except (CRMError, KeyError, ValueError) as exc:
         logger.warning("Could not score customer %s: %s", customer_id, exc)
         return {}

@@ -187,7 +187,7 @@ class Stack:
             "tracker_store:\n  type: components.sqlite_stores.SQLiteTunedTrackerStore\n  dialect: sqlite\n"
             f'  db: "{self.tracker_db}"\n'
             "lock_store:\n  type: in_memory\n"
-            "event_broker:\n  type: components.sqlite_stores.SQLiteTunedEventBroker\n  dialect: sqlite\n"
+            "event_broker:\n  type: components.sqlite_stores.BatchingSQLEventBroker\n  dialect: sqlite\n"
             f'  db: "{self.events_db}"\n'
         )
         return path
