@@ -164,3 +164,19 @@ async def test_calm_valuable_customer_at_risk_asking_to_cancel_gets_retention_an
     assert packet["churn"]["probability"] >= 0.15 and packet["churn"]["drivers"]
     assert packet["value"]["clv"] >= 400 and "Offer the retention path" in escalation["suggested_action"]
     assert crm_api.get("/customers/4/orders/10031").json()["status"] == "paid"  # nothing cancelled behind his back
+
+
+async def test_escalation_raised_while_the_crm_is_down_reaches_it_when_it_is_back(stack, customer, crm_api):
+    stack.stop("crm")
+    try:
+        reply = await customer.say("I want to speak to a real person please", wait_for=2)
+        assert "member of our team" in reply and "request is saved" in reply  # honest about the delay
+        await customer.say("my order 10012 arrived with the wrong item", wait_for=0)  # paused: relayed later
+    finally:
+        stack.start_crm()
+    escalation = wait_until(lambda: escalation_of(crm_api, customer.session_id), timeout=30)  # via the outbox
+    assert "explicit_request" in escalation["reason_codes"] and escalation["status"] == "open"
+    thread = wait_until(
+        lambda: [m["text"] for m in escalation_of(crm_api, customer.session_id)["messages"] if m["sender"] == "customer"]
+    )
+    assert thread == ["my order 10012 arrived with the wrong item"]
