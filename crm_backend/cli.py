@@ -7,7 +7,7 @@ import json
 import sys
 import time
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 
 from crm_backend.db import Base, Customer, Order, make_engine, new_session
 from crm_backend.errors import DomainError
-from crm_backend.personas import persona_emails
+from crm_backend.personas import ensure_personas, persona_emails
 from crm_backend.settings import Settings, get_settings
 
 DEFAULT_CUSTOMERS, DEFAULT_SEED = 300, 42
@@ -64,7 +64,12 @@ def cmd_seed_if_empty(settings: Settings, args: argparse.Namespace) -> int:
 
     engine = _engine(settings)
     if count_customers(engine):
-        print("database already seeded")
+        with new_session(engine) as session:  # personas added since the database was seeded still appear
+            added = ensure_personas(
+                session=session, today=datetime.combine(args.today or date.today(), datetime.min.time())
+            )
+            session.commit()
+        print("database already seeded" + (f"; added {added} new demo persona(s)" if added else ""))
         return 0
     _run_seed(engine, args.customers, args.seed, args.today)
     return 0
