@@ -20,8 +20,8 @@ class TaskContext:
     tracker: Tracker
     client: CRMClient
     task: str | None
-    customer_id: str | None
-    order_id: str | None
+    customer_id: str  # "" until the conversation is verified (runners only run once it is)
+    order_id: str  # "" until an order number is known
 
     @classmethod
     def of(cls, dispatcher: CollectingDispatcher, tracker: Tracker) -> TaskContext:
@@ -30,8 +30,8 @@ class TaskContext:
             tracker=tracker,
             client=get_client(),
             task=tracker.get_slot("task"),
-            customer_id=tracker.get_slot("customer_id"),
-            order_id=tracker.get_slot("order_id"),
+            customer_id=str(tracker.get_slot("customer_id") or ""),
+            order_id=str(tracker.get_slot("order_id") or ""),
         )
 
     def slot(self, name: str) -> Any:

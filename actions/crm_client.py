@@ -192,7 +192,7 @@ def _refusal(response: httpx.Response) -> CRMRefused:
         body = {}
     return CRMRefused(
         response.status_code,
-        str(body.get("code", "http_%d" % response.status_code)),
+        str(body.get("code", f"http_{response.status_code}")),
         str(body.get("message", "")),
         body.get("details") if isinstance(body.get("details"), dict) else None,
     )

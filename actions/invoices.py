@@ -16,7 +16,7 @@ async def run_invoice(ctx: TaskContext) -> list[EventType]:
         number = number if number.startswith("INV") else f"INV-{number}"
     else:
         order = await ctx.client.get_order(ctx.customer_id, ctx.order_id)
-        number = order.get("invoice_number")
+        number = str(order.get("invoice_number") or "")
         if not number:
             ctx.say(f"Order {ctx.order_id} has no invoice yet: we issue it once the payment has gone through.")
             ctx.dispatcher.utter_message(response="utter_anything_else")

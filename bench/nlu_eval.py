@@ -113,7 +113,7 @@ def prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
 
 
 def entity_scores(gold: list[list[dict]], pred: list[list[dict]]) -> dict:
-    counts = {k: Counter() for k in ("span", "value")}  # keys (type, 'tp'|'fp'|'fn')
+    counts: dict[str, Counter] = {k: Counter() for k in ("span", "value")}  # keys (type, 'tp'|'fp'|'fn')
     for g, p in zip(gold, pred):
         for kind in counts:
             key = (
@@ -165,7 +165,7 @@ def evaluate(model_path: str, examples: list[dict], known: set) -> tuple[float, 
     unknown = sorted(set(labels) - known)
     if unknown:
         n_unk = sum(y in unknown for y in y_true)
-        known_labels = [l for l in labels if l in known]
+        known_labels = [label for label in labels if label in known]
         kf = f1_score(y_true, y_pred, labels=known_labels, average="macro", zero_division=0) if known_labels else 0.0
         print(
             f"{len(unknown)} test intents ({n_unk} examples) unknown to the model, e.g. {unknown[:5]}; "
@@ -183,7 +183,7 @@ def evaluate(model_path: str, examples: list[dict], known: set) -> tuple[float, 
     gold_ents = [e["entities"] for e in examples]
     pred_ents = []
     for res in results:
-        seen = {}
+        seen: dict[tuple, dict] = {}
         for e in res.get("entities", []):
             seen.setdefault((e["start"], e["end"], e["entity"]), e)
         pred_ents.append(list(seen.values()))
@@ -207,7 +207,9 @@ def main() -> None:
 
         configure_structlog(logging.ERROR)
     workdir = Path(tempfile.mkdtemp(prefix="nlu_eval_"))
-    train_time, known, n_train = None, set(), "?"
+    train_time: float | None = None
+    known: set[str] = set()
+    n_train: int | str = "?"
     try:
         if args.banking77_split:
             if not args.config:
@@ -224,11 +226,13 @@ def main() -> None:
             test, name = load_examples(args.test), args.test
         else:
             sys.exit("give --test FILE or --banking77-split FILE")
+        model: str | None
         if args.config and args.train:
             model, train_time, known = train(args.config, args.train, workdir)
             n_train = sum(len(load_examples(str(f))) for f in sorted((workdir / "train_data").iterdir()))
         else:
-            model = args.model or max(glob.glob(str(REPO / "models" / "*.tar.gz")), key=os.path.getmtime, default=None)
+            newest = max(glob.glob(str(REPO / "models" / "*.tar.gz")), key=os.path.getmtime, default=None)
+            model = args.model or newest
             if not model:
                 sys.exit("no model: give --model or --config with --train")
         print(

@@ -3,6 +3,7 @@
 Importing the package installs `rasa_speedups` (a compiled validator for action-server responses): Rasa imports
 this package when it loads any of the project's components.
 """
+
 from components import rasa_speedups
 
 rasa_speedups.install()

@@ -5,19 +5,20 @@ schema against its meta-schema on every call. Profiled with py-spy on the runnin
 server's CPU time per customer turn (docs/benchmarks.md). Here the schema is checked once and a compiled validator is
 reused: the same schema, the same errors, the same message. Installed when Rasa imports this project's components.
 """
+
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Text
+from typing import Any
 
 from jsonschema import ValidationError
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import RemoteAction
 from rasa.shared.constants import DOCS_BASE_URL
 
-_validator: Optional[Any] = None
+_validator: Any | None = None
 
 
-def _validate_action_result(self: RemoteAction, result: Dict[Text, Any]) -> bool:
+def _validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
     global _validator
     if _validator is None:
         schema = RemoteAction.action_response_format_spec()
@@ -36,4 +37,4 @@ def _validate_action_result(self: RemoteAction, result: Dict[Text, Any]) -> bool
 
 
 def install() -> None:
-    RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
+    RemoteAction._validate_action_result = _validate_action_result

@@ -15,7 +15,7 @@ import json
 import logging
 import queue
 import threading
-from typing import Any, Dict, List, Optional, Text
+from typing import Any
 
 from rasa.core.brokers.sql import SQLEventBroker
 from rasa.core.tracker_store import SQLTrackerStore
@@ -77,18 +77,18 @@ class BatchingSQLEventBroker(SQLEventBroker):
     def __init__(self, *args: Any, flush_interval: float = 0.05, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         tune_sqlite(self.engine)
-        self._queue: "queue.Queue[Optional[Dict[Text, Any]]]" = queue.Queue()
+        self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._interval = float(flush_interval)
         self._writer = threading.Thread(target=self._write_loop, name="event-broker-writer", daemon=True)
         self._writer.start()
 
-    def publish(self, event: Dict[Text, Any]) -> None:
+    def publish(self, event: dict[str, Any]) -> None:
         self._queue.put(event)
 
     def _write_loop(self) -> None:
         stopping = False
         while not stopping:
-            batch: List[Dict[Text, Any]] = []
+            batch: list[dict[str, Any]] = []
             try:
                 item = self._queue.get(timeout=self._interval)
                 while True:
@@ -102,7 +102,7 @@ class BatchingSQLEventBroker(SQLEventBroker):
             if batch:
                 self._write(batch)
 
-    def _write(self, batch: List[Dict[Text, Any]]) -> None:
+    def _write(self, batch: list[dict[str, Any]]) -> None:
         try:
             with self.session_scope() as session:
                 session.add_all(

@@ -1,4 +1,5 @@
 """The compiled validator of action-server responses accepts and rejects exactly what Rasa's own check does."""
+
 from __future__ import annotations
 
 import jsonschema

@@ -15,7 +15,12 @@ async def test_correct_email_verifies_and_binds_the_customer(crm, dispatcher, ma
     tracker = make_tracker(slots={"order_id": "10001", "task": "track_order"}, active_loop="order_form")
     slots = await form.validate_identity_proof("Alice.Martin@Example.com", dispatcher, tracker, domain)
     identity = {k: v for k, v in slots.items() if k not in RISK_SLOTS}
-    assert identity == {"identity_proof": "verified", "customer_id": "1", "customer_name": "Alice", "verify_failures": 0}
+    assert identity == {
+        "identity_proof": "verified",
+        "customer_id": "1",
+        "customer_name": "Alice",
+        "verify_failures": 0,
+    }
     if "churn_probability" in slots:  # scored when models/churn.joblib exists (make models)
         assert 0 <= slots["churn_probability"] <= 1 and slots["churn_drivers"] and slots["customer_value"] > 0
     assert said() == ["utter_identity_verified"]

@@ -177,6 +177,8 @@ async def test_escalation_raised_while_the_crm_is_down_reaches_it_when_it_is_bac
     escalation = wait_until(lambda: escalation_of(crm_api, customer.session_id), timeout=30)  # via the outbox
     assert "explicit_request" in escalation["reason_codes"] and escalation["status"] == "open"
     thread = wait_until(
-        lambda: [m["text"] for m in escalation_of(crm_api, customer.session_id)["messages"] if m["sender"] == "customer"]
+        lambda: [
+            m["text"] for m in escalation_of(crm_api, customer.session_id)["messages"] if m["sender"] == "customer"
+        ]
     )
     assert thread == ["my order 10012 arrived with the wrong item"]
