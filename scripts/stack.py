@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -236,7 +237,18 @@ class Stack:
         proc = self._start("rasa", cmd, base_env())
         wait_http(f"{self.rasa_url}/status?token={self.rasa_token}", 180, proc)
 
+    def check_ports_free(self) -> None:
+        """Fail early and clearly when another process (often an earlier `make run`) holds one of the ports."""
+        for name, port in (("CRM", self.crm_port), ("action server", self.action_port), ("Rasa", self.rasa_port)):
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    raise RuntimeError(
+                        f"port {port} ({name}) is already in use: is another `make run` still running? "
+                        "Stop it, or choose other ports with CRM_PORT / ACTION_PORT / RASA_PORT."
+                    )
+
     def start(self) -> Stack:
+        self.check_ports_free()
         self.start_crm()
         self.start_actions()
         self.start_rasa()
@@ -275,7 +287,11 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _stop)
     try:
         print("[run] starting the CRM, the action server and the Rasa server ...", flush=True)
-        stack.start()
+        try:
+            stack.start()
+        except (RuntimeError, TimeoutError) as exc:
+            print(f"[run] {exc} (logs: {stack.log_dir})", flush=True)
+            return 1
         demo = json.loads(stack.crm("demo-customers", "--json"))
         print(
             "\nShopCare is running:\n"
