@@ -7,7 +7,6 @@ import re
 from typing import Any
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import SlotSet
 
 ORDER_RE = re.compile(r"^#?\s*(\d{4,10})$")
 EMAIL_RE = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
@@ -116,7 +115,3 @@ def describe_order(order: dict[str, Any]) -> str:
     elif status in ("paid", "packed", "pending"):
         lines.append("It hasn't left our warehouse yet, so it can still be changed or cancelled.")
     return " ".join(lines)
-
-
-def slot_reset(*names: str) -> list[dict[str, Any]]:
-    return [SlotSet(name, None) for name in names]

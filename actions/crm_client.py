@@ -132,9 +132,6 @@ class CRMClient:
     async def get_order(self, customer_id: str, order_number: str) -> dict[str, Any]:
         return await self.request("GET", f"/customers/{customer_id}/orders/{order_number}")
 
-    async def list_orders(self, customer_id: str, limit: int = 5) -> Any:
-        return await self.request("GET", f"/customers/{customer_id}/orders?limit={limit}")
-
     async def cancellation_quote(self, customer_id: str, order_number: str) -> dict[str, Any]:
         return await self.request("GET", f"/customers/{customer_id}/orders/{order_number}/cancellation")
 
@@ -162,9 +159,6 @@ class CRMClient:
         return await self.request("GET", f"/customers/{customer_id}/refunds")
 
     # --- invoices
-    async def list_invoices(self, customer_id: str) -> Any:
-        return await self.request("GET", f"/customers/{customer_id}/invoices")
-
     async def get_invoice(self, customer_id: str, invoice_number: str) -> dict[str, Any]:
         return await self.request("GET", f"/customers/{customer_id}/invoices/{invoice_number}")
 

@@ -45,12 +45,6 @@ def churn_model() -> Any:
         return _model
 
 
-def reset_model_cache() -> None:
-    global _model, _loaded
-    with _lock:
-        _model, _loaded = None, False
-
-
 async def assess(customer_id: str) -> dict[str, Any]:
     """Slots describing the customer's risk and value; {} when it cannot be scored (no model, CRM trouble)."""
     model = churn_model()
