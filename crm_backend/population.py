@@ -17,7 +17,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from crm_backend import seed_data as W
-from crm_backend.util import scrambled_number
+from crm_backend.seed_support import support_ticket
+from crm_backend.util import clip, scrambled_number
 
 TABLES = (
     "customers",
@@ -49,12 +50,7 @@ COMPLAINT_PER_DAY, COMPLAINT_SLOPE = 0.001, 13.0  # complaints not about one ord
 INQUIRY_PER_DAY = 0.0008  # questions not about one order
 CANCEL_P = 0.02  # an order is cancelled
 RETURN_P = 0.02  # a delivered order is sent back (not as described, not wanted)
-ESCALATE_FROM = 0.6  # 5% of complaints go to an agent, more (1.5 per satisfaction point) below this satisfaction
-SENTIMENT_SLOPE, SENTIMENT_NOISE = 1.8, 0.3  # customer sentiment in an escalation ~ N(slope * (sat - mean), noise)
-
-
-def _clip(value: float, low: float, high: float) -> float:
-    return low if value < low else high if value > high else value
+SENTIMENT_SLOPE = 1.8  # customer sentiment in an escalation ~ N(slope * (sat - mean), seed_support.SENTIMENT_NOISE)
 
 
 def _unhappy(sat: float, slope: float | None = None) -> float:
@@ -116,7 +112,7 @@ class Population:
             }
         )
         rate = rng.lognormvariate(math.log(0.32), 0.6) / 30 * (1.6 if segment != "standard" else 1.0)
-        base = _clip(rng.gauss(SAT_MEAN, SAT_SD), 0.05, 0.98)
+        base = clip(rng.gauss(SAT_MEAN, SAT_SD), 0.05, 0.98)
         mood = shock = 0.0
         address = (line1, city, postcode)
         t = signup + timedelta(days=rng.expovariate(rate * 3))  # first order comes soon after signup
@@ -132,7 +128,7 @@ class Population:
                 mood = mood * keep + MOOD_SD * math.sqrt(1 - keep * keep) * rng.gauss(0, 1)
                 shock *= math.exp(-days / RECOVERY_DAYS)
             progress = 0.0 if leaving is None else (t - leaving).total_seconds() / 86400 / fade
-            sat = _clip(base + mood + shock - FADE_DROP * min(FADE_SHAPE * progress, 1.0), 0.02, 0.98)
+            sat = clip(base + mood + shock - FADE_DROP * min(FADE_SHAPE * progress, 1.0), 0.02, 0.98)
             shock += self.order(cid, t, address, sat)
             pace = max(rate * math.exp(PACE_SLOPE * (sat - SAT_MEAN)), 1e-4)
             gap = rng.expovariate(pace)
@@ -365,96 +361,10 @@ class Population:
         self, cid: int, oid: int | None, created: datetime, topic: str, summary: str, sat: float | None = None
     ) -> None:
         """A support ticket; a complaint (rarely an inquiry) may have gone to an agent when ``sat`` is low."""
-        rng = self.rng
-        if created >= self.ref:
-            created = self.ref - timedelta(minutes=10)
-        status = "resolved" if (self.ref - created).days > 5 else "open"
-        reference = f"TK-{scrambled_number(self.ticket_seq, 1)}"
-        channel = rng.choice(W.CHANNELS)
-        conversation = None
-        if sat is not None:
-            chance = _clip(1.5 * (ESCALATE_FROM - sat), 0.05, 0.85) if topic == "complaint" else 0.02
-            if rng.random() < chance:
-                conversation, channel = f"seed-{reference}", "chat"
-                self.escalation(cid, conversation, created, topic, summary, sat)
-        self.rows["tickets"].append(
-            {
-                "id": self._id("tickets"),
-                "reference": reference,
-                "customer_id": cid,
-                "order_id": oid,
-                "conversation_id": conversation,
-                "channel": channel,
-                "topic": topic,
-                "summary": summary,
-                "status": status,
-                "created_at": created,
-            }
-        )
+        tone = -0.15 if topic == "complaint" else 0.15  # the customer's sentiment there follows their satisfaction
+        support_ticket(
+            self.rng, self.ref, self.rows, self._id, self.ticket_seq,
+            customer_id=cid, order_id=oid, created=created, topic=topic, summary=summary, sat=sat,
+            expected_sentiment=None if sat is None else SENTIMENT_SLOPE * (sat - SAT_MEAN) + tone,
+        )  # fmt: skip
         self.ticket_seq += 1
-
-    def escalation(self, cid: int, conversation: str, created: datetime, topic: str, summary: str, sat: float) -> None:
-        """A past (resolved) escalation with its thread; the customer's sentiment follows their satisfaction."""
-        rng = self.rng
-        created = min(created, self.ref - timedelta(hours=3))
-        eid = self._id("escalations")
-        expected = SENTIMENT_SLOPE * (sat - SAT_MEAN) + (-0.15 if topic == "complaint" else 0.15)
-        at, sentiments, claimed = created, [], created
-        messages = self.rows["escalation_messages"]
-        for turn in range(rng.randint(2, 4)):
-            sentiment = round(_clip(rng.gauss(expected, SENTIMENT_NOISE), -1.0, 1.0), 3)
-            sentiments.append(sentiment)
-            pool = (
-                W.CUSTOMER_NEGATIVE
-                if sentiment < -0.3
-                else W.CUSTOMER_POSITIVE
-                if sentiment > 0.3
-                else W.CUSTOMER_MIXED
-            )
-            at += timedelta(minutes=rng.uniform(0.5, 4))
-            messages.append(self._message(eid, "customer", rng.choice(pool), sentiment, at))
-            if turn == 0:  # waits in the queue until an agent claims it
-                claimed = at + timedelta(minutes=rng.uniform(1, 25))
-                at = claimed + timedelta(minutes=rng.uniform(0.5, 3))
-            else:
-                at += timedelta(minutes=rng.uniform(0.5, 4))
-            messages.append(self._message(eid, "agent", rng.choice(W.AGENT_REPLIES), None, at))
-        mean = sum(sentiments) / len(sentiments)
-        reason = "strong_negative" if min(sentiments) <= -0.6 else rng.choice(W.ESCALATION_REASONS[1:])
-        resolved = at + timedelta(minutes=rng.uniform(1, 20))
-        self.rows["escalations"].append(
-            {
-                "id": eid,
-                "conversation_id": conversation,
-                "customer_id": cid,
-                "channel": "chat",
-                "request_key": None,
-                "status": "resolved",
-                "priority": int(_clip(50 - 40 * mean + rng.uniform(-10, 10), 0, 100)),
-                "reason_codes": [reason],
-                "scores": {"sentiment": round(mean, 3)},
-                "packet": {"customer_id": cid, "topic": topic},
-                "summary": summary,
-                "suggested_action": None,
-                "agent_id": None,
-                "verdict": rng.choices(("justified", "unnecessary", "too_late"), (0.7, 0.2, 0.1))[0],
-                "created_at": created,
-                "claimed_at": claimed,
-                "resolved_at": min(resolved, self.ref - timedelta(minutes=1)),
-                "handed_back_at": None,
-                "csat": int(round(_clip(1 + 4 * sat + rng.gauss(0, 0.8), 1, 5))),
-            }
-        )
-
-    def _message(self, eid: int, sender: str, text: str, sentiment: float | None, at: datetime) -> dict[str, Any]:
-        return {
-            "id": self._id("escalation_messages"),
-            "escalation_id": eid,
-            "sender": sender,
-            "text": text,
-            "sentiment": sentiment,
-            "agent_id": None,
-            "event_key": None,
-            "delivered": True,
-            "created_at": at,
-        }

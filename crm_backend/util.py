@@ -9,6 +9,10 @@ from decimal import Decimal, InvalidOperation
 _POSTCODE_RE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?)\s*([0-9][A-Z]{2})$")
 
 
+def clip(value: float, low: float, high: float) -> float:
+    return low if value < low else high if value > high else value
+
+
 def pence_to_pounds(pence: int | None) -> float:
     return round((pence or 0) / 100, 2)
 

@@ -77,7 +77,13 @@ def ensure_model(models_dir: Path = ROOT / "models", force: bool = False) -> Pat
     return model
 
 
-CHURN_INPUTS = ["crm_backend/ml", "crm_backend/population.py", "crm_backend/seed.py", "crm_backend/seed_data.py"]
+CHURN_INPUTS = [
+    "crm_backend/ml",
+    "crm_backend/population.py",
+    "crm_backend/seed.py",
+    "crm_backend/seed_data.py",
+    "crm_backend/seed_support.py",
+]
 CHURN_TRAINING_CUSTOMERS = 3000
 
 
