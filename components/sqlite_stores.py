@@ -19,7 +19,6 @@ from typing import Any
 
 from rasa.core.brokers.sql import SQLEventBroker
 from rasa.core.tracker_store import SQLTrackerStore
-from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -41,34 +40,11 @@ def tune_sqlite(engine: Engine) -> None:
 
 
 class SQLiteTunedTrackerStore(SQLTrackerStore):
-    """SQLite with WAL; saving streams to the event broker exactly the events it stores.
-
-    Rasa's own `save` first re-reads and deserialises the whole stored conversation to work out which events are new
-    for the broker, then counts the stored events again to work out which ones to insert; here one count serves both.
-    """
+    """Rasa's SQL tracker store, with SQLite in WAL mode."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         tune_sqlite(self.engine)
-
-    async def save(self, tracker: DialogueStateTracker) -> None:
-        with self.session_scope() as session:
-            new_events = list(self._additional_events(session, tracker))
-            for event in new_events:
-                data = event.as_dict()
-                session.add(
-                    self.SQLEvent(
-                        sender_id=tracker.sender_id,
-                        type_name=event.type_name,
-                        timestamp=data.get("timestamp"),
-                        intent_name=(data.get("parse_data") or {}).get("intent", {}).get("name"),
-                        action_name=data.get("name"),
-                        data=json.dumps(data),
-                    )
-                )
-            session.commit()
-        if self.event_broker is not None:
-            await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
 
 
 class BatchingSQLEventBroker(SQLEventBroker):
