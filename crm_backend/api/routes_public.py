@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
@@ -50,6 +52,12 @@ def create_ticket(body: s.TicketCreate, writer: Writer = Depends(get_writer)) ->
             actor=writer.actor,
             idempotency_key=writer.key,
         )
-        return views.ticket_public(ticket)
+        public = views.ticket_public(ticket)
+        if ticket.topic == "complaint" and ticket.customer_id is not None:
+            rules = writer.policies.complaints
+            since = ticket.created_at - timedelta(days=rules.window_days)
+            public.complaints_in_window = tickets.complaints_since(ticket.customer_id, since, session=writer.session)
+            public.repeat_complaint = public.complaints_in_window >= rules.repeat_threshold
+        return public
 
     return writer.run(body.dict(), 201, action)

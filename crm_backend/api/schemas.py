@@ -199,3 +199,7 @@ class TicketPublic(BaseModel):
     reference: str
     status: str
     topic: str
+    # Complaints only: the customer's complaints in the policy window (this one included) and whether that reaches
+    # the repeat-complaint rule (policies.yml complaints.repeat_threshold), which hands the customer to a person.
+    complaints_in_window: int | None = None
+    repeat_complaint: bool = False
