@@ -20,7 +20,11 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `python scripts/stack.py` puts scripts/ first; the project's packages are at ROOT
+    sys.path.insert(1, str(ROOT))
 BIN = Path(sys.executable).parent
 MODEL_NAME = "shopcare"
 TRAINING_INPUTS = ["config.yml", "domain.yml", "data", "components"]
@@ -149,6 +153,9 @@ class Stack:
     model: Path = ROOT / "models" / f"{MODEL_NAME}.tar.gz"
     log_dir: Path = ROOT / "var" / "log"
     extra_rasa_args: list[str] = field(default_factory=list)
+    # settings of the Slack/Telegram channels (SLACK_*, TELEGRAM_*; channels/credentials.py): `make run` passes the
+    # environment, a test its fakes' URLs; empty by default so a test stack never reaches a real Slack or Telegram
+    channel_env: dict[str, str] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     @property
@@ -199,6 +206,15 @@ class Stack:
         )
         return path
 
+    def write_credentials(self) -> Path:
+        from channels.credentials import enabled_channels, write_credentials  # here: needs ROOT on sys.path
+
+        path = write_credentials(
+            ROOT / "credentials.yml", self.log_dir.parent / f"credentials.{self.rasa_port}.yml", self.channel_env
+        )
+        print(f"[rasa] channels: {', '.join(enabled_channels(yaml.safe_load(path.read_text())))}", flush=True)
+        return path
+
     def _start(self, name: str, cmd: list[str], env: dict[str, str]) -> subprocess.Popen:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{name}.{self.rasa_port}.log", "ab")
@@ -234,7 +250,7 @@ class Stack:
             "--endpoints",
             str(self.write_endpoints()),
             "--credentials",
-            str(ROOT / "credentials.yml"),
+            str(self.write_credentials()),
             "--enable-api",
             "--auth-token",
             self.rasa_token,
@@ -280,7 +296,9 @@ def prepare_database(stack: Stack, customers: int) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    stack = Stack(crm_port=args.crm_port, action_port=args.action_port, rasa_port=args.rasa_port)
+    stack = Stack(
+        crm_port=args.crm_port, action_port=args.action_port, rasa_port=args.rasa_port, channel_env=dict(os.environ)
+    )
     prepare_database(stack, args.customers)
     ensure_churn_model()
     stack.model = ensure_model()
