@@ -47,6 +47,7 @@ class RecentIds:
         if key in self._seen:
             return False
         self._seen[key] = now
+        self._expire(now)
         return True
 
     def __contains__(self, key: str) -> bool:

@@ -87,7 +87,7 @@ class ShopCareSlackInput(SlackInput):
             cls.raise_missing_credentials_exception()
         assert credentials is not None
         return cls(
-            credentials.get("slack_token"),
+            str(credentials.get("slack_token") or ""),
             slack_channel=credentials.get("slack_channel") or None,
             proxy=credentials.get("proxy"),
             slack_retry_number_header=credentials.get("slack_retry_number_header", "x-slack-retry-num"),

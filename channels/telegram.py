@@ -109,9 +109,14 @@ class ShopCareTelegramInput(TelegramInput):
         """Tell Telegram where to deliver updates, with the secret it must send back in every delivery."""
         if not self.webhook_url:
             return
-        payload = {"url": self.webhook_url, "secret_token": self.webhook_secret, "allowed_updates": ALLOWED_UPDATES}
+        # aiogram 2.15 predates secret_token (Bot API 6.1): call the method directly
+        payload = {
+            "url": self.webhook_url,
+            "secret_token": self.webhook_secret,
+            "allowed_updates": json.dumps(ALLOWED_UPDATES),
+        }
         try:
-            await self._output.request("setWebhook", {**payload, "allowed_updates": json.dumps(ALLOWED_UPDATES)})
+            await self._output.request("setWebhook", payload)
             logger.info("telegram: webhook set to %s", self.webhook_url)
         except (TelegramAPIError, aiohttp.ClientError, asyncio.TimeoutError) as exc:
             logger.error("telegram: setWebhook failed (the server runs on; call it again by restarting): %s", exc)
@@ -126,7 +131,7 @@ class ShopCareTelegramInput(TelegramInput):
 
         @telegram_webhook.listener("before_server_stop")
         async def close_session(*_: Any) -> None:
-            await self._output.close()
+            await self._output.session.close()  # not Bot.close(): deprecated, and an API method in aiogram 3
 
         @telegram_webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:

@@ -4,6 +4,7 @@ server; the bot's answers are read from the fake Bot API (tests/fakes/telegram_a
 from __future__ import annotations
 
 import itertools
+import json
 import random
 import time
 from typing import Any
@@ -76,6 +77,7 @@ def test_the_webhook_was_registered_with_the_secret_at_start(stack, telegram_api
     calls = telegram_api.wait_for("setWebhook")
     assert calls[0].params["url"] == f"{stack.rasa_url}/webhooks/telegram/webhook"
     assert calls[0].params["secret_token"] == TELEGRAM_SECRET
+    assert json.loads(calls[0].params["allowed_updates"]) == ["message", "callback_query"]
     assert telegram_api.sent("getMe") == []  # nothing asked of Telegram per update
 
 
