@@ -41,14 +41,16 @@ def free_port() -> int:
 
 @pytest.fixture(scope="package")
 def slack_api() -> Iterator[FakeSlackAPI]:
-    fake = FakeSlackAPI(SLACK_TOKEN).start()
+    fake = FakeSlackAPI(SLACK_TOKEN)
+    fake.start()
     yield fake
     fake.stop()
 
 
 @pytest.fixture(scope="package")
 def telegram_api() -> Iterator[FakeTelegramAPI]:
-    fake = FakeTelegramAPI(TELEGRAM_TOKEN).start()
+    fake = FakeTelegramAPI(TELEGRAM_TOKEN)
+    fake.start()
     yield fake
     fake.stop()
 

@@ -35,7 +35,8 @@ def parse_body(content_type: str, body: bytes) -> dict[str, Any]:
     if kind == "multipart/form-data":
         message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body)
         return {
-            part.get_param("name", header="content-disposition"): part.get_content() for part in message.iter_parts()
+            str(part.get_param("name", header="content-disposition")): part.get_content()
+            for part in message.iter_parts()
         }
     return {}
 
