@@ -43,6 +43,22 @@ def render_credentials(base: Mapping[str, Any], env: Mapping[str, str]) -> dict[
     return channels
 
 
+def read_env_file(path: Path) -> dict[str, str]:
+    """``KEY=value`` lines of a ``.env`` file (the format of .env.example: ``#`` comments, also after a value)."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for line in path.read_text().splitlines():
+        key, sep, value = line.strip().partition("=")
+        if not sep or key.startswith("#") or not key.strip().isidentifier():
+            continue
+        value = value.split(" #", 1)[0].strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
 def enabled_channels(credentials: Mapping[str, Any]) -> list[str]:
     names = {SLACK_CLASS: "slack", TELEGRAM_CLASS: "telegram"}
     return [names.get(key, key) for key in credentials]

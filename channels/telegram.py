@@ -163,7 +163,7 @@ class ShopCareTelegramInput(TelegramInput):
         if not isinstance(message, dict):
             return "ignored"  # edited_message, channel_post, my_chat_member, poll, inline_query, ...
         chat = message.get("chat") or {}
-        if not isinstance(chat, dict) or chat.get("id") is None or message.get("from", {}).get("is_bot"):
+        if not isinstance(chat, dict) or chat.get("id") is None or (message.get("from") or {}).get("is_bot"):
             return "ignored"
         chat_id = str(chat["id"])
         text = message.get("text") or message.get("caption")
@@ -211,7 +211,7 @@ class ShopCareTelegramInput(TelegramInput):
 def _clean(text: str) -> str:
     """``/start`` is what Telegram sends when a customer opens the bot: greet them."""
     stripped = text.strip()
-    if stripped.split("@")[0] == "/start":
+    if stripped.split()[0].split("@")[0] == "/start":  # also "/start@ShopCareBot" and deep links "/start <code>"
         return "hi"
     return stripped
 

@@ -156,6 +156,7 @@ class Stack:
     # settings of the Slack/Telegram channels (SLACK_*, TELEGRAM_*; channels/credentials.py): `make run` passes the
     # environment, a test its fakes' URLs; empty by default so a test stack never reaches a real Slack or Telegram
     channel_env: dict[str, str] = field(default_factory=dict)
+    channels: list[str] = field(default_factory=list)  # enabled, known once the credentials file is written
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     @property
@@ -212,7 +213,8 @@ class Stack:
         path = write_credentials(
             ROOT / "credentials.yml", self.log_dir.parent / f"credentials.{self.rasa_port}.yml", self.channel_env
         )
-        print(f"[rasa] channels: {', '.join(enabled_channels(yaml.safe_load(path.read_text())))}", flush=True)
+        self.channels = enabled_channels(yaml.safe_load(path.read_text()))
+        print(f"[rasa] channels: {', '.join(self.channels)}", flush=True)
         return path
 
     def _start(self, name: str, cmd: list[str], env: dict[str, str]) -> subprocess.Popen:
@@ -296,8 +298,11 @@ def prepare_database(stack: Stack, customers: int) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from channels.credentials import read_env_file  # here: needs ROOT on sys.path
+
+    channel_env = {**read_env_file(ROOT / ".env"), **os.environ}  # like the CRM's settings: the environment wins
     stack = Stack(
-        crm_port=args.crm_port, action_port=args.action_port, rasa_port=args.rasa_port, channel_env=dict(os.environ)
+        crm_port=args.crm_port, action_port=args.action_port, rasa_port=args.rasa_port, channel_env=channel_env
     )
     prepare_database(stack, args.customers)
     ensure_churn_model()
@@ -321,7 +326,12 @@ def run(args: argparse.Namespace) -> int:
             "\nShopCare is running:\n"
             f"  Rasa REST channel   {stack.rasa_url}/webhooks/rest/webhook\n"
             f"  Rasa socket.io      {stack.rasa_url}/socket.io\n"
-            f"  action server       {stack.action_url}/health\n"
+            + "".join(
+                f"  {name.title()} webhook{' ' * (12 - len(name))}{stack.rasa_url}/webhooks/{name}/webhook\n"
+                for name in stack.channels
+                if name in ("slack", "telegram")
+            )
+            + f"  action server       {stack.action_url}/health\n"
             f"  CRM API docs        {stack.crm_url}/docs\n"
             f"  logs                {stack.log_dir}\n\nCustomers to try (order numbers by status):"
         )

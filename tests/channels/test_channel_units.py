@@ -15,7 +15,13 @@ from rasa.shared.core.events import UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from channels.common import RecentIds, agent_prefixed
-from channels.credentials import SLACK_CLASS, TELEGRAM_CLASS, render_credentials, write_credentials
+from channels.credentials import (
+    SLACK_CLASS,
+    TELEGRAM_CLASS,
+    read_env_file,
+    render_credentials,
+    write_credentials,
+)
 from channels.slack import ShopCareSlackInput, conversation_id, route
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,3 +92,15 @@ async def test_a_retry_of_an_event_the_tracker_already_holds_is_recognised():
     assert await channel._answered_before(request, "U1_D2", "Ev1")
     assert not await channel._answered_before(request, "U1_D2", "Ev2")  # first delivery lost: handle the retry
     assert not await channel._answered_before(request, "U9_D9", "Ev1")
+
+
+def test_env_file_values_are_read_like_env_example_writes_them(tmp_path):
+    env = tmp_path / ".env"
+    env.write_text(
+        "# comment\nSLACK_BOT_TOKEN=xoxb-9   # the bot token\nSLACK_SIGNING_SECRET='s 3'\nEMPTY=\nnot a line\n"
+    )
+    assert read_env_file(env) == {"SLACK_BOT_TOKEN": "xoxb-9", "SLACK_SIGNING_SECRET": "s 3", "EMPTY": ""}
+    assert read_env_file(tmp_path / "missing") == {}
+    example = read_env_file(ROOT / ".env.example")
+    assert example["SLACK_BOT_TOKEN"] == "" and example["RASA_PORT"] == "5005"
+    assert list(render_credentials(BASE, example)) == ["rest", "socketio"]  # the example enables no channel
