@@ -295,3 +295,15 @@ def test_handoff_in_a_support_channel_thread(slack, slack_api, crm_api):
         count=before + 1,
     )
     assert texts(sent[before:]) == "Sam (ShopCare team): Hi, Sam here. I'm checking order 10001 with DPD now."
+
+
+def test_a_mention_in_the_support_channel_is_answered_once(slack, slack_api):
+    """Slack delivers a mention in a channel the app reads both as ``message`` and as ``app_mention``."""
+    user, thread = new_user(), new_ts()
+    posted = mention(user, "hello", SLACK_SUPPORT_CHANNEL, thread)
+    as_message = posted | {"type": "message", "channel_type": "channel"}
+    slack.event(as_message)
+    slack.event(posted)
+    slack_api.wait_for("chat.postMessage", lambda c: c.params.get("thread_ts") == thread)
+    time.sleep(2.0)
+    assert len(slack_api.messages(SLACK_SUPPORT_CHANNEL, thread)) == 1
