@@ -20,7 +20,11 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `python scripts/stack.py` puts scripts/ first; the project's packages are at ROOT
+    sys.path.insert(1, str(ROOT))
 BIN = Path(sys.executable).parent
 MODEL_NAME = "shopcare"
 TRAINING_INPUTS = ["config.yml", "domain.yml", "data", "components"]
@@ -149,6 +153,10 @@ class Stack:
     model: Path = ROOT / "models" / f"{MODEL_NAME}.tar.gz"
     log_dir: Path = ROOT / "var" / "log"
     extra_rasa_args: list[str] = field(default_factory=list)
+    # settings of the Slack/Telegram channels (SLACK_*, TELEGRAM_*; channels/credentials.py): `make run` passes the
+    # environment, a test its fakes' URLs; empty by default so a test stack never reaches a real Slack or Telegram
+    channel_env: dict[str, str] = field(default_factory=dict)
+    channels: list[str] = field(default_factory=list)  # enabled, known once the credentials file is written
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     @property
@@ -199,6 +207,16 @@ class Stack:
         )
         return path
 
+    def write_credentials(self) -> Path:
+        from channels.credentials import enabled_channels, write_credentials  # here: needs ROOT on sys.path
+
+        path = write_credentials(
+            ROOT / "credentials.yml", self.log_dir.parent / f"credentials.{self.rasa_port}.yml", self.channel_env
+        )
+        self.channels = enabled_channels(yaml.safe_load(path.read_text()))
+        print(f"[rasa] channels: {', '.join(self.channels)}", flush=True)
+        return path
+
     def _start(self, name: str, cmd: list[str], env: dict[str, str]) -> subprocess.Popen:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{name}.{self.rasa_port}.log", "ab")
@@ -234,7 +252,7 @@ class Stack:
             "--endpoints",
             str(self.write_endpoints()),
             "--credentials",
-            str(ROOT / "credentials.yml"),
+            str(self.write_credentials()),
             "--enable-api",
             "--auth-token",
             self.rasa_token,
@@ -280,7 +298,12 @@ def prepare_database(stack: Stack, customers: int) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    stack = Stack(crm_port=args.crm_port, action_port=args.action_port, rasa_port=args.rasa_port)
+    from channels.credentials import read_env_file  # here: needs ROOT on sys.path
+
+    channel_env = {**read_env_file(ROOT / ".env"), **os.environ}  # like the CRM's settings: the environment wins
+    stack = Stack(
+        crm_port=args.crm_port, action_port=args.action_port, rasa_port=args.rasa_port, channel_env=channel_env
+    )
     prepare_database(stack, args.customers)
     ensure_churn_model()
     stack.model = ensure_model()
@@ -303,7 +326,12 @@ def run(args: argparse.Namespace) -> int:
             "\nShopCare is running:\n"
             f"  Rasa REST channel   {stack.rasa_url}/webhooks/rest/webhook\n"
             f"  Rasa socket.io      {stack.rasa_url}/socket.io\n"
-            f"  action server       {stack.action_url}/health\n"
+            + "".join(
+                f"  {name.title()} webhook{' ' * (12 - len(name))}{stack.rasa_url}/webhooks/{name}/webhook\n"
+                for name in stack.channels
+                if name in ("slack", "telegram")
+            )
+            + f"  action server       {stack.action_url}/health\n"
             f"  CRM API docs        {stack.crm_url}/docs\n"
             f"  logs                {stack.log_dir}\n\nCustomers to try (order numbers by status):"
         )

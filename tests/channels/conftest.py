@@ -1,0 +1,154 @@
+"""One real stack (CRM, action server, Rasa server) for the Slack and Telegram tests, with both channels enabled and
+pointed at loopback fakes of Slack's and Telegram's APIs. Payloads are posted to Rasa's webhooks as the services
+would send them (signed, with their headers)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import socket
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.fakes.slack_api import FakeSlackAPI
+from tests.fakes.telegram_api import FakeTelegramAPI
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+from stack import Stack, ensure_model  # noqa: E402
+
+SLACK_TOKEN = "xoxb-test-0000-shopcare"
+SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+SLACK_SUPPORT_CHANNEL = "CSUPPORT1"
+TELEGRAM_TOKEN = "123456789:AAEtestTokenForShopCareBot-loopback"
+TELEGRAM_SECRET = "tg-secret-Zx81"
+AGENT = "sam"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="package")
+def slack_api() -> Iterator[FakeSlackAPI]:
+    fake = FakeSlackAPI(SLACK_TOKEN)
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="package")
+def telegram_api() -> Iterator[FakeTelegramAPI]:
+    fake = FakeTelegramAPI(TELEGRAM_TOKEN)
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="package")
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, slack_api: FakeSlackAPI, telegram_api: FakeTelegramAPI
+) -> Iterator[Stack]:
+    workdir = tmp_path_factory.mktemp("channels")
+    rasa_port = free_port()
+    running = Stack(
+        crm_port=free_port(),
+        action_port=free_port(),
+        rasa_port=rasa_port,
+        database_url=f"sqlite:///{workdir / 'crm.db'}",
+        tracker_db=workdir / "tracker.db",
+        events_db=workdir / "events.db",
+        api_key="channels-api-key",
+        model=ensure_model(),
+        log_dir=workdir / "log",
+        channel_env={
+            "SLACK_BOT_TOKEN": SLACK_TOKEN,
+            "SLACK_SIGNING_SECRET": SLACK_SECRET,
+            "SLACK_API_URL": slack_api.api_url,
+            "SLACK_CHANNEL": SLACK_SUPPORT_CHANNEL,
+            "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
+            "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET,
+            "TELEGRAM_API_URL": telegram_api.url,
+            "TELEGRAM_WEBHOOK_URL": f"http://127.0.0.1:{rasa_port}/webhooks/telegram/webhook",
+        },
+    )
+    running.crm("init")
+    running.crm("seed", "--customers", "40", "--seed", "7")
+    running.crm(
+        "create-agent",
+        "--username",
+        AGENT,
+        "--password",
+        "correct-horse-battery",
+        "--role",
+        "agent",
+        "--display-name",
+        "Sam",
+    )
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="package")
+def crm_api(stack: Stack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=f"{stack.crm_url}/api/v1", headers={"X-API-Key": stack.api_key}, timeout=10) as c:
+        yield c
+
+
+def wait_until(check: Callable[[], Any], timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError("condition not met in time")
+
+
+def escalation_of(crm_api: httpx.Client, conversation_id: str) -> dict[str, Any] | None:
+    for item in crm_api.get("/escalations", params={"status": "open,claimed,resolved,handed_back"}).json():
+        if item["conversation_id"] == conversation_id:
+            return crm_api.get(f"/escalations/{item['id']}").json()
+    return None
+
+
+def crm_write(crm_api: httpx.Client, path: str, body: dict[str, Any]) -> httpx.Response:
+    return crm_api.post(path, json=body, headers={"Idempotency-Key": uuid.uuid4().hex})
+
+
+def agent_replies(crm_api: httpx.Client, conversation_id: str, text: str) -> dict[str, Any]:
+    """The agent claims the conversation's escalation and replies through the CRM API, as the console does."""
+    escalation = wait_until(lambda: escalation_of(crm_api, conversation_id))
+    assert crm_write(crm_api, f"/escalations/{escalation['id']}/claim", {"agent": AGENT}).status_code == 200
+    answer = crm_write(crm_api, f"/escalations/{escalation['id']}/reply", {"agent": AGENT, "text": text})
+    assert answer.status_code == 201, answer.text
+    return escalation
+
+
+def customer_thread(crm_api: httpx.Client, conversation_id: str) -> list[str]:
+    escalation = escalation_of(crm_api, conversation_id) or {"messages": []}
+    return [m["text"] for m in escalation["messages"] if m["sender"] == "customer"]
+
+
+def slack_headers(body: bytes, timestamp: int | None = None, secret: str = SLACK_SECRET) -> dict[str, str]:
+    """Slack's v0 signature: HMAC-SHA256 of ``v0:<timestamp>:<body>`` with the app's signing secret."""
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    digest = hmac.new(secret.encode(), f"v0:{ts}:".encode() + body, hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}"}
+
+
+def json_body(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload).encode()
