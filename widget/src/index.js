@@ -20,7 +20,7 @@ const DEFAULTS = {
   storageKey: "shopcare-chat",
   maxHistory: 200,
   maxLength: 1000,
-  typingTimeoutMs: 12000,
+  typingTimeoutMs: 6000,
   customData: null,
 };
 
@@ -104,12 +104,18 @@ function start(options) {
     });
   }
 
+  function withAgent() {
+    const answers = store.get().messages.filter((m) => m.from !== "user");
+    return answers.length > 0 && answers[answers.length - 1].from === "agent";
+  }
+
   function emit(entry) {
     const body = { message: entry.payload, session_id: store.get().sessionId };
     if (config.customData) body.customData = config.customData;
     socket.emit("user_uttered", body);
     if (entry.item) entry.item.classList.remove("pending");
-    view.setTyping(true, config.typingTimeoutMs);
+    // the bot answers within a second or two; a person (during a handoff) is not "typing" on our word
+    if (!withAgent()) view.setTyping(true, config.typingTimeoutMs);
   }
 
   function say(shown, payload) {

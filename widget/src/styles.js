@@ -3,17 +3,17 @@
 export const CSS = `
 :host { all: initial; }
 * { box-sizing: border-box; }
-.root { position: fixed; bottom: 20px; right: 20px; z-index: 2147483000;
+.root { position: fixed; bottom: 20px; right: 20px; z-index: 2147483000; display: flex; flex-direction: column;
+  align-items: flex-end; gap: 12px;
   font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1d2433; }
-.root.left { right: auto; left: 20px; }
+.root.left { right: auto; left: 20px; align-items: flex-start; }
 .sr { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 button { font: inherit; cursor: pointer; }
 button:focus-visible, input:focus-visible { outline: 3px solid #ffb300; outline-offset: 2px; }
 .launcher { display: flex; align-items: center; gap: 8px; border: 0; border-radius: 28px; padding: 12px 20px;
   background: var(--accent); color: #fff; font-weight: 600; box-shadow: 0 4px 14px rgba(0,0,0,.25); }
-.launcher[aria-expanded="true"] { display: none; }
 .badge { background: #c62828; color: #fff; border-radius: 10px; padding: 0 7px; font-size: 12px; }
-.panel { width: min(370px, calc(100vw - 40px)); height: min(560px, calc(100vh - 40px)); display: flex;
+.panel { width: min(370px, calc(100vw - 40px)); height: min(560px, calc(100vh - 110px)); display: flex;
   flex-direction: column; background: #fff; border-radius: 14px; overflow: hidden;
   box-shadow: 0 10px 30px rgba(0,0,0,.28); }
 .panel[hidden] { display: none; }

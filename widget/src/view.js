@@ -12,6 +12,21 @@ function el(tag, attrs = {}, children = []) {
   return node;
 }
 
+// a speech bubble, drawn inline (no icon font, no network)
+function chatIcon() {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("width", "20");
+  svg.setAttribute("height", "20");
+  svg.setAttribute("aria-hidden", "true");
+  const path = document.createElementNS(ns, "path");
+  path.setAttribute("fill", "currentColor");
+  path.setAttribute("d", "M4 3h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z");
+  svg.append(path);
+  return svg;
+}
+
 const LINK = /(https?:\/\/[^\s<>"]+[^\s<>".,;:!?)'])/g;
 
 function linkified(text) {
@@ -33,7 +48,7 @@ export function createView(config, handlers) {
 
   const badge = el("span", { class: "badge", hidden: "" });
   const launcher = el("button", { type: "button", class: "launcher", "aria-expanded": "false", "aria-controls": "scw-panel" }, [
-    el("span", { "aria-hidden": "true", text: "\u{1F4AC}" }),
+    chatIcon(),
     el("span", { class: "label", text: config.launcherLabel }),
     badge,
   ]);
@@ -77,11 +92,11 @@ export function createView(config, handlers) {
     badge.textContent = String(unread);
     badge.hidden = unread === 0;
     const extra = unread ? ` (${unread} new message${unread > 1 ? "s" : ""})` : "";
-    launcher.setAttribute("aria-label", `Open chat with ${config.title}${extra}`);
+    launcher.setAttribute("aria-label", `Chat with ${config.title}${extra}`);
   }
   updateLauncher();
 
-  launcher.addEventListener("click", () => handlers.onOpen(true));
+  launcher.addEventListener("click", () => (panel.hidden ? handlers.onOpen(true) : handlers.onClose()));
   close.addEventListener("click", () => handlers.onClose());
   panel.addEventListener("keydown", (event) => {
     if (event.key === "Escape") handlers.onClose();
