@@ -44,7 +44,8 @@ button:focus-visible, input:focus-visible { outline: 3px solid #ffb300; outline-
   padding: 5px 12px; font-size: 14px; }
 .replies button:hover { background: #eef2fb; }
 .typing { padding: 0 14px 6px; background: #f4f6fa; height: 22px; }
-.typing[hidden] { display: block; visibility: hidden; }
+.typing[hidden] { display: block; }
+.typing[hidden] > * { visibility: hidden; }
 .dots span { display: inline-block; width: 7px; height: 7px; margin-right: 3px; border-radius: 50%;
   background: #7a869a; animation: scw-blink 1.2s infinite ease-in-out; }
 .dots span:nth-child(2) { animation-delay: .2s; } .dots span:nth-child(3) { animation-delay: .4s; }
