@@ -38,6 +38,19 @@ $(STAMP): requirements.in requirements.lock pyproject.toml
 .PHONY: venv
 venv: $(STAMP) ## create .venv with the pinned dependencies
 
+WIDGET_JS  := widget/dist/shopcare-widget.js
+WIDGET_SRC := $(wildcard widget/src/*.js) widget/package.json widget/package-lock.json
+
+# npm ci + esbuild, only when a source is newer than the build (the CRM serves it at /widget/shopcare-widget.js)
+$(WIDGET_JS): $(WIDGET_SRC)
+	@command -v npm >/dev/null 2>&1 || { echo "error: npm (Node.js 18+) is needed to build the chat widget:"; \
+		echo "  apt-get install nodejs npm"; exit 1; }
+	cd widget && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
+	@touch $(WIDGET_JS)
+
+.PHONY: widget
+widget: $(WIDGET_JS) ## build the web chat widget (widget/ -> widget/dist/shopcare-widget.js)
+
 .PHONY: db
 db: venv ## migrate the CRM database and seed it if empty (var/crm.db)
 	$(VENV)/bin/crm init
@@ -48,11 +61,11 @@ models: venv ## train what models/ lacks for the current data/config (fingerprin
 	$(PY) scripts/stack.py train
 
 .PHONY: run
-run: venv ## set up everything and run CRM + action server + Rasa server (Ctrl-C stops)
+run: venv widget ## set up everything and run CRM + action server + Rasa server (Ctrl-C stops)
 	$(PY) scripts/stack.py run
 
 .PHONY: test
-test: venv models ## the whole test suite (unit, CRM, actions, conversations, end to end)
+test: venv models widget ## the whole test suite (unit, CRM, actions, conversations, end to end)
 	$(PY) -m pytest
 
 .PHONY: lint
@@ -69,4 +82,4 @@ bench: venv models ## NLU quality and latency benchmarks (figures go to docs/ben
 
 .PHONY: clean
 clean: ## remove generated state (database, logs, trained models), keep the venv
-	rm -rf var results .rasa models/*.tar.gz models/*.fingerprint
+	rm -rf var results .rasa models/*.tar.gz models/*.fingerprint widget/dist

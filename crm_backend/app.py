@@ -18,6 +18,7 @@ from crm_backend.policies import load_policies
 from crm_backend.rasa_client import RasaClient
 from crm_backend.relay import EventRelay
 from crm_backend.settings import Settings, get_settings
+from crm_backend.storefront import router as storefront_router
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -67,4 +68,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(routes_escalations.router)
     api.include_router(routes_risk.router)
     app.include_router(api)
+    app.include_router(storefront_router)  # /shop and /widget/shopcare-widget.js: no API key, public pages
     return app

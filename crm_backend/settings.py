@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     relay_enabled: bool = True
     relay_interval_seconds: float = 0.5
     escalation_minutes_per_case: int = 4
+    # Web chat widget and demo storefront (/shop): the Rasa URL as the customer's browser reaches it ("" = rasa_url)
+    # and the folder holding the built widget (make widget).
+    widget_socket_url: str = ""
+    widget_dir: str = "widget/dist"
 
     class Config:
         env_prefix = "CRM_"
@@ -47,8 +51,8 @@ class Settings(BaseSettings):
     def _absolute_events_path(cls, value: str) -> str:
         return str(cls._absolute_sqlite_path(value))
 
-    @validator("policy_file")
-    def _absolute_policy_path(cls, value: str) -> str:
+    @validator("policy_file", "widget_dir")
+    def _absolute_repo_path(cls, value: str) -> str:
         path = Path(value)
         return str(path if path.is_absolute() else REPO_ROOT / path)
 

@@ -168,6 +168,12 @@ class Stack:
         return f"http://127.0.0.1:{self.rasa_port}"
 
     @property
+    def widget_origins(self) -> list[str]:
+        """Origins of the storefront the CRM serves (/shop): Rasa's socket.io must accept the widget's polling from there
+        (a websocket needs no CORS; the long-polling fallback does)."""
+        return [self.crm_url, f"http://localhost:{self.crm_port}"]
+
+    @property
     def action_url(self) -> str:
         return f"http://127.0.0.1:{self.action_port}"
 
@@ -256,6 +262,8 @@ class Stack:
             "--enable-api",
             "--auth-token",
             self.rasa_token,
+            "--cors",
+            *self.widget_origins,
             *self.extra_rasa_args,
         ]
         proc = self._start("rasa", cmd, base_env())
@@ -331,6 +339,7 @@ def run(args: argparse.Namespace) -> int:
                 for name in stack.channels
                 if name in ("slack", "telegram")
             )
+            + f"  storefront + widget {stack.crm_url}/shop\n"
             + f"  action server       {stack.action_url}/health\n"
             f"  CRM API docs        {stack.crm_url}/docs\n"
             f"  logs                {stack.log_dir}\n\nCustomers to try (order numbers by status):"
