@@ -25,13 +25,14 @@ from channels.credentials import (
 from channels.slack import ShopCareSlackInput, conversation_id, route
 
 ROOT = Path(__file__).resolve().parents[2]
+SOCKETIO_CLASS = "channels.socketio.ShopCareSocketIOInput"  # the widget's socket.io channel (credentials.yml)
 BASE = yaml.safe_load((ROOT / "credentials.yml").read_text())
 
 
 def test_without_secrets_only_rest_and_socketio_are_enabled():
-    assert list(render_credentials(BASE, {})) == ["rest", "socketio"]
+    assert list(render_credentials(BASE, {})) == ["rest", SOCKETIO_CLASS]
     half = {"SLACK_BOT_TOKEN": "xoxb-1", "TELEGRAM_BOT_TOKEN": "1:abc", "SLACK_SIGNING_SECRET": "  "}
-    assert list(render_credentials(BASE, half)) == ["rest", "socketio"]  # a token without its secret enables nothing
+    assert list(render_credentials(BASE, half)) == ["rest", SOCKETIO_CLASS]  # a token without its secret enables nothing
 
 
 def test_each_channel_is_enabled_by_its_own_secrets():
@@ -103,4 +104,4 @@ def test_env_file_values_are_read_like_env_example_writes_them(tmp_path):
     assert read_env_file(tmp_path / "missing") == {}
     example = read_env_file(ROOT / ".env.example")
     assert example["SLACK_BOT_TOKEN"] == "" and example["RASA_PORT"] == "5005"
-    assert list(render_credentials(BASE, example)) == ["rest", "socketio"]  # the example enables no channel
+    assert list(render_credentials(BASE, example)) == ["rest", SOCKETIO_CLASS]  # the example enables no channel
