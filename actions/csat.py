@@ -36,7 +36,7 @@ class ActionRecordCsat(Action):
         if score is None:
             dispatcher.utter_message(response="utter_csat_invalid")
             return []
-        key = f"{tracker.sender_id}:csat:{len(tracker.events)}"
+        key = f"{tracker.sender_id}:csat:{len(tracker.events)}:{score}"
         try:
             await get_client().record_csat(tracker.sender_id, score, key=key)
         except CRMRefused as refusal:  # nothing was handed back in this conversation: nothing to rate
