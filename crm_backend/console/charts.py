@@ -76,7 +76,7 @@ def stacked_bars(table: dict[date, dict[str, int]], width: int = 720, height: in
                 f'<rect class="bar" x="{x:.1f}" y="{base:.1f}" width="{slot * 0.7:.1f}" height="{h:.1f}" '
                 f'fill="{colours[reason]}"><title>{escape(day.isoformat())} {escape(reason)}: {count}</title></rect>'
             )
-        if len(table) <= 16 or i % 2 == 0:
+        if len(table) <= 10 or i % 2 == 0:
             label = escape(day.strftime("%d %b"))
             body.append(
                 f'<text x="{x + slot * 0.35:.1f}" y="{height - 8}" text-anchor="middle" class="axis">{label}</text>'
@@ -92,7 +92,7 @@ def stacked_bars(table: dict[date, dict[str, int]], width: int = 720, height: in
 
 def day_line(series: dict[date, float], window: Sequence[date], width: int = 720, height: int = 200) -> Markup:
     """A value in [-1, 1] per day (days without a value are gaps)."""
-    left, right, top, bottom = 36, 12, 12, 28
+    left, right, top, bottom = 36, 28, 12, 28
     inner_w, inner_h = width - left - right, height - top - bottom
     slot = inner_w / max(1, len(window) - 1)
 
@@ -118,7 +118,7 @@ def day_line(series: dict[date, float], window: Sequence[date], width: int = 720
             f"<title>{escape(day.isoformat())}: {series[day]:+.2f}</title></circle>"
         )
     for i, (x, day) in enumerate(xy):
-        if len(window) <= 16 or i % 2 == 0:
+        if len(window) <= 10 or i % 2 == 0:
             body.append(
                 f'<text x="{x:.1f}" y="{height - 8}" text-anchor="middle" class="axis">{escape(day.strftime("%d %b"))}</text>'
             )

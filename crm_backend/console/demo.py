@@ -33,6 +33,11 @@ AT_RISK = [
 CALM = [
     ("customer", "can I talk to a real person please", 0.05),
 ]
+SUMMARIES = {
+    "at_risk_customer": "Valuable customer at risk wants to cancel order 10031 after repeated late deliveries.",
+    "explicit_request": "Asked for a person straight away.",
+    "repeated_fallback": "The assistant misunderstood three messages in a row.",
+}
 
 
 def transcript(lines: list[tuple[str, str, float | None]], start: datetime) -> list[dict[str, Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -15,8 +16,6 @@ XSS = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2
 
 
 def queue_ids(page_html: str) -> list[int]:
-    import re
-
     return [int(x) for x in re.findall(r'<tr class="row[^"]*" data-id="(\d+)"', page_html)]
 
 
@@ -30,7 +29,8 @@ def test_queue_is_ordered_by_priority_then_age_with_sla_timers(agent, add_escala
     assert page.status_code == 200
     assert queue_ids(page.text) == [top, old_high, new_high, low]
     assert "9 min" in page.text and "20 min" in page.text  # time waiting
-    assert 'data-id="%d"' % old_high in page.text and 'class="row prio-high late"' in page.text  # over the SLA
+    assert f'class="row prio-high late" data-id="{old_high}"' in page.text  # unclaimed for over the SLA
+    assert f'class="row prio-high" data-id="{new_high}"' in page.text
 
 
 def test_queue_filters_by_channel_reason_status_and_assignee(agent, supervisor, add_escalation):
