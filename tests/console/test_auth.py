@@ -144,3 +144,15 @@ def test_crm_create_agent_on_a_migrated_database_hashes_with_argon2_and_can_log_
     with TestClient(create_app(migrated), follow_redirects=False) as client:
         assert login(client, "lee", "a long password").status_code == 303
         assert client.get("/console/dashboard").status_code == 200
+
+
+def test_demo_agents_for_make_run_log_in_and_are_kept_on_a_second_run(settings, tmp_path, capsys):
+    migrated = settings.copy(update={"database_url": f"sqlite:///{tmp_path / 'demo.db'}"})
+    assert crm(["demo-agents"], migrated) == 0
+    assert crm(["demo-agents", "--password", "something else"], migrated) == 0
+    out = capsys.readouterr().out
+    assert "created agent 'agent'" in out and "kept supervisor 'supervisor'" in out
+    with TestClient(create_app(migrated), follow_redirects=False) as client:
+        assert login(client, "supervisor", "shopcare-demo").status_code == 303
+    production = migrated.copy(update={"env": "production", "api_key": "a-real-key"})
+    assert crm(["demo-agents"], production) == 1
