@@ -167,6 +167,7 @@ def seed_history(server: ConsoleServer) -> int:
         alice = demo.customer_by_email("alice.martin@example.com", session=session)
         dan = demo.customer_by_email("dan.reyes@example.com", session=session)
         sam = demo.find_agent("sam", session=session)
+        assert sam is not None and alice is not None
         moods = [demo.ANGRY, demo.AT_RISK, demo.CALM]
         for i in range(26):
             day = now - timedelta(days=13 - i // 2, hours=i % 5)
@@ -196,7 +197,7 @@ def seed_history(server: ConsoleServer) -> int:
                     escalation_id=e.id, sender="agent", text="Hi, Sam here.", agent_id=sam.id, created_at=reply_at
                 )
             )
-        queue = [
+        queue: list[tuple[Any, ...]] = [
             ("tg-101", dan, ("at_risk_customer",), 78, "telegram", demo.AT_RISK, ("10031",), 0.31, 12),
             ("slack-102", None, ("explicit_request",), 55, "slack", demo.CALM, (), None, 2),
             ("web-103", alice, ("repeated_fallback",), 35, "socketio", demo.CALM, (), 0.05, 1),

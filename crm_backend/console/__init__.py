@@ -6,6 +6,7 @@ error pages of the console (login redirect, 403) and the security headers of its
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import jinja2
@@ -68,7 +69,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(CsrfRejected, _csrf)
 
     @app.middleware("http")
-    async def console_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+    async def console_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         response = await call_next(request)
         if request.url.path.startswith("/console"):
             response.headers.setdefault("Content-Security-Policy", CSP)

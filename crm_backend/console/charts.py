@@ -65,7 +65,7 @@ def stacked_bars(table: dict[date, dict[str, int]], width: int = 720, height: in
     body = [f'<line x1="{left}" x2="{left + inner_w}" y1="{top + inner_h}" y2="{top + inner_h}" stroke="#9ca3af"/>']
     body.append(f'<text x="{left - 6}" y="{top + 8}" text-anchor="end" class="axis">{peak}</text>')
     for i, (day, row) in enumerate(sorted(table.items())):
-        x, base = left + i * slot + slot * 0.15, top + inner_h
+        x, base = left + i * slot + slot * 0.15, float(top + inner_h)
         for reason in reasons:
             count = row.get(reason, 0)
             if not count:

@@ -17,20 +17,21 @@ from crm_backend.db import Customer, Escalation
 from crm_backend.services import escalations
 from crm_backend.services.agents import create_agent, find_agent
 
-ANGRY = [
+Lines = list[tuple[str, str, float | None]]
+ANGRY: Lines = [
     ("customer", "where is my order 10002? it was meant to come on monday", -0.35),
     ("bot", "I can look that up. What's the e-mail address or postcode on your account?", None),
     ("customer", "alice.martin@example.com", 0.0),
     ("bot", "Thanks Alice, you're verified. Order 10002 is delayed at the depot; the new estimate is Friday.", None),
     ("customer", "FRIDAY?? this is the THIRD time. absolutely useless, I want my money back!!!", -0.95),
 ]
-AT_RISK = [
+AT_RISK: Lines = [
     ("customer", "hello, I'd like to cancel order 10031 please", -0.1),
     ("bot", "I can help with that. What's the e-mail address or postcode on your account?", None),
     ("customer", "dan.reyes@example.com", 0.0),
     ("customer", "honestly thinking of closing my account, the last few orders were all late", -0.55),
 ]
-CALM = [
+CALM: Lines = [
     ("customer", "can I talk to a real person please", 0.05),
 ]
 SUMMARIES = {

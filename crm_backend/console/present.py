@@ -108,12 +108,15 @@ def _when(value: Any) -> datetime | None:
     return None
 
 
+def _part(raw: dict[str, Any], name: str) -> dict[str, Any]:
+    value = raw.get(name)
+    return value if isinstance(value, dict) else {}
+
+
 def packet_of(escalation: Escalation, *, session: Session) -> Packet:
-    raw = escalation.packet if isinstance(escalation.packet, dict) else {}
-    scores = escalation.scores if isinstance(escalation.scores, dict) else {}
-    customer = raw.get("customer") if isinstance(raw.get("customer"), dict) else {}
-    churn = raw.get("churn") if isinstance(raw.get("churn"), dict) else {}
-    value = raw.get("value") if isinstance(raw.get("value"), dict) else {}
+    raw: dict[str, Any] = escalation.packet if isinstance(escalation.packet, dict) else {}
+    scores: dict[str, Any] = escalation.scores if isinstance(escalation.scores, dict) else {}
+    customer, churn, value = _part(raw, "customer"), _part(raw, "churn"), _part(raw, "value")
     numbers = [str(n) for n in (raw.get("orders_in_question") or raw.get("orders") or []) if n][:10]
     orders = []
     for number in numbers:  # the order's status now, from the CRM (it may have changed since the escalation)
