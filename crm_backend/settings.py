@@ -31,6 +31,15 @@ class Settings(BaseSettings):
     # and the folder holding the built widget (make widget).
     widget_socket_url: str = ""
     widget_dir: str = "widget/dist"
+    # Agents' console (crm_backend/console): sessions, login rate limit, notifications of urgent escalations.
+    console_session_hours: float = 8.0
+    console_secure_cookie: bool = False  # set true behind HTTPS
+    login_max_failures: int = 5  # failed logins per username (or per client address) within the window
+    login_window_minutes: int = 15
+    notify_priority: int = 70  # escalations at or above this priority are announced to agents
+    agent_slack_webhook_url: str = ""  # Slack incoming webhook of the agents' channel; "" disables it
+    notify_interval_seconds: float = 2.0
+    public_url: str = ""  # how agents reach this CRM (links in Slack); default http://host:port
 
     class Config:
         env_prefix = "CRM_"

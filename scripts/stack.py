@@ -303,6 +303,7 @@ def prepare_database(stack: Stack, customers: int) -> None:
     print("[crm] migrating the database ...", flush=True)
     stack.crm("init")
     print(stack.crm("seed-if-empty", "--customers", str(customers)).strip(), flush=True)
+    stack.crm("demo-agents")  # console logins agent / supervisor (crm_backend/cli.py DEMO_AGENT_PASSWORD)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -342,6 +343,7 @@ def run(args: argparse.Namespace) -> int:
             + f"  storefront + widget {stack.crm_url}/shop\n"
             + f"  action server       {stack.action_url}/health\n"
             f"  CRM API docs        {stack.crm_url}/docs\n"
+            f"  agents' console     {stack.crm_url}/console  (agent / supervisor, password shopcare-demo)\n"
             f"  logs                {stack.log_dir}\n\nCustomers to try (order numbers by status):"
         )
         for person in demo:

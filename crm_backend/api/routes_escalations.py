@@ -122,6 +122,17 @@ def create_escalation(body: s.EscalationCreate, writer: Writer = Depends(get_wri
     return writer.run(body.dict(), 201, action)
 
 
+@router.post("/csat", response_model=s.CsatRecorded)
+def record_csat(body: s.CsatAnswer, writer: Writer = Depends(get_writer)) -> JSONResponse:
+    """Store the customer's rating on the conversation's latest handed-back escalation."""
+
+    def action() -> s.CsatRecorded:
+        escalation = escalations.record_csat(body.conversation_id, body.score, session=writer.session)
+        return s.CsatRecorded(escalation_id=escalation.id, csat=escalation.csat)
+
+    return writer.run(body.dict(), 200, action)
+
+
 @router.get("", response_model=list[s.EscalationItem])
 def list_escalations(
     status: str = Query("open,claimed", description="comma-separated: open, claimed, resolved, handed_back"),

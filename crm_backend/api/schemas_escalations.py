@@ -83,3 +83,15 @@ class ResolveRequest(AgentAction):
 
 class HandBackRequest(AgentAction):
     message: str | None = Field(None, max_length=1000)
+
+
+class CsatAnswer(BaseModel):
+    """The customer's rating after a hand-back (sent by the assistant's ``action_record_csat``)."""
+
+    conversation_id: str = Field(..., min_length=1, max_length=100)
+    score: int = Field(..., ge=1, le=5)
+
+
+class CsatRecorded(BaseModel):
+    escalation_id: int
+    csat: int

@@ -128,6 +128,11 @@ async def test_explicit_request_escalates_at_once_and_agent_conversation_round_t
     reply = await customer.say("where is my order 10001?", wait_for=2)
     assert "on its way" in reply and "e-mail address or postcode" not in reply
 
+    # the CSAT question came with the hand-back; the customer taps "4" and the rating is stored with the escalation
+    thanks = await customer.say('/rate_service{"csat_score":"4"}', wait_for=2)
+    assert "rating us 4 out of 5" in thanks
+    assert wait_until(lambda: escalation_of(crm_api, customer.session_id)["csat"] == 4)
+
 
 async def test_angry_customer_is_escalated_in_the_middle_of_the_refund_form(customer, crm_api):
     await customer.say("I want a refund for order 10012")
