@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import sys
 import tempfile
 import threading
@@ -36,15 +35,12 @@ from crm_backend.personas import ensure_personas  # noqa: E402
 from crm_backend.relay import EVENTS  # noqa: E402
 from crm_backend.settings import Settings  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "scripts"))
+from stack import free_port  # noqa: E402
+
 API_KEY = "console-demo-key"
 AGENTS = [("sam", "agent", "Sam Patel"), ("kim", "agent", "Kim Lee"), ("sue", "supervisor", "Sue Grant")]
 PASSWORD = "console-demo-password"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class FakeRasa:

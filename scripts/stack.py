@@ -299,6 +299,56 @@ class Stack:
                 proc.wait()
 
 
+def free_port() -> int:
+    """A free TCP port on loopback (tests and benchmarks start their own stacks side by side)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def local_stack(
+    workdir: Path,
+    api_key: str,
+    *,
+    customers: int = 40,
+    seed: int = 7,
+    agents: tuple[tuple[str, str, str, str], ...] = (),
+    rasa_port: int | None = None,
+    **fields: object,
+) -> Stack:
+    """A not-yet-started stack with its state under ``workdir``: CRM migrated and seeded, agents created.
+
+    ``agents`` holds (username, password, role, display name); ``fields`` are further ``Stack`` fields.
+    """
+    stack = Stack(
+        crm_port=free_port(),
+        action_port=free_port(),
+        rasa_port=rasa_port or free_port(),
+        database_url=f"sqlite:///{workdir / 'crm.db'}",
+        tracker_db=workdir / "tracker.db",
+        events_db=workdir / "events.db",
+        api_key=api_key,
+        model=ensure_model(),
+        log_dir=workdir / "log",
+        **fields,  # type: ignore[arg-type]
+    )
+    stack.crm("init")
+    stack.crm("seed", "--customers", str(customers), "--seed", str(seed))
+    for username, password, role, display_name in agents:
+        stack.crm(
+            "create-agent",
+            "--username",
+            username,
+            "--password",
+            password,
+            "--role",
+            role,
+            "--display-name",
+            display_name,
+        )
+    return stack
+
+
 def prepare_database(stack: Stack, customers: int) -> None:
     print("[crm] migrating the database ...", flush=True)
     stack.crm("init")

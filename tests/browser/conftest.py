@@ -71,3 +71,7 @@ def screenshot(page: Any, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+# The storefront stack and a customer on it (tests/browser/widget_support.py).
+from tests.browser.widget_support import crm_api, shop, stack  # noqa: E402,F401

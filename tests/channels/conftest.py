@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import socket
 import sys
 import time
 import uuid
@@ -23,7 +22,7 @@ from tests.fakes.telegram_api import FakeTelegramAPI
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
-from stack import Stack, ensure_model  # noqa: E402
+from stack import Stack, free_port, local_stack  # noqa: E402
 
 SLACK_TOKEN = "xoxb-test-0000-shopcare"
 SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -31,12 +30,6 @@ SLACK_SUPPORT_CHANNEL = "CSUPPORT1"
 TELEGRAM_TOKEN = "123456789:AAEtestTokenForShopCareBot-loopback"
 TELEGRAM_SECRET = "tg-secret-Zx81"
 AGENT = "sam"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="package")
@@ -59,18 +52,12 @@ def telegram_api() -> Iterator[FakeTelegramAPI]:
 def stack(
     tmp_path_factory: pytest.TempPathFactory, slack_api: FakeSlackAPI, telegram_api: FakeTelegramAPI
 ) -> Iterator[Stack]:
-    workdir = tmp_path_factory.mktemp("channels")
     rasa_port = free_port()
-    running = Stack(
-        crm_port=free_port(),
-        action_port=free_port(),
+    running = local_stack(
+        tmp_path_factory.mktemp("channels"),
+        "channels-api-key",
         rasa_port=rasa_port,
-        database_url=f"sqlite:///{workdir / 'crm.db'}",
-        tracker_db=workdir / "tracker.db",
-        events_db=workdir / "events.db",
-        api_key="channels-api-key",
-        model=ensure_model(),
-        log_dir=workdir / "log",
+        agents=((AGENT, "correct-horse-battery", "agent", "Sam"),),
         channel_env={
             "SLACK_BOT_TOKEN": SLACK_TOKEN,
             "SLACK_SIGNING_SECRET": SLACK_SECRET,
@@ -81,19 +68,6 @@ def stack(
             "TELEGRAM_API_URL": telegram_api.url,
             "TELEGRAM_WEBHOOK_URL": f"http://127.0.0.1:{rasa_port}/webhooks/telegram/webhook",
         },
-    )
-    running.crm("init")
-    running.crm("seed", "--customers", "40", "--seed", "7")
-    running.crm(
-        "create-agent",
-        "--username",
-        AGENT,
-        "--password",
-        "correct-horse-battery",
-        "--role",
-        "agent",
-        "--display-name",
-        "Sam",
     )
     try:
         running.start()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,31 +12,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
-from stack import Stack, ensure_model  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from stack import Stack, local_stack  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    workdir = tmp_path_factory.mktemp("stack")
-    running = Stack(
-        crm_port=free_port(),
-        action_port=free_port(),
-        rasa_port=free_port(),
-        database_url=f"sqlite:///{workdir / 'crm.db'}",
-        tracker_db=workdir / "tracker.db",
-        events_db=workdir / "events.db",
-        api_key="e2e-api-key",
-        model=ensure_model(),
-        log_dir=workdir / "log",
-    )
-    running.crm("init")
-    running.crm("seed", "--customers", "40", "--seed", "7")
+    running = local_stack(tmp_path_factory.mktemp("stack"), "e2e-api-key")
     try:
         running.start()
         yield running
