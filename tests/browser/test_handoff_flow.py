@@ -18,7 +18,8 @@ import httpx
 
 from crm_backend.console import demo
 from tests.browser.conftest import screenshot
-from tests.browser.widget_support import AGENT_PASSWORD, bot_says, say, session_of, transcript, wait_until
+from tests.browser.widget_support import AGENT_PASSWORD, bot_says, say, session_of, transcript
+from tests.support import wait_until
 
 ANGRY = "This is absolutely ridiculous!!! You are useless and I am FURIOUS, I want my money back NOW"
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from tests.browser.conftest import screenshot
-from tests.browser.widget_support import bot_says, focused, say, session_of, transcript, wait_until, write
+from tests.browser.widget_support import bot_says, focused, say, session_of, transcript
+from tests.support import crm_write, wait_until
 
 
 # ----------------------------------------------------------------------------- tests
@@ -113,9 +114,9 @@ def test_agent_replies_are_marked_with_the_agents_name_and_hand_back_resumes_the
         return next((item for item in listed if item["conversation_id"] == session), None)
 
     case = wait_until(escalation)
-    assert write(crm_api, f"/escalations/{case['id']}/claim", {"agent": "sam"}).status_code == 200
+    assert crm_write(crm_api, f"/escalations/{case['id']}/claim", {"agent": "sam"}).status_code == 200
     text = "Hi Alice, Sam here. I'm looking at order 10002 now."
-    assert write(crm_api, f"/escalations/{case['id']}/reply", {"agent": "sam", "text": text}).status_code == 201
+    assert crm_write(crm_api, f"/escalations/{case['id']}/reply", {"agent": "sam", "text": text}).status_code == 201
 
     from_agent = bot_says(shop, "Sam here", sender="agent")
     assert from_agent.locator(".who").inner_text() == "Sam Patel \u00b7 team member"
@@ -126,10 +127,10 @@ def test_agent_replies_are_marked_with_the_agents_name_and_hand_back_resumes_the
     screenshot(shop, "widget")
 
     assert (
-        write(crm_api, f"/escalations/{case['id']}/resolve", {"agent": "sam", "verdict": "justified"}).status_code
+        crm_write(crm_api, f"/escalations/{case['id']}/resolve", {"agent": "sam", "verdict": "justified"}).status_code
         == 200
     )
-    assert write(crm_api, f"/escalations/{case['id']}/hand-back", {"agent": "sam"}).status_code == 200
+    assert crm_write(crm_api, f"/escalations/{case['id']}/hand-back", {"agent": "sam"}).status_code == 200
     bot_says(shop, "back with the ShopCare assistant")
 
     shop.reload()  # the agent's message stays marked after a reload

@@ -7,8 +7,6 @@ by tests/browser/conftest.py; the helpers are imported by the test modules.
 from __future__ import annotations
 
 import sys
-import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 from stack import Stack, local_stack  # noqa: E402
+
+from tests.support import crm_client  # noqa: E402
 
 WIDGET = ROOT / "widget" / "dist" / "shopcare-widget.js"
 STORAGE_KEY = "shopcare-chat:"
@@ -40,8 +40,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @pytest.fixture(scope="module")
 def crm_api(stack: Stack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"{stack.crm_url}/api/v1", headers={"X-API-Key": stack.api_key}, timeout=10) as client:
-        yield client
+    yield from crm_client(stack.crm_url, stack.api_key)
 
 
 @pytest.fixture
@@ -93,17 +92,3 @@ def transcript(page: Any) -> list[tuple[str, str]]:
         (items.nth(i).get_attribute("data-sender"), items.nth(i).locator(".text").inner_text())
         for i in range(items.count())
     ]
-
-
-def wait_until(check: Callable[[], Any], timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError("condition not met in time")
-
-
-def write(crm_api: httpx.Client, path: str, body: dict[str, Any]) -> httpx.Response:
-    return crm_api.post(path, json=body, headers={"Idempotency-Key": uuid.uuid4().hex})

@@ -9,8 +9,7 @@ import hmac
 import json
 import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import pytest
 
 from tests.fakes.slack_api import FakeSlackAPI
 from tests.fakes.telegram_api import FakeTelegramAPI
+from tests.support import crm_client, crm_write, escalation_of, wait_until  # noqa: F401 (re-exported)
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -78,29 +78,7 @@ def stack(
 
 @pytest.fixture(scope="package")
 def crm_api(stack: Stack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"{stack.crm_url}/api/v1", headers={"X-API-Key": stack.api_key}, timeout=10) as c:
-        yield c
-
-
-def wait_until(check: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError("condition not met in time")
-
-
-def escalation_of(crm_api: httpx.Client, conversation_id: str) -> dict[str, Any] | None:
-    for item in crm_api.get("/escalations", params={"status": "open,claimed,resolved,handed_back"}).json():
-        if item["conversation_id"] == conversation_id:
-            return crm_api.get(f"/escalations/{item['id']}").json()
-    return None
-
-
-def crm_write(crm_api: httpx.Client, path: str, body: dict[str, Any]) -> httpx.Response:
-    return crm_api.post(path, json=body, headers={"Idempotency-Key": uuid.uuid4().hex})
+    yield from crm_client(stack.crm_url, stack.api_key)
 
 
 def agent_replies(crm_api: httpx.Client, conversation_id: str, text: str) -> dict[str, Any]:

@@ -14,6 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 from stack import Stack, local_stack  # noqa: E402
 
+from tests.support import crm_client  # noqa: E402
+
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
@@ -42,8 +44,8 @@ def chat(stack: Stack, request: pytest.FixtureRequest) -> Callable[[str], list[d
 
 
 @pytest.fixture
-def crm_api(stack: Stack) -> httpx.Client:
-    return httpx.Client(base_url=f"{stack.crm_url}/api/v1", headers={"X-API-Key": stack.api_key}, timeout=10)
+def crm_api(stack: Stack) -> Iterator[httpx.Client]:
+    yield from crm_client(stack.crm_url, stack.api_key)
 
 
 def joined(messages: list[dict[str, Any]]) -> str:
