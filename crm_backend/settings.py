@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     relay_enabled: bool = True
     relay_interval_seconds: float = 0.5
     escalation_minutes_per_case: int = 4
+    # Identity verification: this many failed checks of one order within the window lock its verification
+    verify_max_failures_per_order: int = 5
+    verify_lock_minutes: int = 15
 
     class Config:
         env_prefix = "CRM_"

@@ -23,6 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 MODEL_NAME = "shopcare"
+# the rasa CLI with PII and secrets masked in every log record (crm_backend/logmask.py)
+MASKED_RASA = [sys.executable, "-m", "crm_backend.logmask", "rasa"]
 TRAINING_INPUTS = ["config.yml", "domain.yml", "data", "components"]
 QUIET_ENV = {
     "RASA_TELEMETRY_ENABLED": "false",
@@ -216,14 +218,14 @@ class Stack:
         env = base_env(CRM_URL=self.crm_url, CRM_API_KEY=self.api_key, CRM_RETRIES="1", CRM_TIMEOUT="3")
         proc = self._start(
             "actions",
-            [str(BIN / "rasa"), "run", "actions", "--port", str(self.action_port), "--actions", "actions"],
+            [*MASKED_RASA, "run", "actions", "--port", str(self.action_port), "--actions", "actions"],
             env,
         )
         wait_http(f"{self.action_url}/health", 90, proc)
 
     def start_rasa(self) -> None:
         cmd = [
-            str(BIN / "rasa"),
+            *MASKED_RASA,
             "run",
             "--model",
             str(self.model),
