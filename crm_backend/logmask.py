@@ -32,11 +32,17 @@ def install(extra_secrets: Iterable[str] = ()) -> Masker:
 
     def factory(*args: object, **kwargs: object) -> logging.LogRecord:
         record = previous(*args, **kwargs)
-        try:
-            message = record.getMessage()
-        except (TypeError, ValueError):  # a bad format string: keep the raw parts, masked
-            message = f"{record.msg} {record.args}"
-        record.msg, record.args = masker.text(message), None
+        # mask the parts, keep their shape: some formatters unpack ``args`` (uvicorn's access log)
+        if isinstance(record.msg, str):
+            record.msg = masker.text(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                masker.text(a) if isinstance(a, str) else _masked_object(a, masker) for a in record.args
+            )
+        elif isinstance(record.args, dict):
+            record.args = {
+                k: masker.text(v) if isinstance(v, str) else _masked_object(v, masker) for k, v in record.args.items()
+            }
         if record.exc_info and not record.exc_text:
             record.exc_text = masker.text(logging.Formatter().formatException(record.exc_info))
         return record
@@ -44,6 +50,13 @@ def install(extra_secrets: Iterable[str] = ()) -> Masker:
     logging.setLogRecordFactory(factory)
     _installed = masker
     return masker
+
+
+def _masked_object(value: object, masker: Masker) -> object:
+    """Numbers stay numbers (``%d``); anything else that would print PII (exceptions, URLs, dicts) becomes masked text."""
+    if value is None or isinstance(value, (int, float, bool)):
+        return value
+    return masker.text(str(value))
 
 
 def secrets_in_argv(argv: list[str]) -> list[str]:

@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 MODEL_NAME = "shopcare"
 # the rasa CLI with PII and secrets masked in every log record (crm_backend/logmask.py)
+MAX_RESTARTS_PER_5_MIN = 5
 MASKED_RASA = [sys.executable, "-m", "crm_backend.logmask", "rasa"]
 TRAINING_INPUTS = ["config.yml", "domain.yml", "data", "components"]
 QUIET_ENV = {
@@ -262,6 +263,20 @@ class Stack:
         self.start_rasa()
         return self
 
+    def restart(self, name: str) -> None:
+        {"crm": self.start_crm, "actions": self.start_actions, "rasa": self.start_rasa}[name]()
+
+    def supervise_once(self) -> list[str]:
+        """Start again every process that exited without being stopped (crash, OOM kill); returns their names."""
+        restarted = []
+        for name, proc in list(self.procs.items()):
+            if proc.poll() is not None:
+                print(f"[run] {name} exited with code {proc.returncode}; starting it again", flush=True)
+                self.procs.pop(name)
+                self.restart(name)
+                restarted.append(name)
+        return restarted
+
     def stop(self, name: str | None = None) -> None:
         for key in [name] if name else list(self.procs):
             proc = self.procs.pop(key, None)
@@ -317,11 +332,16 @@ def run(args: argparse.Namespace) -> int:
             "10001?\"}'\nPress Ctrl-C to stop.",
             flush=True,
         )
+        restarts: list[float] = []
         while not stopping:
-            for name, proc in list(stack.procs.items()):
-                if proc.poll() is not None:
-                    print(f"[run] {name} exited with code {proc.returncode}; stopping", flush=True)
-                    return 1
+            try:
+                restarts += [time.monotonic() for _ in stack.supervise_once()]
+            except (RuntimeError, TimeoutError) as exc:
+                print(f"[run] could not start it again: {exc} (logs: {stack.log_dir}); stopping", flush=True)
+                return 1
+            if len([t for t in restarts if t > time.monotonic() - 300]) > MAX_RESTARTS_PER_5_MIN:
+                print(f"[run] more than {MAX_RESTARTS_PER_5_MIN} restarts in 5 minutes; stopping", flush=True)
+                return 1
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
