@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import threading
 import time
@@ -49,16 +50,34 @@ def supervisor(stack) -> Iterator[list[str]]:
     thread.join(timeout=200)
 
 
+class RefundDone:
+    def __init__(self, customer: dict[str, Any], order_number: str, reference: str) -> None:
+        self.customer, self.order_number, self.reference = customer, order_number, reference
+
+
 @pytest.fixture
-def find_order(stack) -> Callable[[str], tuple[dict[str, Any], str]]:
-    """(customer, order number) of a population customer with an order in ``status`` (not a demo persona)."""
+def confirmed_refund(stack) -> Callable[[Any], RefundDone]:
+    """Something confirmed before the fault: a small refund of a delivered population order, through the assistant."""
     client = httpx.Client(base_url=f"{stack.crm_url}/api/v1", headers={"X-API-Key": stack.api_key}, timeout=10)
 
-    def find(status: str, skip: set[str] = frozenset()) -> tuple[dict[str, Any], str]:  # type: ignore[assignment]
-        for customer_id in range(30, 45):
+    def make(chat: Any) -> RefundDone:
+        for customer_id in (7, 9, *range(21, 45)):  # not the security suite's attackers and victims (10-20)
+            customer = client.get(f"/customers/{customer_id}").json()
+            refunded = {r["order_number"] for r in client.get(f"/customers/{customer_id}/refunds").json()}
             for order in client.get(f"/customers/{customer_id}/orders").json():
-                if order["status"] == status and order["order_number"] not in skip:
-                    return client.get(f"/customers/{customer_id}").json(), order["order_number"]
-        raise LookupError(f"no population order in status {status!r}")
+                if order["status"] != "delivered" or order["order_number"] in refunded:
+                    continue
+                quote = client.get(f"/customers/{customer_id}/orders/{order['order_number']}/refund-eligibility")
+                if not quote.json().get("eligible") or quote.json().get("max_amount", 0) < 5:
+                    continue
+                chat.say(f"I want a refund for order {order['order_number']}")
+                chat.say(customer["email"])
+                chat.say("it arrived damaged")
+                chat.say("£5")
+                answer = chat.say("yes")
+                match = re.search(r"RF-[A-Z0-9-]+", answer)
+                assert match, f"no refund reference in {answer!r}"
+                return RefundDone(customer, order["order_number"], match.group(0))
+        raise LookupError("no refundable delivered order in the population")
 
-    return find
+    return make

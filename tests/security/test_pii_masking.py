@@ -90,8 +90,9 @@ def test_a_real_conversation_leaves_no_pii_or_secret_in_logs_or_the_event_stream
     me = population(11)
     order = me.orders[0]["order_number"]
     chat = Conversation(stack.rasa_url, prefix="pii")
-    chat.say(f"where is my order {order}? you can call me on +44 7700 900461")
+    chat.say(f"where is my order {order}?")
     assert "verified" in chat.say(f"my email is {me.email}")
+    chat.say("you can call me on +44 7700 900461 if needed")
     chat.say("I want to talk to a human, my card 4111 1111 1111 1111 was charged twice")
     time.sleep(1.5)  # the broker writes in batches; the logs are flushed by line
     logs = "".join(p.read_text(errors="replace") for p in stack.log_dir.glob("*.log"))

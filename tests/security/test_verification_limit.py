@@ -54,5 +54,5 @@ def test_the_assistant_locks_a_conversation_when_the_crm_locked_the_order(stack,
     owner.say(f"where is my order {order}?")
     answer = owner.say(victim.email)
     assert "you're verified" not in answer
-    assert "can't verify your identity" in answer and ("team" in answer or "0800" in answer)
+    assert "verify your identity" in answer and "member of our team" in answer  # told, and handed to a person
     assert victim.postcode not in " ".join(owner.answers)
