@@ -78,7 +78,8 @@ def test_schemathesis_finds_no_server_error(crm_url: str, tmp_path: Path):
         "--seed", "20261123", "--workers", "1", "--no-color",
         "--report", "junit", "--report-dir", str(tmp_path),
     ]  # fmt: skip
-    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=MAX_SECONDS + 120)
+    # cwd: schemathesis keeps a cache in .schemathesis/ of its working directory; not in the checkout
+    done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=MAX_SECONDS + 120)
     summary = done.stdout[-6000:]
     assert done.returncode == 0, summary
     assert "Server error" not in summary
