@@ -120,8 +120,10 @@ def cmd_demo_customers(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
+    from crm_backend import logmask
     from crm_backend.app import create_app
 
+    logmask.install([settings.api_key, settings.rasa_token])  # no PII or secret in any log line of the CRM
     # ws="websockets": uvicorn's "auto" picks the sans-io implementation, which needs a newer
     # websockets than the one Rasa pins.
     uvicorn.run(create_app(settings), host=args.host or settings.host, port=args.port or settings.port, ws="websockets")

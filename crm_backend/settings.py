@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     agent_slack_webhook_url: str = ""  # Slack incoming webhook of the agents' channel; "" disables it
     notify_interval_seconds: float = 2.0
     public_url: str = ""  # how agents reach this CRM (links in Slack); default http://host:port
+    # Identity verification: this many failed checks of one order within the window lock its verification
+    verify_max_failures_per_order: int = 5
+    verify_lock_minutes: int = 15
 
     class Config:
         env_prefix = "CRM_"

@@ -27,6 +27,9 @@ if str(ROOT) not in sys.path:  # `python scripts/stack.py` puts scripts/ first; 
     sys.path.insert(1, str(ROOT))
 BIN = Path(sys.executable).parent
 MODEL_NAME = "shopcare"
+# the rasa CLI with PII and secrets masked in every log record (crm_backend/logmask.py)
+MAX_RESTARTS_PER_5_MIN = 5
+MASKED_RASA = [sys.executable, "-m", "crm_backend.logmask", "rasa"]
 TRAINING_INPUTS = ["config.yml", "domain.yml", "data", "components"]
 QUIET_ENV = {
     "RASA_TELEMETRY_ENABLED": "false",
@@ -240,14 +243,14 @@ class Stack:
         env = base_env(CRM_URL=self.crm_url, CRM_API_KEY=self.api_key, CRM_RETRIES="1", CRM_TIMEOUT="3")
         proc = self._start(
             "actions",
-            [str(BIN / "rasa"), "run", "actions", "--port", str(self.action_port), "--actions", "actions"],
+            [*MASKED_RASA, "run", "actions", "--port", str(self.action_port), "--actions", "actions"],
             env,
         )
         wait_http(f"{self.action_url}/health", 90, proc)
 
     def start_rasa(self) -> None:
         cmd = [
-            str(BIN / "rasa"),
+            *MASKED_RASA,
             "run",
             "--model",
             str(self.model),
@@ -285,6 +288,20 @@ class Stack:
         self.start_actions()
         self.start_rasa()
         return self
+
+    def restart(self, name: str) -> None:
+        {"crm": self.start_crm, "actions": self.start_actions, "rasa": self.start_rasa}[name]()
+
+    def supervise_once(self) -> list[str]:
+        """Start again every process that exited without being stopped (crash, OOM kill); returns their names."""
+        restarted = []
+        for name, proc in list(self.procs.items()):
+            if proc.poll() is not None:
+                print(f"[run] {name} exited with code {proc.returncode}; starting it again", flush=True)
+                self.procs.pop(name)
+                self.restart(name)
+                restarted.append(name)
+        return restarted
 
     def stop(self, name: str | None = None) -> None:
         for key in [name] if name else list(self.procs):
@@ -404,11 +421,16 @@ def run(args: argparse.Namespace) -> int:
             "10001?\"}'\nPress Ctrl-C to stop.",
             flush=True,
         )
+        restarts: list[float] = []
         while not stopping:
-            for name, proc in list(stack.procs.items()):
-                if proc.poll() is not None:
-                    print(f"[run] {name} exited with code {proc.returncode}; stopping", flush=True)
-                    return 1
+            try:
+                restarts += [time.monotonic() for _ in stack.supervise_once()]
+            except (RuntimeError, TimeoutError) as exc:
+                print(f"[run] could not start it again: {exc} (logs: {stack.log_dir}); stopping", flush=True)
+                return 1
+            if len([t for t in restarts if t > time.monotonic() - 300]) > MAX_RESTARTS_PER_5_MIN:
+                print(f"[run] more than {MAX_RESTARTS_PER_5_MIN} restarts in 5 minutes; stopping", flush=True)
+                return 1
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass

@@ -188,7 +188,7 @@ class InvoicePublic(BaseModel):
 
 
 class TicketCreate(BaseModel):
-    customer_id: int | None = None
+    customer_id: int | None = Field(None, ge=1, le=2_147_483_647)
     conversation_id: str = Field(..., min_length=1, max_length=100)
     channel: str = Field(..., min_length=1, max_length=20)
     topic: str = Field(..., min_length=1, max_length=40)

@@ -13,7 +13,7 @@ class EscalationCreate(BaseModel):
 
     conversation_id: str = Field(..., min_length=1, max_length=100)
     channel: str = Field(..., min_length=1, max_length=30)
-    customer_id: int | None = None
+    customer_id: int | None = Field(None, ge=1, le=2_147_483_647)
     priority: int = Field(..., ge=0, le=100)
     reason_codes: list[str] = Field(default_factory=list)
     summary: str = Field("", max_length=4000)

@@ -25,12 +25,13 @@ from channels.credentials import (
 from channels.slack import ShopCareSlackInput, conversation_id, route
 
 ROOT = Path(__file__).resolve().parents[2]
+REST_CLASS = "channels.rest.GuardedRestInput"  # the REST channel with its body checked (credentials.yml)
 SOCKETIO_CLASS = "channels.socketio.ShopCareSocketIOInput"  # the widget's socket.io channel (credentials.yml)
 BASE = yaml.safe_load((ROOT / "credentials.yml").read_text())
 
 
 def test_without_secrets_only_rest_and_socketio_are_enabled():
-    assert list(render_credentials(BASE, {})) == ["rest", SOCKETIO_CLASS]
+    assert list(render_credentials(BASE, {})) == [REST_CLASS, SOCKETIO_CLASS]
     half = {"SLACK_BOT_TOKEN": "xoxb-1", "TELEGRAM_BOT_TOKEN": "1:abc", "SLACK_SIGNING_SECRET": "  "}
     assert list(render_credentials(BASE, half)) == [
         "rest",
@@ -107,4 +108,4 @@ def test_env_file_values_are_read_like_env_example_writes_them(tmp_path):
     assert read_env_file(tmp_path / "missing") == {}
     example = read_env_file(ROOT / ".env.example")
     assert example["SLACK_BOT_TOKEN"] == "" and example["RASA_PORT"] == "5005"
-    assert list(render_credentials(BASE, example)) == ["rest", SOCKETIO_CLASS]  # the example enables no channel
+    assert list(render_credentials(BASE, example)) == [REST_CLASS, SOCKETIO_CLASS]  # the example enables no channel
