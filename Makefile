@@ -51,6 +51,10 @@ models: venv ## train what models/ lacks for the current data/config (fingerprin
 run: venv ## set up everything and run CRM + action server + Rasa server (Ctrl-C stops)
 	$(PY) scripts/stack.py run
 
+.PHONY: run-scaled
+run-scaled: venv ## the scaled profile: 2 Rasa + 2 action servers + CRM behind nginx, on PostgreSQL/Redis/RabbitMQ
+	$(PY) scripts/scaled.py run
+
 .PHONY: test
 test: venv models ## the whole test suite (unit, CRM, actions, conversations, end to end)
 	$(PY) -m pytest
