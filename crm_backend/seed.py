@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Integer, cast, func, insert, select
+from sqlalchemy import Integer, cast, func, insert, select, text
 from sqlalchemy.engine import Engine
 
 from crm_backend.db import (
@@ -105,4 +105,20 @@ def seed(
                 f"({time.monotonic() - started:.1f}s)"
             )
     _flush(engine, pop.rows)
+    _sync_sequences(engine)
     return {t: pop.ids[t] - start_ids[t] for t in TABLES}
+
+
+def _sync_sequences(engine: Engine) -> None:
+    """Move PostgreSQL's id sequences past the ids the seed wrote itself; otherwise the next row the application
+    inserts (a refund, a ticket) collides with a seeded one. SQLite needs nothing (it uses max(id) + 1)."""
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.begin() as conn:
+        for table in TABLES:
+            conn.execute(
+                text(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                    f"COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
+                )
+            )

@@ -19,12 +19,16 @@ CAPTURED = ("captured", "refunded", "partially_refunded")
 SHIPPED_STATUSES = ("shipped", "delivered", "returned")
 
 
-def get_order(customer_id: int, order_number: str, *, session: Session) -> Order:
-    """The customer's order; 404 if it does not exist *or* belongs to someone else."""
+def get_order(customer_id: int, order_number: str, *, session: Session, for_update: bool = False) -> Order:
+    """The customer's order; 404 if it does not exist *or* belongs to someone else.
+
+    ``for_update``: writes lock the order row until they commit (PostgreSQL ``SELECT ... FOR UPDATE``), so two
+    concurrent cancellations or refunds of one order run one after the other and the second sees the first's
+    result; without it both read the same state and both write. SQLite ignores it (it has one writer at a time).
+    """
     number = normalise_order_number(order_number)
-    order = session.execute(
-        select(Order).where(Order.order_number == number, Order.customer_id == customer_id)
-    ).scalar_one_or_none()
+    query = select(Order).where(Order.order_number == number, Order.customer_id == customer_id)
+    order = session.execute(query.with_for_update() if for_update else query).scalar_one_or_none()
     if order is None:
         raise not_found("order", order_number=number)
     return order

@@ -5,6 +5,7 @@ afterwards, so runs never collide. Skips with the reason when a service is missi
 from __future__ import annotations
 
 import asyncio
+import shutil
 import socket
 import sys
 import uuid
@@ -78,12 +79,14 @@ def scaled_config() -> ScaledConfig:
 
 
 @pytest.fixture(scope="session")
-def scaled(scaled_config: ScaledConfig, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaledStack]:
+def scaled(scaled_config: ScaledConfig) -> Iterator[ScaledStack]:
+    run_dir = ROOT / "var" / "scaled-test"  # logs of the last run stay here (pytest's tmp dirs rotate away)
+    shutil.rmtree(run_dir, ignore_errors=True)
     stack = ScaledStack(
         config=scaled_config,
         rasa_ports=[free_port(), free_port()],
         action_ports=[free_port(), free_port()],
-        run_dir=tmp_path_factory.mktemp("scaled"),
+        run_dir=run_dir,
         api_key="scaled-api-key",
         model=ensure_model(),
     )
