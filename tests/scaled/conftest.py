@@ -4,7 +4,6 @@ afterwards, so runs never collide. Skips with the reason when a service is missi
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import socket
 import sys
@@ -17,10 +16,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
-from scaled import ScaledConfig, ScaledStack, drop_database, ensure_database  # noqa: E402
+from scaled import ScaledStack  # noqa: E402
+from scaled_config import ScaledConfig, cleanup_services, ensure_database, temporary_config  # noqa: E402
 from stack import ensure_model  # noqa: E402
-
-PG = "postgresql://postgres@127.0.0.1:5432"
 
 
 def free_port() -> int:
@@ -29,49 +27,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def run_config(run_id: str) -> ScaledConfig:
-    defaults = ScaledConfig.from_env()
-    return ScaledConfig(
-        replicas=2,
-        action_replicas=2,
-        port=free_port(),
-        action_lb_port=free_port(),
-        crm_port=free_port(),
-        crm_database_url=f"{PG}/sc_crm_{run_id}",
-        tracker_database_url=f"{PG}/sc_tracker_{run_id}",
-        redis_url=defaults.redis_url,
-        redis_key_prefix=f"sc{run_id}",
-        rabbitmq_url=defaults.rabbitmq_url,
-        rabbitmq_queue=f"sc_events_{run_id}",
-        rabbitmq_exchange=f"sc_events_{run_id}",
-    )
-
-
-def cleanup_services(config: ScaledConfig) -> None:
-    """Drop what this run created: its databases, its lock keys, its queue and exchange."""
-    import aio_pika
-    import redis
-
-    for url in (config.crm_database_url, config.tracker_database_url):
-        drop_database(url)
-    client = redis.Redis.from_url(config.redis_url)
-    for key in client.scan_iter(f"{config.redis_key_prefix}:*", count=500):
-        client.delete(key)
-    client.close()
-
-    async def drop_queue() -> None:
-        connection = await aio_pika.connect(config.rabbitmq_url, timeout=10)
-        async with connection:
-            channel = await connection.channel()
-            await channel.queue_delete(config.rabbitmq_queue)
-            await channel.exchange_delete(config.rabbitmq_exchange)
-
-    asyncio.run(drop_queue())
-
-
 @pytest.fixture(scope="session")
 def scaled_config() -> ScaledConfig:
-    config = run_config(uuid.uuid4().hex[:10])
+    config = temporary_config(uuid.uuid4().hex[:10], free_port)
     missing = config.missing()
     if missing:
         pytest.skip("scaled profile needs: " + "; ".join(missing))
