@@ -110,6 +110,7 @@ class ScaledStack(Stack):
     run_dir: Path = ROOT / "var" / "scaled"
 
     def __post_init__(self) -> None:
+        self.run_dir = Path(self.run_dir).resolve()  # nginx resolves relative paths against its prefix
         self.crm_port = self.config.crm_port
         self.database_url = self.config.crm_database_url
         self.log_dir = self.run_dir / "log"
