@@ -42,6 +42,7 @@ class PikaEventRelay(EventRelay):
         self.handled = 0  # messages acknowledged since start
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task | None = None
+        self._failures = 0
 
     @staticmethod
     def message_key(body: bytes) -> str:
@@ -86,21 +87,21 @@ class PikaEventRelay(EventRelay):
                     self.handle_message(message.body)
                     await message.ack()
                     self.handled += 1
+                    self._failures = 0
 
     async def _consume(self, interval: float) -> None:
-        failures = 0
         while not self._stop.is_set():
             try:
                 await self._consume_once()
-                failures = 0
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - broker or database down: keep trying, never lose the stream
-                failures += 1
-                logger.exception("relay: consumer failed (%d in a row); reconnecting", failures)
+                self._failures += 1
+                logger.exception("relay: consumer failed (%d in a row); reconnecting", self._failures)
             finally:
                 self.connected.clear()
-            await asyncio.sleep(min(interval * 2 ** min(failures, 6), 30.0))
+            # back off while it keeps failing; one acknowledged message resets the count
+            await asyncio.sleep(min(interval * 2 ** min(self._failures, 6), 30.0))
 
     def start(self, interval: float = 0.5) -> None:
         if self._thread is not None and self._thread.is_alive():
