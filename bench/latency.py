@@ -39,9 +39,11 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
-from scaled import ScaledStack  # noqa: E402
-from scaled_config import cleanup_services, ensure_database, temporary_config  # noqa: E402
-from stack import BIN, Stack, base_env, ensure_model, wait_http  # noqa: E402
+from stack import BIN, Stack, base_env, wait_http  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+from cpu_usage import cpu_snapshot  # noqa: E402
+from latency_profiles import start_profile, stop_profile  # noqa: E402
 
 BARE_DIR = ROOT / "bench" / "bare_rasa"
 CACHE_DIR = ROOT / "var" / "bench"
@@ -229,7 +231,8 @@ def header(args: argparse.Namespace, model: str, data: str) -> str:
     )
     return (
         f"# Latency benchmark ({datetime.now().astimezone():%Y-%m-%d %H:%M %Z})\n\n"
-        f"- machine: {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {cpu}; "
+        f"- machine: {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {cpu}; load average at the end "
+        f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} (other work on the machine shows here); "
         f"Python {platform.python_version()}, Rasa {version('rasa')}, httpx {httpx.__version__}\n"
         f"- shopcare: model {model}; data: {data}\n"
         f"- levels {args.levels}; conversations per level max(10, 2*C) unless --conversations-per-level; "
@@ -263,62 +266,6 @@ def report(results: list[LevelResult]) -> str:
     return "\n".join(lines)
 
 
-def start_profile(profile: str, tmp: str, run_id: str) -> tuple[Stack, str, str]:
-    """Start one profile on free ports with a fresh CRM of 300 customers; returns (stack, target name, note)."""
-    if profile == "single":
-        stack = Stack(
-            crm_port=free_port(),
-            action_port=free_port(),
-            rasa_port=free_port(),
-            database_url=f"sqlite:///{tmp}/crm.db",
-            tracker_db=Path(tmp) / "tracker.db",
-            events_db=Path(tmp) / "events.db",
-            log_dir=CACHE_DIR / "log",
-        )
-        note = "single: temporary SQLite CRM + tracker + event tables, one Rasa, one action server"
-    elif profile == "scaled":
-        config = temporary_config(f"b{run_id}", free_port)
-        missing = config.missing()
-        if missing:
-            raise SystemExit("scaled profile unavailable: " + "; ".join(missing))
-        stack = ScaledStack(
-            config=config,
-            rasa_ports=[free_port() for _ in range(config.replicas)],
-            action_ports=[free_port() for _ in range(config.action_replicas)],
-            run_dir=CACHE_DIR / "scaled",
-        )
-        for url in (config.crm_database_url, config.tracker_database_url):
-            ensure_database(url)
-        note = (
-            f"scaled: {config.replicas} Rasa replicas + {config.action_replicas} action servers behind nginx, "
-            "temporary PostgreSQL CRM + tracker store, Redis lock store, RabbitMQ event broker consumed by the CRM"
-        )
-    else:
-        raise SystemExit(f"unknown profile {profile!r} (single, scaled)")
-    stack.model = ensure_model()
-    stack.crm("init")
-    stack.crm("seed", "--customers", "300", "--seed", "42")
-    print(f"[stack] starting the {profile} profile (logs {stack.log_dir}) ...", flush=True)
-    try:
-        stack.start()
-    except BaseException:
-        stop_profile(stack)
-        raise
-    return (
-        stack,
-        "shopcare" if profile == "single" else "shopcare_scaled",
-        note + "; `crm seed --customers 300 --seed 42`",
-    )
-
-
-def stop_profile(stack: Stack | None) -> None:
-    if stack is None:
-        return
-    stack.stop()
-    if isinstance(stack, ScaledStack):
-        cleanup_services(stack.config)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--levels", default="1,8,32", help="comma-separated concurrency levels")
@@ -337,11 +284,22 @@ def main(argv: list[str] | None = None) -> int:
     notes: list[str] = []
     shop_scripts = [shop_script(i) for i in range(len(PERSONAS) * len(GREETINGS))]
 
-    def measure(name: str, url: str, scripts: list[list[Turn]]) -> None:
+    cpu_rows: list[str] = []
+
+    def measure(name: str, url: str, scripts: list[list[Turn]], procs: dict[str, int] | None = None) -> None:
         for c in levels:
             n = args.conversations_per_level or max(10, 2 * c)
             print(f"[run] {name} C={c}: {n} conversations ...", flush=True)
-            results.append(asyncio.run(run_level(name, url, scripts, c, n, args.max_seconds, run_id)))
+            before = cpu_snapshot(procs or {})
+            result = asyncio.run(run_level(name, url, scripts, c, n, args.max_seconds, run_id))
+            after = cpu_snapshot(procs or {})
+            results.append(result)
+            msgs = max(len(result.samples), 1)
+            cpu_rows.append(
+                f"| {name} | {c} | {result.seconds:.1f} | "
+                + ", ".join(f"{k} {1000 * (after[k] - before[k]) / msgs:.0f}" for k in after)
+                + " |"
+            )
 
     model = data = ""
     with tempfile.TemporaryDirectory(prefix="bench_latency_") as tmp:
@@ -354,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 stack, name, note = start_profile(profile, tmp, run_id)
                 notes.append(note)
-                measure(name, stack.rasa_url, shop_scripts)
+                measure(name, stack.rasa_url, shop_scripts, {k: p.pid for k, p in stack.procs.items()})
             finally:
                 stop_profile(stack)
             stamp = stack.model.with_name("shopcare.fingerprint").read_text().strip()[:12]
@@ -367,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
                 model_path = bare_model()
                 print(f"[bare] serving {model_path.relative_to(ROOT)} on :{bare_port} ...", flush=True)
                 bare = start_bare(model_path, bare_port, tmp)
-                measure("bare_rasa", f"http://127.0.0.1:{bare_port}", BARE_SCRIPTS)
+                measure("bare_rasa", f"http://127.0.0.1:{bare_port}", BARE_SCRIPTS, {"rasa": bare.pid})
             finally:
                 if bare is not None:
                     os.killpg(bare.pid, signal.SIGTERM)  # its own session (start_new_session): only what we started
@@ -376,6 +334,11 @@ def main(argv: list[str] | None = None) -> int:
                     except subprocess.TimeoutExpired:
                         os.killpg(bare.pid, signal.SIGKILL)
     print("\n" + header(args, model, data) + "\n" + report(results))
+    print(
+        "\nCPU per message (ms of CPU time per measured message, by process tree; postgres/redis/rabbitmq are "
+        "machine-wide and include other users' work):\n\n| target | C | seconds | CPU ms per message |\n|---|---:|---:|---|\n"
+        + "\n".join(cpu_rows)
+    )
     errors = [f"- [{r.target} C={r.concurrency}] {e}" for r in results for e in r.errors]
     print(
         f"\n## Errors ({len(errors)})\n" + "\n".join(errors)

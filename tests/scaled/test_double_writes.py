@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import Engine
 
-from crm_backend.db import AuditLog, Order, Payment, Refund
+from crm_backend.db import AuditLog, Customer, Order, Payment, Refund
 
 ROUNDS = 2  # orders per case (the 40-customer seed has 5 paid or packed orders)
 
@@ -118,3 +118,45 @@ async def test_double_refund_with_the_same_key_refunds_once_and_replays(scaled, 
         assert [r.status_code for r in responses] == [201, 201], [r.text for r in responses]
         assert responses[0].json()["reference"] == responses[1].json()["reference"]
         assert refunds_of(crm_db, number) == 1
+
+
+def say(base: str, sender: str, text: str) -> str:
+    response = httpx.post(f"{base}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=60)
+    response.raise_for_status()
+    return " ".join(str(m.get("text") or "") for m in response.json())
+
+
+async def test_double_confirmation_on_both_replicas_cancels_once(scaled, crm_db, cancellable):
+    """A customer's "yes" arriving twice at once, on both replicas (a double click, a retried webhook): the lock
+    store serialises the two turns and each replica calls the action servers behind nginx; one cancellation."""
+    first, second = scaled.replica_urls
+    with crm_db.connect() as conn:
+        rows = conn.execute(
+            select(Order.order_number, Customer.email)
+            .join(Customer, Customer.id == Order.customer_id)
+            .where(
+                Order.status.in_(("paid", "packed", "pending")), Order.order_number.not_in([n for _, n in cancellable])
+            )
+            .order_by(Order.id)
+        ).all()
+    sender, number = "", ""
+    for candidate, email in rows:  # the first order whose owner gets the plain confirmation (not a retention offer)
+        sender = f"confirm-{uuid.uuid4().hex[:8]}"
+        say(first, sender, f"I want to cancel order {candidate}")
+        if f"Shall I cancel order {candidate}?" in say(second, sender, email):
+            number = candidate
+            break
+    assert number, "no seeded order reached the cancellation confirmation"
+
+    async with httpx.AsyncClient(timeout=60) as client:
+        replies = await asyncio.gather(
+            *(
+                client.post(f"{base}/webhooks/rest/webhook", json={"sender": sender, "message": "yes"})
+                for base in (first, second)
+            )
+        )
+    texts = [" ".join(str(m.get("text") or "") for m in r.json()) for r in replies]
+    assert sum(f"order {number} is cancelled" in t for t in texts) == 1, texts
+    assert count(crm_db, AuditLog, AuditLog.action == "order.cancel", AuditLog.entity_id == number) == 1
+    with crm_db.connect() as conn:
+        assert conn.execute(select(Order.status).where(Order.order_number == number)).scalar_one() == "cancelled"
