@@ -40,7 +40,7 @@ class PikaEventRelay(EventRelay):
         self.queue_name, self.exchange_name, self.prefetch = queue, exchange, prefetch
         self.connected = threading.Event()  # set while consuming (tests and health wait on it)
         self.handled = 0  # messages acknowledged since start
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._event_loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task | None = None
         self._failures = 0
 
@@ -111,7 +111,7 @@ class PikaEventRelay(EventRelay):
 
         def run() -> None:
             loop = asyncio.new_event_loop()
-            self._loop = loop
+            self._event_loop = loop
             self._task = loop.create_task(self._consume(interval))
             ready.set()
             try:
@@ -128,12 +128,12 @@ class PikaEventRelay(EventRelay):
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
-        if self._loop is not None and self._task is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._task.cancel)
+        if self._event_loop is not None and self._task is not None and not self._event_loop.is_closed():
+            self._event_loop.call_soon_threadsafe(self._task.cancel)
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
-        self._loop = self._task = None
+        self._event_loop = self._task = None
 
 
 def make_relay(settings: Settings, engine: Engine) -> EventRelay | None:
