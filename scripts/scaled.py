@@ -21,6 +21,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scaled_config import NGINX, ScaledConfig, ensure_database  # noqa: E402
@@ -115,9 +116,9 @@ class ScaledStack(Stack):
         self.database_url = self.config.crm_database_url
         self.log_dir = self.run_dir / "log"
         if not self.rasa_ports:
-            self.rasa_ports = [5005 + i for i in range(self.config.replicas)]
+            self.rasa_ports = [self.config.rasa_port + i for i in range(self.config.replicas)]
         if not self.action_ports:
-            self.action_ports = [5055 + i for i in range(self.config.action_replicas)]
+            self.action_ports = [self.config.action_port + i for i in range(self.config.action_replicas)]
         self.rasa_port, self.action_port = self.rasa_ports[0], self.action_ports[0]
 
     @property
@@ -153,7 +154,7 @@ class ScaledStack(Stack):
                 if sock.connect_ex(("127.0.0.1", port)) == 0:
                     raise RuntimeError(
                         f"port {port} ({name}) is already in use: is another `make run-scaled` still running? "
-                        "Choose other ports with SCALED_PORT / SCALED_ACTION_LB_PORT / CRM_PORT."
+                        "Choose other ports with SCALED_PORT / SCALED_ACTION_LB_PORT / CRM_PORT / RASA_PORT / ACTION_PORT."
                     )
 
     def prepare(self, customers: int) -> None:
@@ -201,6 +202,14 @@ class ScaledStack(Stack):
 
 
 # ----------------------------------------------------------------------------- make run-scaled
+def masked(url: str) -> str:
+    """The URL with its password replaced, for printing."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    return url.replace(f":{parts.password}@", ":***@", 1)
+
+
 def run(args: argparse.Namespace) -> int:
     config = ScaledConfig.from_env()
     missing = config.missing()
@@ -238,8 +247,8 @@ def run(args: argparse.Namespace) -> int:
             f"  Rasa replicas         {replicas}\n"
             f"  action servers        " + ", ".join(f"http://127.0.0.1:{p}" for p in stack.action_ports) + "\n"
             f"  CRM API docs          {stack.crm_url}/docs\n"
-            f"  stores                tracker {config.tracker_database_url}, CRM {config.crm_database_url}, "
-            f"lock store {config.redis_url}, events {config.rabbitmq_url} queue {config.rabbitmq_queue}\n"
+            f"  stores                tracker {masked(config.tracker_database_url)}, CRM {masked(config.crm_database_url)}"
+            f", lock store {masked(config.redis_url)}, events {masked(config.rabbitmq_url)} queue {config.rabbitmq_queue}\n"
             f"  logs                  {stack.log_dir}\n\nCustomers to try: "
             + "; ".join(f"{p['name']} {p['email']} {p['postcode']}" for p in demo)
             + "\nPress Ctrl-C to stop.",

@@ -24,6 +24,8 @@ class ScaledConfig:
     port: int = 5080  # nginx: Rasa's REST, socket.io and HTTP API
     action_lb_port: int = 5085  # nginx: the action servers, for the Rasa replicas
     crm_port: int = 8000
+    rasa_port: int = 5005  # replica i listens on rasa_port + i
+    action_port: int = 5055  # action server i on action_port + i
     crm_database_url: str = "postgresql://postgres@127.0.0.1:5432/shopcare_crm"
     tracker_database_url: str = "postgresql://postgres@127.0.0.1:5432/shopcare_tracker"
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -43,6 +45,8 @@ class ScaledConfig:
             port=int(env.get("SCALED_PORT", default.port)),
             action_lb_port=int(env.get("SCALED_ACTION_LB_PORT", default.action_lb_port)),
             crm_port=int(env.get("CRM_PORT", default.crm_port)),
+            rasa_port=int(env.get("RASA_PORT", default.rasa_port)),
+            action_port=int(env.get("ACTION_PORT", default.action_port)),
             crm_database_url=env.get("CRM_DATABASE_URL", default.crm_database_url),
             tracker_database_url=env.get("TRACKER_DATABASE_URL", default.tracker_database_url),
             redis_url=env.get("REDIS_URL", default.redis_url),
