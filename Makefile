@@ -7,6 +7,9 @@ PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 RASA   := $(VENV)/bin/rasa
 STAMP  := $(VENV)/.installed
+# schemathesis and pip-audit need newer jsonschema/pytest/anyio/packaging than Rasa 3.6 allows: their own venv
+TOOLS       := .venv-tools
+TOOLS_STAMP := $(TOOLS)/.installed
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 3
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
@@ -38,6 +41,29 @@ $(STAMP): requirements.in requirements.lock pyproject.toml
 .PHONY: venv
 venv: $(STAMP) ## create .venv with the pinned dependencies
 
+WIDGET_JS  := widget/dist/shopcare-widget.js
+WIDGET_SRC := $(wildcard widget/src/*.js) widget/package.json widget/package-lock.json
+
+# npm ci + esbuild, only when a source is newer than the build (the CRM serves it at /widget/shopcare-widget.js)
+$(WIDGET_JS): $(WIDGET_SRC)
+	@command -v npm >/dev/null 2>&1 || { echo "error: npm (Node.js 18+) is needed to build the chat widget:"; \
+		echo "  apt-get install nodejs npm"; exit 1; }
+	cd widget && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
+	@touch $(WIDGET_JS)
+
+.PHONY: widget
+widget: $(WIDGET_JS) ## build the web chat widget (widget/ -> widget/dist/shopcare-widget.js)
+
+$(TOOLS_STAMP): requirements-tools.lock
+	@test -n "$(PYTHON310)" || { echo "error: Python 3.10 is required (see 'make venv')"; exit 1; }
+	@test -x $(TOOLS)/bin/python || $(PYTHON310) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install -q --upgrade "pip<25"
+	$(TOOLS)/bin/pip install -q -r requirements-tools.lock
+	@touch $(TOOLS_STAMP)
+
+.PHONY: tools
+tools: $(TOOLS_STAMP) ## create .venv-tools (schemathesis, pip-audit; pinned in requirements-tools.lock)
+
 .PHONY: db
 db: venv ## migrate the CRM database and seed it if empty (var/crm.db)
 	$(VENV)/bin/crm init
@@ -48,7 +74,7 @@ models: venv ## train what models/ lacks for the current data/config (fingerprin
 	$(PY) scripts/stack.py train
 
 .PHONY: run
-run: venv ## set up everything and run CRM + action server + Rasa server (Ctrl-C stops)
+run: venv widget ## set up everything and run CRM + action server + Rasa server (Ctrl-C stops)
 	$(PY) scripts/stack.py run
 
 .PHONY: run-scaled
@@ -56,14 +82,19 @@ run-scaled: venv ## the scaled profile: 2 Rasa + 2 action servers + CRM behind n
 	$(PY) scripts/scaled.py run
 
 .PHONY: test
-test: venv models ## the whole test suite (unit, CRM, actions, conversations, end to end)
+test: venv models widget tools ## the whole test suite (unit, CRM, actions, conversations, end to end, browser)
 	$(PY) -m pytest
 
 .PHONY: lint
-lint: venv ## ruff (lint + format check) and mypy
+lint: venv tools ## ruff (lint + format check), mypy and the dependency audit (pip-audit)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(PY) scripts/audit.py
+
+.PHONY: audit
+audit: tools ## pip-audit over requirements.lock (AUDIT_STRICT=1: fail when packages could not be looked up)
+	$(PY) scripts/audit.py
 
 .PHONY: bench
 bench: venv models ## NLU quality and latency benchmarks (figures go to docs/benchmarks.md)
@@ -72,5 +103,5 @@ bench: venv models ## NLU quality and latency benchmarks (figures go to docs/ben
 	$(PY) bench/latency.py
 
 .PHONY: clean
-clean: ## remove generated state (database, logs, trained models), keep the venv
-	rm -rf var results .rasa models/*.tar.gz models/*.fingerprint
+clean: ## remove generated state (database, logs, trained models, built widget), keep the venvs
+	rm -rf var results .rasa models/*.tar.gz models/*.fingerprint widget/dist

@@ -176,6 +176,10 @@ class CRMClient:
     async def create_escalation(self, body: dict[str, Any], key: str) -> dict[str, Any]:
         return await self.request("POST", "/escalations", json=body, idempotency_key=key)
 
+    async def record_csat(self, conversation_id: str, score: int, key: str) -> dict[str, Any]:
+        body = {"conversation_id": conversation_id, "score": score}
+        return await self.request("POST", "/escalations/csat", json=body, idempotency_key=key)
+
 
 def _refusal(response: httpx.Response) -> CRMRefused:
     try:

@@ -113,6 +113,10 @@ class ValidateOrderForm(FormValidationAction):
             dispatcher.utter_message(response="utter_crm_down")
             return {"identity_proof": None, "task_blocked": "crm_down"}
         except CRMRefused as refusal:
+            if refusal.code == "invalid_request":  # e.g. an over-long e-mail: not a usable answer
+                dispatcher.utter_message(response="utter_invalid_identity_proof")
+                dispatcher.utter_message(response="utter_ask_order_form_identity_proof")
+                return {"identity_proof": None}
             if refusal.code not in ("verification_failed", "too_many_attempts"):
                 raise
             return _failed_attempt(dispatcher, tracker, locked_by_crm=refusal.code == "too_many_attempts")

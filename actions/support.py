@@ -73,6 +73,11 @@ class ActionComplaint(Action):
         except CRMUnavailable:
             dispatcher.utter_message(response="utter_crm_down")
             return []
+        if ticket.get("repeat_complaint"):
+            # A third complaint this month (policies.yml): the decision sees the rule hit and a person takes over.
+            escalated = await raise_escalation(dispatcher, tracker, rule_hits=("repeat_complaint",))
+            if escalated:
+                return escalated
         dispatcher.utter_message(
             text=f"I'm really sorry about this. I've recorded your complaint (reference {ticket['reference']}) and "
             "our customer care team will look into it. Would you like to talk to a person about it?",

@@ -22,6 +22,8 @@ from rasa.core.tracker_store import SQLTrackerStore
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from crm_backend.pii import Masker, mask_event
+
 logger = logging.getLogger(__name__)
 
 
@@ -55,11 +57,13 @@ class BatchingSQLEventBroker(SQLEventBroker):
         tune_sqlite(self.engine)
         self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._interval = float(flush_interval)
+        self._masker = Masker.from_env()
         self._writer = threading.Thread(target=self._write_loop, name="event-broker-writer", daemon=True)
         self._writer.start()
 
     def publish(self, event: dict[str, Any]) -> None:
-        self._queue.put(event)
+        # PII leaves the conversation masked; the escalation packet (access-controlled in the CRM) stays whole
+        self._queue.put(mask_event(event, self._masker))
 
     def _write_loop(self) -> None:
         stopping = False

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from crm_backend import console
 from crm_backend.api import handlers, routes_customers, routes_escalations, routes_public, routes_risk
 from crm_backend.api.deps import require_api_key
 from crm_backend.api.schemas import Health
@@ -18,6 +19,7 @@ from crm_backend.policies import load_policies
 from crm_backend.rasa_client import RasaClient
 from crm_backend.relay_pika import make_relay
 from crm_backend.settings import Settings, get_settings
+from crm_backend.storefront import router as storefront_router
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -30,7 +32,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if relay is not None:
             relay.start(settings.relay_interval_seconds)
         _app.state.relay = relay
+        notifier = None
+        if settings.agent_slack_webhook_url:  # urgent escalations to the agents' Slack channel (console/notify.py)
+            from crm_backend.console.notify import SlackNotifier
+
+            notifier = SlackNotifier.from_settings(settings, engine)
+            notifier.start(settings.notify_interval_seconds)
         yield
+        if notifier is not None:
+            notifier.stop()
         if relay is not None:
             relay.stop()
         close = getattr(_app.state.rasa_client, "close", None)
@@ -66,4 +76,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(routes_escalations.router)
     api.include_router(routes_risk.router)
     app.include_router(api)
+    app.include_router(storefront_router)  # /shop and /widget/shopcare-widget.js: no API key, public pages
+    console.install(app)  # the agents' console under /console
     return app

@@ -1,4 +1,4 @@
-"""Command line: ``crm init | seed | seed-if-empty | demo-customers | serve | create-agent | stats | relay``."""
+"""Command line: ``crm init | seed | seed-if-empty | demo-customers | demo-agents | serve | create-agent | stats | relay``."""
 
 from __future__ import annotations
 
@@ -120,8 +120,10 @@ def cmd_demo_customers(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
+    from crm_backend import logmask
     from crm_backend.app import create_app
 
+    logmask.install([settings.api_key, settings.rasa_token])  # no PII or secret in any log line of the CRM
     # ws="websockets": uvicorn's "auto" picks the sans-io implementation, which needs a newer
     # websockets than the one Rasa pins.
     uvicorn.run(create_app(settings), host=args.host or settings.host, port=args.port or settings.port, ws="websockets")
@@ -146,6 +148,26 @@ def cmd_create_agent(settings: Settings, args: argparse.Namespace) -> int:
             return 1
         session.commit()
         print(f"created {agent.role} {agent.username!r} (id {agent.id})")
+    return 0
+
+
+DEMO_AGENTS = (("agent", "agent", "Alex Agent"), ("supervisor", "supervisor", "Sam Supervisor"))
+DEMO_AGENT_PASSWORD = "shopcare-demo"
+
+
+def cmd_demo_agents(settings: Settings, args: argparse.Namespace) -> int:
+    """The console logins of ``make run``: ``agent`` and ``supervisor`` (development only; existing ones are kept)."""
+    from crm_backend.console.demo import ensure_agent
+
+    if settings.env != "development":
+        print("error: demo agents exist only when CRM_ENV=development; use create-agent", file=sys.stderr)
+        return 1
+    engine = _engine(settings)
+    with new_session(engine) as session:
+        for username, role, name in DEMO_AGENTS:
+            created = ensure_agent(session, username, args.password, role, name)
+            print(f"{'created' if created else 'kept'} {role} {username!r}")
+        session.commit()
     return 0
 
 
@@ -207,6 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--role", choices=("agent", "supervisor"), default="agent")
     p.add_argument("--display-name", default=None)
     p.set_defaults(func=cmd_create_agent)
+    p = sub.add_parser("demo-agents", help="console logins agent/supervisor for local development")
+    p.add_argument("--password", default=DEMO_AGENT_PASSWORD)
+    p.set_defaults(func=cmd_demo_agents)
     sub.add_parser("stats", help="row counts per table").set_defaults(func=cmd_stats)
     p = sub.add_parser("relay", help="relay the Rasa event-broker table (escalations, customer messages)")
     p.add_argument("--once", action="store_true", help="process what is there and exit")

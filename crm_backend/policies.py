@@ -47,6 +47,11 @@ class CancellationRules(BaseModel):
         return pounds_to_pence(self.fee_by_status.get(status, 0.0)) or 0
 
 
+class ComplaintRules(BaseModel):
+    window_days: int
+    repeat_threshold: int
+
+
 class AddressRules(BaseModel):
     editable_statuses: list[str]
 
@@ -72,6 +77,7 @@ class Topic(BaseModel):
 class Policies(BaseModel):
     refunds: RefundRules
     cancellation: CancellationRules
+    complaints: ComplaintRules
     shipping_address: AddressRules
     payment_methods: list[PaymentMethod]
     delivery_options: list[DeliveryOption]

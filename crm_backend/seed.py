@@ -105,20 +105,24 @@ def seed(
                 f"({time.monotonic() - started:.1f}s)"
             )
     _flush(engine, pop.rows)
-    _sync_sequences(engine)
+    advance_sequences(engine)
     return {t: pop.ids[t] - start_ids[t] for t in TABLES}
 
 
-def _sync_sequences(engine: Engine) -> None:
-    """Move PostgreSQL's id sequences past the ids the seed wrote itself; otherwise the next row the application
-    inserts (a refund, a ticket) collides with a seeded one. SQLite needs nothing (it uses max(id) + 1)."""
+def advance_sequences(engine: Engine) -> None:
+    """PostgreSQL: move every id sequence past the ids the seed wrote itself; otherwise the first row the API
+    inserts collides with a seeded one (found by tests/faults/test_postgres_restart.py: a 500 on the first refund)."""
     if engine.dialect.name != "postgresql":
         return
     with engine.begin() as conn:
-        for table in TABLES:
+        for table in Base.metadata.sorted_tables:
+            column = table.c.get("id")
+            if column is None or not column.primary_key or not isinstance(column.type, Integer):
+                continue
             conn.execute(
                 text(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                    f"COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
+                    f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                    f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false) "
+                    f"WHERE pg_get_serial_sequence('{table.name}', 'id') IS NOT NULL"
                 )
             )

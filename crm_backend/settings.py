@@ -30,6 +30,22 @@ class Settings(BaseSettings):
     relay_enabled: bool = True
     relay_interval_seconds: float = 0.5
     escalation_minutes_per_case: int = 4
+    # Web chat widget and demo storefront (/shop): the Rasa URL as the customer's browser reaches it ("" = rasa_url)
+    # and the folder holding the built widget (make widget).
+    widget_socket_url: str = ""
+    widget_dir: str = "widget/dist"
+    # Agents' console (crm_backend/console): sessions, login rate limit, notifications of urgent escalations.
+    console_session_hours: float = 8.0
+    console_secure_cookie: bool = False  # set true behind HTTPS
+    login_max_failures: int = 5  # failed logins per username (or per client address) within the window
+    login_window_minutes: int = 15
+    notify_priority: int = 70  # escalations at or above this priority are announced to agents
+    agent_slack_webhook_url: str = ""  # Slack incoming webhook of the agents' channel; "" disables it
+    notify_interval_seconds: float = 2.0
+    public_url: str = ""  # how agents reach this CRM (links in Slack); default http://host:port
+    # Identity verification: this many failed checks of one order within the window lock its verification
+    verify_max_failures_per_order: int = 5
+    verify_lock_minutes: int = 15
 
     class Config:
         env_prefix = "CRM_"
@@ -50,8 +66,8 @@ class Settings(BaseSettings):
     def _absolute_events_path(cls, value: str) -> str:
         return str(cls._absolute_sqlite_path(value))
 
-    @validator("policy_file")
-    def _absolute_policy_path(cls, value: str) -> str:
+    @validator("policy_file", "widget_dir")
+    def _absolute_repo_path(cls, value: str) -> str:
         path = Path(value)
         return str(path if path.is_absolute() else REPO_ROOT / path)
 

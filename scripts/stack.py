@@ -20,9 +20,16 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `python scripts/stack.py` puts scripts/ first; the project's packages are at ROOT
+    sys.path.insert(1, str(ROOT))
 BIN = Path(sys.executable).parent
 MODEL_NAME = "shopcare"
+# the rasa CLI with PII and secrets masked in every log record (crm_backend/logmask.py)
+MAX_RESTARTS_PER_5_MIN = 5
+MASKED_RASA = [sys.executable, "-m", "crm_backend.logmask", "rasa"]
 TRAINING_INPUTS = ["config.yml", "domain.yml", "data", "components"]
 QUIET_ENV = {
     "RASA_TELEMETRY_ENABLED": "false",
@@ -149,6 +156,10 @@ class Stack:
     model: Path = ROOT / "models" / f"{MODEL_NAME}.tar.gz"
     log_dir: Path = ROOT / "var" / "log"
     extra_rasa_args: list[str] = field(default_factory=list)
+    # settings of the Slack/Telegram channels (SLACK_*, TELEGRAM_*; channels/credentials.py): `make run` passes the
+    # environment, a test its fakes' URLs; empty by default so a test stack never reaches a real Slack or Telegram
+    channel_env: dict[str, str] = field(default_factory=dict)
+    channels: list[str] = field(default_factory=list)  # enabled, known once the credentials file is written
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     @property
@@ -158,6 +169,12 @@ class Stack:
     @property
     def rasa_url(self) -> str:
         return f"http://127.0.0.1:{self.rasa_port}"
+
+    @property
+    def widget_origins(self) -> list[str]:
+        """Origins of the storefront the CRM serves (/shop): Rasa's socket.io must accept the widget's polling from there
+        (a websocket needs no CORS; the long-polling fallback does)."""
+        return [self.crm_url, f"http://localhost:{self.crm_port}"]
 
     @property
     def action_url(self) -> str:
@@ -199,6 +216,16 @@ class Stack:
         )
         return path
 
+    def write_credentials(self) -> Path:
+        from channels.credentials import enabled_channels, write_credentials  # here: needs ROOT on sys.path
+
+        path = write_credentials(
+            ROOT / "credentials.yml", self.log_dir.parent / f"credentials.{self.rasa_port}.yml", self.channel_env
+        )
+        self.channels = enabled_channels(yaml.safe_load(path.read_text()))
+        print(f"[rasa] channels: {', '.join(self.channels)}", flush=True)
+        return path
+
     def _start(self, name: str, cmd: list[str], env: dict[str, str]) -> subprocess.Popen:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{name}.{self.rasa_port}.log", "ab")
@@ -216,9 +243,7 @@ class Stack:
         """One action server (`port`/`name` let the scaled profile, scripts/scaled.py, start several)."""
         port = port or self.action_port
         env = base_env(CRM_URL=self.crm_url, CRM_API_KEY=self.api_key, CRM_RETRIES="1", CRM_TIMEOUT="3")
-        proc = self._start(
-            name, [str(BIN / "rasa"), "run", "actions", "--port", str(port), "--actions", "actions"], env
-        )
+        proc = self._start(name, [*MASKED_RASA, "run", "actions", "--port", str(port), "--actions", "actions"], env)
         wait_http(f"http://127.0.0.1:{port}/health", 90, proc)
 
     def start_rasa(
@@ -227,7 +252,7 @@ class Stack:
         """One Rasa server; the scaled profile passes its own port, endpoints file and environment per replica."""
         port = port or self.rasa_port
         cmd = [
-            str(BIN / "rasa"),
+            *MASKED_RASA,
             "run",
             "--model",
             str(self.model),
@@ -238,10 +263,12 @@ class Stack:
             "--endpoints",
             str(endpoints or self.write_endpoints()),
             "--credentials",
-            str(ROOT / "credentials.yml"),
+            str(self.write_credentials()),
             "--enable-api",
             "--auth-token",
             self.rasa_token,
+            "--cors",
+            *self.widget_origins,
             *self.extra_rasa_args,
         ]
         proc = self._start(name, cmd, env or base_env())
@@ -264,6 +291,20 @@ class Stack:
         self.start_rasa()
         return self
 
+    def restart(self, name: str) -> None:
+        {"crm": self.start_crm, "actions": self.start_actions, "rasa": self.start_rasa}[name]()
+
+    def supervise_once(self) -> list[str]:
+        """Start again every process that exited without being stopped (crash, OOM kill); returns their names."""
+        restarted = []
+        for name, proc in list(self.procs.items()):
+            if proc.poll() is not None:
+                print(f"[run] {name} exited with code {proc.returncode}; starting it again", flush=True)
+                self.procs.pop(name)
+                self.restart(name)
+                restarted.append(name)
+        return restarted
+
     def stop(self, name: str | None = None) -> None:
         for key in [name] if name else list(self.procs):
             proc = self.procs.pop(key, None)
@@ -277,14 +318,70 @@ class Stack:
                 proc.wait()
 
 
+def free_port() -> int:
+    """A free TCP port on loopback (tests and benchmarks start their own stacks side by side)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def local_stack(
+    workdir: Path,
+    api_key: str,
+    *,
+    customers: int = 40,
+    seed: int = 7,
+    agents: tuple[tuple[str, str, str, str], ...] = (),
+    rasa_port: int | None = None,
+    **fields: object,
+) -> Stack:
+    """A not-yet-started stack with its state under ``workdir``: CRM migrated and seeded, agents created.
+
+    ``agents`` holds (username, password, role, display name); ``fields`` are further ``Stack`` fields.
+    """
+    stack = Stack(
+        crm_port=free_port(),
+        action_port=free_port(),
+        rasa_port=rasa_port or free_port(),
+        database_url=f"sqlite:///{workdir / 'crm.db'}",
+        tracker_db=workdir / "tracker.db",
+        events_db=workdir / "events.db",
+        api_key=api_key,
+        model=ensure_model(),
+        log_dir=workdir / "log",
+        **fields,  # type: ignore[arg-type]
+    )
+    stack.crm("init")
+    stack.crm("seed", "--customers", str(customers), "--seed", str(seed))
+    for username, password, role, display_name in agents:
+        stack.crm(
+            "create-agent",
+            "--username",
+            username,
+            "--password",
+            password,
+            "--role",
+            role,
+            "--display-name",
+            display_name,
+        )
+    return stack
+
+
 def prepare_database(stack: Stack, customers: int) -> None:
     print("[crm] migrating the database ...", flush=True)
     stack.crm("init")
     print(stack.crm("seed-if-empty", "--customers", str(customers)).strip(), flush=True)
+    stack.crm("demo-agents")  # console logins agent / supervisor (crm_backend/cli.py DEMO_AGENT_PASSWORD)
 
 
 def run(args: argparse.Namespace) -> int:
-    stack = Stack(crm_port=args.crm_port, action_port=args.action_port, rasa_port=args.rasa_port)
+    from channels.credentials import read_env_file  # here: needs ROOT on sys.path
+
+    channel_env = {**read_env_file(ROOT / ".env"), **os.environ}  # like the CRM's settings: the environment wins
+    stack = Stack(
+        crm_port=args.crm_port, action_port=args.action_port, rasa_port=args.rasa_port, channel_env=channel_env
+    )
     prepare_database(stack, args.customers)
     ensure_churn_model()
     stack.model = ensure_model()
@@ -307,8 +404,15 @@ def run(args: argparse.Namespace) -> int:
             "\nShopCare is running:\n"
             f"  Rasa REST channel   {stack.rasa_url}/webhooks/rest/webhook\n"
             f"  Rasa socket.io      {stack.rasa_url}/socket.io\n"
-            f"  action server       {stack.action_url}/health\n"
+            + "".join(
+                f"  {name.title()} webhook{' ' * (12 - len(name))}{stack.rasa_url}/webhooks/{name}/webhook\n"
+                for name in stack.channels
+                if name in ("slack", "telegram")
+            )
+            + f"  storefront + widget {stack.crm_url}/shop\n"
+            + f"  action server       {stack.action_url}/health\n"
             f"  CRM API docs        {stack.crm_url}/docs\n"
+            f"  agents' console     {stack.crm_url}/console  (agent / supervisor, password shopcare-demo)\n"
             f"  logs                {stack.log_dir}\n\nCustomers to try (order numbers by status):"
         )
         for person in demo:
@@ -319,11 +423,16 @@ def run(args: argparse.Namespace) -> int:
             "10001?\"}'\nPress Ctrl-C to stop.",
             flush=True,
         )
+        restarts: list[float] = []
         while not stopping:
-            for name, proc in list(stack.procs.items()):
-                if proc.poll() is not None:
-                    print(f"[run] {name} exited with code {proc.returncode}; stopping", flush=True)
-                    return 1
+            try:
+                restarts += [time.monotonic() for _ in stack.supervise_once()]
+            except (RuntimeError, TimeoutError) as exc:
+                print(f"[run] could not start it again: {exc} (logs: {stack.log_dir}); stopping", flush=True)
+                return 1
+            if len([t for t in restarts if t > time.monotonic() - 300]) > MAX_RESTARTS_PER_5_MIN:
+                print(f"[run] more than {MAX_RESTARTS_PER_5_MIN} restarts in 5 minutes; stopping", flush=True)
+                return 1
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass

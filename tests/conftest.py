@@ -20,6 +20,7 @@ from crm_backend.app import create_app
 from crm_backend.db import Base, make_engine, new_session
 from crm_backend.personas import ensure_personas
 from crm_backend.settings import Settings
+from tests.live_stack import chat, crm_api, stack  # noqa: F401 - one live stack per session for every suite
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_API_KEY = "actions-test-key"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Path, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
@@ -16,6 +16,12 @@ from crm_backend.db import new_session
 from crm_backend.errors import DomainError
 from crm_backend.policies import Policies
 from crm_backend.services import idempotency
+
+# Ids are 32-bit integers in every database the CRM runs on (PostgreSQL INTEGER); a larger number is a bad request,
+# not a server error (schemathesis found the SQLite OverflowError).
+ID_MAX = 2_147_483_647
+CustomerId = Annotated[int, Path(ge=1, le=ID_MAX)]
+EscalationId = Annotated[int, Path(ge=1, le=ID_MAX)]
 
 
 def get_session(request: Request) -> Iterator[Session]:

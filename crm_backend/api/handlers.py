@@ -39,7 +39,14 @@ async def http_error_handler(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
 
+async def overflow_handler(_request: Request, exc: Exception) -> JSONResponse:
+    """A number too large for the database (last line of defence behind the schemas' bounds): the request is bad."""
+    body = {"code": "invalid_request", "message": "A number in the request is out of range.", "details": {}}
+    return JSONResponse(body, status_code=422)
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(OverflowError, overflow_handler)
     app.add_exception_handler(DomainError, domain_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)

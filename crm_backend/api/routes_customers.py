@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from crm_backend.api import schemas as s
 from crm_backend.api import views
-from crm_backend.api.deps import Writer, get_policies, get_session, get_writer
+from crm_backend.api.deps import CustomerId, Writer, get_policies, get_session, get_writer
 from crm_backend.policies import Policies
 from crm_backend.services import customers, invoices, orders, refunds
 
@@ -16,13 +16,13 @@ router = APIRouter(prefix="/customers/{customer_id}", tags=["customers"])
 
 
 @router.get("", response_model=s.CustomerPublic)
-def get_customer(customer_id: int, session: Session = Depends(get_session)) -> s.CustomerPublic:
+def get_customer(customer_id: CustomerId, session: Session = Depends(get_session)) -> s.CustomerPublic:
     return views.customer_public(customers.get_customer(customer_id, session=session))
 
 
 @router.get("/orders", response_model=list[s.OrderSummary], tags=["orders"])
 def list_orders(
-    customer_id: int, limit: int = Query(10, ge=1, le=100), session: Session = Depends(get_session)
+    customer_id: CustomerId, limit: int = Query(10, ge=1, le=100), session: Session = Depends(get_session)
 ) -> list[s.OrderSummary]:
     customers.get_customer(customer_id, session=session)
     return [views.order_summary(o) for o in orders.list_orders(customer_id, session=session, limit=limit)]
@@ -30,7 +30,7 @@ def list_orders(
 
 @router.get("/orders/{order_number}", response_model=s.OrderDetail, tags=["orders"])
 def get_order(
-    customer_id: int,
+    customer_id: CustomerId,
     order_number: str,
     session: Session = Depends(get_session),
     policies: Policies = Depends(get_policies),
@@ -40,7 +40,7 @@ def get_order(
 
 @router.get("/orders/{order_number}/cancellation", response_model=s.CancellationQuotePublic, tags=["orders"])
 def cancellation_quote(
-    customer_id: int,
+    customer_id: CustomerId,
     order_number: str,
     session: Session = Depends(get_session),
     policies: Policies = Depends(get_policies),
@@ -51,7 +51,7 @@ def cancellation_quote(
 
 @router.post("/orders/{order_number}/cancel", response_model=s.CancelResult, tags=["orders"])
 def cancel_order(
-    customer_id: int, order_number: str, body: s.CancelRequest, writer: Writer = Depends(get_writer)
+    customer_id: CustomerId, order_number: str, body: s.CancelRequest, writer: Writer = Depends(get_writer)
 ) -> JSONResponse:
     def action() -> s.CancelResult:
         order = orders.get_order(customer_id, order_number, session=writer.session, for_update=True)
@@ -77,7 +77,7 @@ def cancel_order(
 
 @router.get("/orders/{order_number}/refund-eligibility", response_model=s.RefundQuotePublic, tags=["refunds"])
 def refund_eligibility(
-    customer_id: int,
+    customer_id: CustomerId,
     order_number: str,
     session: Session = Depends(get_session),
     policies: Policies = Depends(get_policies),
@@ -88,7 +88,7 @@ def refund_eligibility(
 
 @router.post("/orders/{order_number}/refunds", response_model=s.RefundPublic, status_code=201, tags=["refunds"])
 def create_refund(
-    customer_id: int, order_number: str, body: s.RefundCreate, writer: Writer = Depends(get_writer)
+    customer_id: CustomerId, order_number: str, body: s.RefundCreate, writer: Writer = Depends(get_writer)
 ) -> JSONResponse:
     def action() -> s.RefundPublic:
         order = orders.get_order(customer_id, order_number, session=writer.session, for_update=True)
@@ -108,7 +108,7 @@ def create_refund(
 
 @router.put("/orders/{order_number}/shipping-address", response_model=s.OrderDetail, tags=["orders"])
 def change_shipping_address(
-    customer_id: int, order_number: str, body: s.AddressUpdate, writer: Writer = Depends(get_writer)
+    customer_id: CustomerId, order_number: str, body: s.AddressUpdate, writer: Writer = Depends(get_writer)
 ) -> JSONResponse:
     def action() -> s.OrderDetail:
         order = orders.get_order(customer_id, order_number, session=writer.session, for_update=True)
@@ -130,19 +130,19 @@ def change_shipping_address(
 
 
 @router.get("/refunds", response_model=list[s.RefundPublic], tags=["refunds"])
-def list_refunds(customer_id: int, session: Session = Depends(get_session)) -> list[s.RefundPublic]:
+def list_refunds(customer_id: CustomerId, session: Session = Depends(get_session)) -> list[s.RefundPublic]:
     customers.get_customer(customer_id, session=session)
     return [views.refund_public(r) for r in refunds.list_refunds(customer_id, session=session)]
 
 
 @router.get("/refunds/{reference}", response_model=s.RefundPublic, tags=["refunds"])
-def get_refund(customer_id: int, reference: str, session: Session = Depends(get_session)) -> s.RefundPublic:
+def get_refund(customer_id: CustomerId, reference: str, session: Session = Depends(get_session)) -> s.RefundPublic:
     return views.refund_public(refunds.get_refund(customer_id, reference, session=session))
 
 
 @router.get("/invoices", response_model=list[s.InvoicePublic], tags=["invoices"])
 def list_invoices(
-    customer_id: int, session: Session = Depends(get_session), policies: Policies = Depends(get_policies)
+    customer_id: CustomerId, session: Session = Depends(get_session), policies: Policies = Depends(get_policies)
 ) -> list[s.InvoicePublic]:
     customers.get_customer(customer_id, session=session)
     return [views.invoice_public(i, policies) for i in invoices.list_invoices(customer_id, session=session)]
@@ -150,7 +150,7 @@ def list_invoices(
 
 @router.get("/invoices/{invoice_number}", response_model=s.InvoicePublic, tags=["invoices"])
 def get_invoice(
-    customer_id: int,
+    customer_id: CustomerId,
     invoice_number: str,
     session: Session = Depends(get_session),
     policies: Policies = Depends(get_policies),

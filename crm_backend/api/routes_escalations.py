@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from crm_backend.api import schemas_escalations as s
-from crm_backend.api.deps import Writer, get_session, get_writer
+from crm_backend.api.deps import EscalationId, Writer, get_session, get_writer
 from crm_backend.db import Escalation, EscalationMessage
 from crm_backend.errors import DomainError
 from crm_backend.rasa_client import RasaError, RasaEvents
@@ -122,6 +122,17 @@ def create_escalation(body: s.EscalationCreate, writer: Writer = Depends(get_wri
     return writer.run(body.dict(), 201, action)
 
 
+@router.post("/csat", response_model=s.CsatRecorded)
+def record_csat(body: s.CsatAnswer, writer: Writer = Depends(get_writer)) -> JSONResponse:
+    """Store the customer's rating on the conversation's latest handed-back escalation."""
+
+    def action() -> s.CsatRecorded:
+        escalation = escalations.record_csat(body.conversation_id, body.score, session=writer.session)
+        return s.CsatRecorded(escalation_id=escalation.id, csat=escalation.csat)
+
+    return writer.run(body.dict(), 200, action)
+
+
 @router.get("", response_model=list[s.EscalationItem])
 def list_escalations(
     status: str = Query("open,claimed", description="comma-separated: open, claimed, resolved, handed_back"),
@@ -143,13 +154,15 @@ def list_escalations(
 
 
 @router.get("/{escalation_id}", response_model=s.EscalationDetail)
-def get_escalation(escalation_id: int, request: Request, session: Session = Depends(get_session)) -> s.EscalationDetail:
+def get_escalation(
+    escalation_id: EscalationId, request: Request, session: Session = Depends(get_session)
+) -> s.EscalationDetail:
     escalation = escalations.get_escalation(escalation_id, session=session)
     return _detail(escalation, session, _minutes_per_case(request))
 
 
 @router.post("/{escalation_id}/claim", response_model=s.EscalationDetail)
-def claim(escalation_id: int, body: s.AgentAction, writer: Writer = Depends(get_writer)) -> JSONResponse:
+def claim(escalation_id: EscalationId, body: s.AgentAction, writer: Writer = Depends(get_writer)) -> JSONResponse:
     def action() -> s.EscalationDetail:
         escalation = escalations.get_escalation(escalation_id, session=writer.session)
         agent = escalations.get_agent(body.agent, session=writer.session)
@@ -161,7 +174,10 @@ def claim(escalation_id: int, body: s.AgentAction, writer: Writer = Depends(get_
 
 @router.post("/{escalation_id}/reply", response_model=s.EscalationMessagePublic, status_code=201)
 def reply(
-    escalation_id: int, body: s.AgentText, writer: Writer = Depends(get_writer), rasa: RasaEvents = Depends(get_rasa)
+    escalation_id: EscalationId,
+    body: s.AgentText,
+    writer: Writer = Depends(get_writer),
+    rasa: RasaEvents = Depends(get_rasa),
 ) -> JSONResponse:
     def action() -> s.EscalationMessagePublic:
         escalation = escalations.get_escalation(escalation_id, session=writer.session)
@@ -175,7 +191,7 @@ def reply(
 
 
 @router.post("/{escalation_id}/notes", response_model=s.EscalationMessagePublic, status_code=201)
-def add_note(escalation_id: int, body: s.AgentText, writer: Writer = Depends(get_writer)) -> JSONResponse:
+def add_note(escalation_id: EscalationId, body: s.AgentText, writer: Writer = Depends(get_writer)) -> JSONResponse:
     def action() -> s.EscalationMessagePublic:
         escalation = escalations.get_escalation(escalation_id, session=writer.session)
         agent = escalations.get_agent(body.agent, session=writer.session)
@@ -187,7 +203,7 @@ def add_note(escalation_id: int, body: s.AgentText, writer: Writer = Depends(get
 
 
 @router.post("/{escalation_id}/resolve", response_model=s.EscalationDetail)
-def resolve(escalation_id: int, body: s.ResolveRequest, writer: Writer = Depends(get_writer)) -> JSONResponse:
+def resolve(escalation_id: EscalationId, body: s.ResolveRequest, writer: Writer = Depends(get_writer)) -> JSONResponse:
     def action() -> s.EscalationDetail:
         escalation = escalations.get_escalation(escalation_id, session=writer.session)
         agent = escalations.get_agent(body.agent, session=writer.session)
@@ -199,7 +215,7 @@ def resolve(escalation_id: int, body: s.ResolveRequest, writer: Writer = Depends
 
 @router.post("/{escalation_id}/hand-back", response_model=s.EscalationDetail)
 def hand_back(
-    escalation_id: int,
+    escalation_id: EscalationId,
     body: s.HandBackRequest,
     writer: Writer = Depends(get_writer),
     rasa: RasaEvents = Depends(get_rasa),

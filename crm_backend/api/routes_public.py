@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from datetime import timedelta
+
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from crm_backend.api import schemas as s
 from crm_backend.api import views
 from crm_backend.api.deps import Writer, get_policies, get_session, get_writer
-from crm_backend.errors import not_found
+from crm_backend.errors import DomainError, not_found
 from crm_backend.policies import Policies
-from crm_backend.services import customers, tickets
+from crm_backend.services import customers, tickets, verification
 
 router = APIRouter()
 
@@ -30,10 +32,23 @@ def one_policy(topic: str, policies: Policies = Depends(get_policies)) -> s.Poli
 
 
 @router.post("/identity/verify", response_model=s.IdentityVerified, tags=["identity"])
-def verify_identity(body: s.IdentityVerify, session: Session = Depends(get_session)) -> s.IdentityVerified:
-    customer, verified_by = customers.verify_identity(
-        session=session, order_number=body.order_number, email=body.email, postcode=body.postcode
+def verify_identity(
+    body: s.IdentityVerify, request: Request, session: Session = Depends(get_session)
+) -> s.IdentityVerified:
+    settings = request.app.state.settings
+    window = timedelta(minutes=settings.verify_lock_minutes)
+    verification.check_not_locked(
+        body.order_number, session=session, max_failures=settings.verify_max_failures_per_order, window=window
     )
+    try:
+        customer, verified_by = customers.verify_identity(
+            session=session, order_number=body.order_number, email=body.email, postcode=body.postcode
+        )
+    except DomainError as error:
+        if error.code == "verification_failed":  # counted towards the per-order lock, across conversations
+            verification.record_failure(body.order_number, body.conversation_id, session=session)
+            session.commit()
+        raise
     return s.IdentityVerified(customer_id=customer.id, first_name=customer.first_name, verified_by=verified_by)
 
 
@@ -50,6 +65,12 @@ def create_ticket(body: s.TicketCreate, writer: Writer = Depends(get_writer)) ->
             actor=writer.actor,
             idempotency_key=writer.key,
         )
-        return views.ticket_public(ticket)
+        public = views.ticket_public(ticket)
+        if ticket.topic == "complaint" and ticket.customer_id is not None:
+            rules = writer.policies.complaints
+            since = ticket.created_at - timedelta(days=rules.window_days)
+            public.complaints_in_window = tickets.complaints_since(ticket.customer_id, since, session=writer.session)
+            public.repeat_complaint = public.complaints_in_window >= rules.repeat_threshold
+        return public
 
     return writer.run(body.dict(), 201, action)

@@ -7,6 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
+from crm_backend.api.deps import CustomerId
 from crm_backend.errors import not_found
 from crm_backend.ml.data import load_tables
 from crm_backend.ml.features import build_features
@@ -42,7 +43,7 @@ def _features(request: Request, customer_id: int) -> tuple[datetime, dict[str, f
 
 
 @router.get("/features", response_model=CustomerFeatures)
-def get_features(customer_id: int, request: Request) -> CustomerFeatures:
+def get_features(customer_id: CustomerId, request: Request) -> CustomerFeatures:
     """The churn model's features as of now, computed by the same code as in training."""
     as_of, features = _features(request, customer_id)
     return CustomerFeatures(customer_id=customer_id, as_of=as_of, features=features)
@@ -50,7 +51,7 @@ def get_features(customer_id: int, request: Request) -> CustomerFeatures:
 
 @router.get("/value", response_model=CustomerValue)
 def get_value(
-    customer_id: int,
+    customer_id: CustomerId,
     request: Request,
     churn_probability: float | None = Query(None, ge=0.0, le=1.0, description="90-day churn probability, if scored"),
 ) -> CustomerValue:

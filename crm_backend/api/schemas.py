@@ -188,7 +188,7 @@ class InvoicePublic(BaseModel):
 
 
 class TicketCreate(BaseModel):
-    customer_id: int | None = None
+    customer_id: int | None = Field(None, ge=1, le=2_147_483_647)
     conversation_id: str = Field(..., min_length=1, max_length=100)
     channel: str = Field(..., min_length=1, max_length=20)
     topic: str = Field(..., min_length=1, max_length=40)
@@ -199,3 +199,7 @@ class TicketPublic(BaseModel):
     reference: str
     status: str
     topic: str
+    # Complaints only: the customer's complaints in the policy window (this one included) and whether that reaches
+    # the repeat-complaint rule (policies.yml complaints.repeat_threshold), which hands the customer to a person.
+    complaints_in_window: int | None = None
+    repeat_complaint: bool = False

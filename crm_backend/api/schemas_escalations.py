@@ -13,7 +13,7 @@ class EscalationCreate(BaseModel):
 
     conversation_id: str = Field(..., min_length=1, max_length=100)
     channel: str = Field(..., min_length=1, max_length=30)
-    customer_id: int | None = None
+    customer_id: int | None = Field(None, ge=1, le=2_147_483_647)
     priority: int = Field(..., ge=0, le=100)
     reason_codes: list[str] = Field(default_factory=list)
     summary: str = Field("", max_length=4000)
@@ -83,3 +83,15 @@ class ResolveRequest(AgentAction):
 
 class HandBackRequest(AgentAction):
     message: str | None = Field(None, max_length=1000)
+
+
+class CsatAnswer(BaseModel):
+    """The customer's rating after a hand-back (sent by the assistant's ``action_record_csat``)."""
+
+    conversation_id: str = Field(..., min_length=1, max_length=100)
+    score: int = Field(..., ge=1, le=5)
+
+
+class CsatRecorded(BaseModel):
+    escalation_id: int
+    csat: int

@@ -15,9 +15,11 @@ from crm_backend.db.models import (
 from crm_backend.db.support import (
     Agent,
     AuditLog,
+    ConsoleSession,
     Escalation,
     EscalationMessage,
     IdempotencyKey,
+    LoginAttempt,
     Ticket,
 )
 
@@ -26,11 +28,13 @@ __all__ = [
     "Agent",
     "AuditLog",
     "Base",
+    "ConsoleSession",
     "Customer",
     "Escalation",
     "EscalationMessage",
     "IdempotencyKey",
     "Invoice",
+    "LoginAttempt",
     "Order",
     "OrderItem",
     "Payment",

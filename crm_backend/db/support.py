@@ -56,6 +56,8 @@ class Escalation(Base):
     resolved_at = Column(DateTime)
     handed_back_at = Column(DateTime)
     csat = Column(Integer)
+    # When agents were told about it (Slack webhook / console banner): a high-priority escalation is announced once.
+    notified_at = Column(DateTime)
 
     messages = relationship("EscalationMessage", back_populates="escalation", order_by="EscalationMessage.id")
     agent = relationship("Agent")
@@ -86,6 +88,31 @@ class Agent(Base):
     password_hash = Column(String(255), nullable=False)
     role = Column(String(20), nullable=False, default="agent")  # agent / supervisor
     created_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class ConsoleSession(Base):
+    """A logged-in console session. The cookie carries a random token; only its SHA-256 is stored, so a database
+    read does not hand out live sessions."""
+
+    __tablename__ = "console_sessions"
+    id = Column(Integer, primary_key=True)
+    token_hash = Column(String(64), nullable=False, unique=True, index=True)
+    agent_id = Column(Integer, ForeignKey("agents.id", ondelete="CASCADE"), nullable=False, index=True)
+    csrf_token = Column(String(64), nullable=False)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    expires_at = Column(DateTime, nullable=False, index=True)
+
+    agent = relationship("Agent")
+
+
+class LoginAttempt(Base):
+    """Failed console logins, counted per username and per client address to rate-limit guessing."""
+
+    __tablename__ = "login_attempts"
+    id = Column(Integer, primary_key=True)
+    username = Column(String(60), nullable=False, index=True)
+    client = Column(String(64), nullable=False, index=True)
+    at = Column(DateTime, nullable=False, default=utcnow, index=True)
 
 
 class AuditLog(Base):

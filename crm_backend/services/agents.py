@@ -1,12 +1,17 @@
-"""Console agents: stdlib password hashing (scrypt) and creation."""
+"""Console agents: password hashing (argon2id through argon2-cffi) and creation.
+
+Hashes written before the console existed are stdlib scrypt (``scrypt$n$r$p$salt$digest``); they still verify, and
+``needs_rehash`` tells the login to replace them with argon2id once the password is known to be right.
+"""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
-import secrets
 
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -16,26 +21,48 @@ from crm_backend.services import audit
 from crm_backend.util import utcnow
 
 ROLES = ("agent", "supervisor")
-_N, _R, _P = 2**14, 8, 1
+_HASHER = PasswordHasher()  # argon2id with the library's (RFC 9106 low-memory) defaults
 
 
 def hash_password(password: str) -> str:
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=_N, r=_R, p=_P, dklen=32)
-    return f"scrypt${_N}${_R}${_P}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+    return _HASHER.hash(password)
+
+
+def _verify_scrypt(password: str, stored: str) -> bool:
+    try:
+        _scheme, n, r, p, salt_b64, digest_b64 = stored.split("$")
+        salt, expected = base64.b64decode(salt_b64), base64.b64decode(digest_b64)
+        digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=int(n), r=int(r), p=int(p), dklen=32)
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(digest, expected)
 
 
 def verify_password(password: str, stored: str) -> bool:
+    if stored.startswith("scrypt$"):
+        return _verify_scrypt(password, stored)
     try:
-        scheme, n, r, p, salt_b64, digest_b64 = stored.split("$")
-    except ValueError:
+        return _HASHER.verify(stored, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
-    if scheme != "scrypt":
-        return False
-    digest = hashlib.scrypt(
-        password.encode("utf-8"), salt=base64.b64decode(salt_b64), n=int(n), r=int(r), p=int(p), dklen=32
-    )
-    return hmac.compare_digest(digest, base64.b64decode(digest_b64))
+
+
+def needs_rehash(stored: str) -> bool:
+    """True for a legacy scrypt hash or an argon2 hash made with weaker parameters than today's."""
+    if stored.startswith("scrypt$"):
+        return True
+    try:
+        return _HASHER.check_needs_rehash(stored)
+    except InvalidHashError:
+        return True
+
+
+def find_agent(username: str, *, session: Session) -> Agent | None:
+    return session.execute(select(Agent).where(Agent.username == username)).scalar_one_or_none()
+
+
+def list_agents(*, session: Session) -> list[Agent]:
+    return list(session.execute(select(Agent).order_by(Agent.display_name, Agent.username)).scalars())
 
 
 def create_agent(

@@ -7,10 +7,11 @@ before anything is written, so a delivery failure leaves the database unchanged.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import String, cast, func, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,6 +27,17 @@ STATUSES = ("open", "claimed", "resolved", "handed_back")
 VERDICTS = ("justified", "unnecessary", "too_late")
 MESSAGE_ACTIONS = {"agent": "escalation.reply", "note": "escalation.note", "customer": "escalation.customer_message"}
 HAND_BACK_TEXT = "You're back with the ShopCare assistant. Is there anything else I can help with?"
+CSAT_QUESTION = "How would you rate the help you got from our team? (1 = poor, 5 = excellent)"
+
+
+def csat_question_event() -> dict[str, Any]:
+    """The bot message asking for a rating; its buttons send ``/rate_service{"csat_score":"N"}`` (the assistant's
+    ``action_record_csat`` stores the answer through ``POST /api/v1/escalations/csat``)."""
+    buttons = [
+        {"title": str(n), "payload": "/rate_service" + json.dumps({"csat_score": str(n)}, separators=(",", ":"))}
+        for n in range(1, 6)
+    ]
+    return {"event": "bot", "text": CSAT_QUESTION, "data": {"buttons": buttons}}
 
 
 def get_escalation(escalation_id: int, *, session: Session) -> Escalation:
@@ -131,20 +143,33 @@ def queue_position(escalation: Escalation, *, session: Session) -> int:
 
 
 def list_escalations(
-    *, session: Session, statuses: tuple[str, ...] = ACTIVE, limit: int = 50
+    *,
+    session: Session,
+    statuses: tuple[str, ...] = ACTIVE,
+    limit: int = 50,
+    channel: str | None = None,
+    reason: str | None = None,
+    agent_id: int | None = None,
+    unassigned: bool = False,
 ) -> list[tuple[Escalation, datetime | None]]:
-    """(escalation, time of the last customer message) by priority desc, then oldest first."""
+    """(escalation, time of the last customer message) by priority desc, then oldest first; optional filters."""
     last_customer = (
         select(func.max(EscalationMessage.created_at))
         .where(EscalationMessage.escalation_id == Escalation.id, EscalationMessage.sender == "customer")
         .correlate(Escalation)
         .scalar_subquery()
     )
+    query = select(Escalation, last_customer).where(Escalation.status.in_(statuses))
+    if channel:
+        query = query.where(Escalation.channel == channel)
+    if reason:  # reason codes are a JSON list of plain words: match the quoted word in its text
+        query = query.where(cast(Escalation.reason_codes, String).like(f'%"{reason}"%'))
+    if unassigned:
+        query = query.where(Escalation.agent_id.is_(None))
+    elif agent_id is not None:
+        query = query.where(Escalation.agent_id == agent_id)
     rows = session.execute(
-        select(Escalation, last_customer)
-        .where(Escalation.status.in_(statuses))
-        .order_by(Escalation.priority.desc(), Escalation.created_at.asc(), Escalation.id.asc())
-        .limit(limit)
+        query.order_by(Escalation.priority.desc(), Escalation.created_at.asc(), Escalation.id.asc()).limit(limit)
     )
     return [(escalation, last) for escalation, last in rows]
 
@@ -193,6 +218,47 @@ def claim(escalation: Escalation, agent: Agent, *, session: Session, idempotency
     _refuse_closed(escalation)
     _check_owner(escalation, agent, code="already_claimed")
     _take(session, escalation, agent, idempotency_key)
+    session.flush()
+    return escalation
+
+
+def assign(
+    escalation: Escalation, assignee: Agent, by: Agent, *, session: Session, idempotency_key: str | None = None
+) -> Escalation:
+    """A supervisor gives an open or claimed escalation to an agent (taking it from whoever held it)."""
+    if by.role != "supervisor":
+        raise DomainError(403, "supervisor_only", "Only a supervisor can assign escalations to another agent.")
+    _refuse_closed(escalation)
+    if escalation.agent_id != assignee.id:
+        before = _snapshot(escalation)
+        escalation.agent_id, escalation.agent, escalation.claimed_at = assignee.id, assignee, utcnow()
+        escalation.status = "claimed"
+        _audit(session, by.username, "escalation.assign", escalation, idempotency_key, before)
+    session.flush()
+    return escalation
+
+
+def record_csat(conversation_id: str, score: int, *, session: Session) -> Escalation:
+    """The customer's answer to the CSAT question asked at hand-back: stored on the conversation's latest
+    handed-back escalation (a second answer replaces the first)."""
+    if not 1 <= score <= 5:
+        raise DomainError(422, "invalid_score", "The rating must be a whole number from 1 to 5.", {"score": score})
+    escalation = (
+        session.execute(
+            select(Escalation)
+            .where(Escalation.conversation_id == conversation_id, Escalation.handed_back_at.is_not(None))
+            .order_by(Escalation.handed_back_at.desc(), Escalation.id.desc())
+        )
+        .scalars()
+        .first()
+    )
+    if escalation is None:
+        details = {"conversation_id": conversation_id}
+        raise DomainError(404, "escalation_not_found", "There is no handed-back escalation to rate.", details)
+    before = {"csat": escalation.csat}
+    escalation.csat = score
+    row = {"entity": "escalation", "entity_id": escalation.id, "before": before, "after": {"csat": score}}
+    audit.record(session=session, actor=f"bot:{conversation_id}"[:100], action="escalation.csat", **row)
     session.flush()
     return escalation
 
@@ -270,6 +336,7 @@ def hand_back(
         {"event": "slot", "name": "escalation_status", "value": "handed_back"},
         {"event": "resume"},
         {"event": "bot", "text": message or HAND_BACK_TEXT},
+        csat_question_event(),
         # the bot listens again: without this the next message is judged as following action_escalate
         {"event": "action", "name": "action_listen"},
     ]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crm_backend.db import Ticket
@@ -55,3 +57,11 @@ def list_tickets(customer_id: int, *, session: Session) -> list[Ticket]:
             select(Ticket).where(Ticket.customer_id == customer_id).order_by(Ticket.created_at.desc())
         ).scalars()
     )
+
+
+def complaints_since(customer_id: int, since: datetime, *, session: Session) -> int:
+    """The customer's complaint tickets created at or after ``since`` (the repeat-complaint rule counts these)."""
+    query = select(func.count(Ticket.id)).where(
+        Ticket.customer_id == customer_id, Ticket.topic == "complaint", Ticket.created_at >= since
+    )
+    return int(session.execute(query).scalar_one())

@@ -26,8 +26,10 @@ CHROMIUM_FLAGS = [
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Module scope, not session: Playwright's sync API keeps an asyncio loop running while it is open, and the async
+    tests that run later in the same session (tests/e2e, ...) cannot start their own loop until it is closed."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:  # pragma: no cover - the venv pins playwright
@@ -69,3 +71,7 @@ def screenshot(page: Any, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+# The storefront stack and a customer on it (tests/browser/widget_support.py).
+from tests.browser.widget_support import crm_api, shop, stack  # noqa: E402,F401

@@ -242,3 +242,18 @@ def test_tickets(client: TestClient, write_headers: W) -> None:
         404,
         "customer_not_found",
     )
+
+
+def test_complaints_count_towards_the_repeat_rule(client: TestClient, write_headers: W) -> None:
+    """Each complaint reports the customer's complaints in the window; reaching the threshold sets repeat_complaint."""
+    body = {"customer_id": BEN, "conversation_id": "conv-r", "channel": "web", "topic": "complaint", "summary": "x"}
+    first = client.post("/api/v1/tickets", headers=write_headers("rc-0"), json=body).json()
+    counts, flags = [first["complaints_in_window"]], [first["repeat_complaint"]]
+    for i in range(1, 4):
+        answer = client.post("/api/v1/tickets", headers=write_headers(f"rc-{i}"), json=body).json()
+        counts.append(answer["complaints_in_window"])
+        flags.append(answer["repeat_complaint"])
+    assert counts == [counts[0] + i for i in range(4)]
+    assert flags == [c >= 3 for c in counts] and flags[-1] is True
+    other = client.post("/api/v1/tickets", headers=write_headers("rc-q"), json={**body, "topic": "other"}).json()
+    assert other["complaints_in_window"] is None and other["repeat_complaint"] is False

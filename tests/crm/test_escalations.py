@@ -273,6 +273,7 @@ def test_hand_back(api: TestClient, write_headers: W, rasa: FakeRasa, engine: En
                 {"event": "slot", "name": "escalation_status", "value": "handed_back"},
                 {"event": "resume"},
                 {"event": "bot", "text": HAND_BACK_TEXT},
+                escalations.csat_question_event(),
                 {"event": "action", "name": "action_listen"},
             ],
         )
@@ -285,7 +286,8 @@ def test_hand_back(api: TestClient, write_headers: W, rasa: FakeRasa, engine: En
         "/api/v1/escalations/2/hand-back", json={"agent": "bob", "message": "Bye from Bob"}, headers=write_headers("h3")
     ).json()
     assert later["status"] == "resolved" and later["handed_back_at"] and later["verdict"] == "justified"
-    assert rasa.calls[-1][1][-2] == {"event": "bot", "text": "Bye from Bob"}
+    assert rasa.calls[-1][1][-3] == {"event": "bot", "text": "Bye from Bob"}
+    assert rasa.calls[-1][1][-2]["data"]["buttons"][4] == {"title": "5", "payload": '/rate_service{"csat_score":"5"}'}
     assert sorted(a.actor for a in audits(engine, "escalation.hand_back")) == ["ann", "bob"]
 
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 import socketio
+
+from tests.support import crm_write, escalation_of, wait_until
 
 
 class Customer:
@@ -62,27 +63,6 @@ def agent(stack) -> str:
     return "sam"
 
 
-def wait_until(check: Callable[[], Any], timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError("condition not met in time")
-
-
-def escalation_of(crm_api: httpx.Client, conversation_id: str) -> dict[str, Any] | None:
-    for item in crm_api.get("/escalations", params={"status": "open,claimed,resolved,handed_back"}).json():
-        if item["conversation_id"] == conversation_id:
-            return crm_api.get(f"/escalations/{item['id']}").json()
-    return None
-
-
-def write(crm_api: httpx.Client, path: str, body: dict[str, Any]) -> httpx.Response:
-    return crm_api.post(path, json=body, headers={"Idempotency-Key": uuid.uuid4().hex})
-
-
 async def test_explicit_request_escalates_at_once_and_agent_conversation_round_trip(customer, crm_api, agent):
     await customer.say("where is my order 10002?")
     reply = await customer.say("alice.martin@example.com", wait_for=2)
@@ -106,9 +86,9 @@ async def test_explicit_request_escalates_at_once_and_agent_conversation_round_t
 
     # the agent's reply reaches the customer's socket
     start = len(customer.received)
-    assert write(crm_api, f"/escalations/{escalation['id']}/claim", {"agent": agent}).status_code == 200
+    assert crm_write(crm_api, f"/escalations/{escalation['id']}/claim", {"agent": agent}).status_code == 200
     assert (
-        write(
+        crm_write(
             crm_api,
             f"/escalations/{escalation['id']}/reply",
             {"agent": agent, "text": "Hi Alice, Sam here. Let me look at order 10002."},
@@ -120,13 +100,20 @@ async def test_explicit_request_escalates_at_once_and_agent_conversation_round_t
     # hand back: the bot resumes with its slots (still verified: no new identity check)
     start = len(customer.received)
     assert (
-        write(crm_api, f"/escalations/{escalation['id']}/resolve", {"agent": agent, "verdict": "justified"}).status_code
+        crm_write(
+            crm_api, f"/escalations/{escalation['id']}/resolve", {"agent": agent, "verdict": "justified"}
+        ).status_code
         == 200
     )
-    assert write(crm_api, f"/escalations/{escalation['id']}/hand-back", {"agent": agent}).status_code == 200
+    assert crm_write(crm_api, f"/escalations/{escalation['id']}/hand-back", {"agent": agent}).status_code == 200
     assert "back with the ShopCare assistant" in await customer.expect(start, 1)
     reply = await customer.say("where is my order 10001?", wait_for=2)
     assert "on its way" in reply and "e-mail address or postcode" not in reply
+
+    # the CSAT question came with the hand-back; the customer taps "4" and the rating is stored with the escalation
+    thanks = await customer.say('/rate_service{"csat_score":"4"}', wait_for=2)
+    assert "rating us 4 out of 5" in thanks
+    assert wait_until(lambda: escalation_of(crm_api, customer.session_id)["csat"] == 4)
 
 
 async def test_angry_customer_is_escalated_in_the_middle_of_the_refund_form(customer, crm_api):

@@ -1,0 +1,74 @@
+"""Render the effective Rasa credentials file from the environment.
+
+Rasa expands ``${VAR}`` in credentials.yml but has no defaults and fails on an unset variable, so the checked-in
+credentials.yml holds what needs no secret (REST, socket.io) and this module adds a channel only when its secrets are
+set: Slack with ``SLACK_BOT_TOKEN`` and ``SLACK_SIGNING_SECRET``, Telegram with ``TELEGRAM_BOT_TOKEN`` and
+``TELEGRAM_WEBHOOK_SECRET``. ``scripts/stack.py`` writes the result next to the rendered endpoints file for each stack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SLACK_CLASS = "channels.slack.ShopCareSlackInput"
+TELEGRAM_CLASS = "channels.telegram.ShopCareTelegramInput"
+
+
+def _value(env: Mapping[str, str], name: str) -> str | None:
+    value = (env.get(name) or "").strip()
+    return value or None
+
+
+def render_credentials(base: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    """``base`` (the checked-in channels) plus Slack and Telegram where the environment enables them."""
+    channels: dict[str, Any] = dict(base)
+    slack_token, slack_secret = _value(env, "SLACK_BOT_TOKEN"), _value(env, "SLACK_SIGNING_SECRET")
+    if slack_token and slack_secret:
+        slack: dict[str, Any] = {"slack_token": slack_token, "slack_signing_secret": slack_secret}
+        for key, name in (("slack_channel", "SLACK_CHANNEL"), ("slack_api_url", "SLACK_API_URL")):
+            if _value(env, name):
+                slack[key] = _value(env, name)
+        channels[SLACK_CLASS] = slack
+    telegram_token, telegram_secret = _value(env, "TELEGRAM_BOT_TOKEN"), _value(env, "TELEGRAM_WEBHOOK_SECRET")
+    if telegram_token and telegram_secret:
+        telegram: dict[str, Any] = {"access_token": telegram_token, "webhook_secret": telegram_secret}
+        for key, name in (("webhook_url", "TELEGRAM_WEBHOOK_URL"), ("telegram_api_url", "TELEGRAM_API_URL")):
+            if _value(env, name):
+                telegram[key] = _value(env, name)
+        channels[TELEGRAM_CLASS] = telegram
+    return channels
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """``KEY=value`` lines of a ``.env`` file (the format of .env.example: ``#`` comments, also after a value)."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for line in path.read_text().splitlines():
+        key, sep, value = line.strip().partition("=")
+        if not sep or key.startswith("#") or not key.strip().isidentifier():
+            continue
+        value = value.split(" #", 1)[0].strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+def enabled_channels(credentials: Mapping[str, Any]) -> list[str]:
+    names = {SLACK_CLASS: "slack", TELEGRAM_CLASS: "telegram"}
+    return [names.get(key, key) for key in credentials]
+
+
+def write_credentials(base_file: Path, out_file: Path, env: Mapping[str, str]) -> Path:
+    """Write the effective file (mode 600: it holds secrets) and return its path."""
+    base = yaml.safe_load(base_file.read_text()) or {}
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    out_file.touch(mode=0o600, exist_ok=True)
+    out_file.chmod(0o600)
+    out_file.write_text(yaml.safe_dump(render_credentials(base, env), sort_keys=False))
+    return out_file

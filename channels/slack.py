@@ -1,0 +1,246 @@
+"""Slack connector: Rasa's ``SlackInput``/``SlackBot`` with the routing, retry and error handling a shop needs.
+
+* The conversation id encodes where to answer: ``<user>_<channel>`` or ``<user>_<channel>_<thread_ts>`` when the
+  customer wrote in a thread (Slack ids and timestamps contain no ``_``). Rasa hands an output channel nothing but
+  that id (``send_response(tracker.sender_id, ...)``), including for an agent's reply posted through the HTTP API with
+  ``output_channel=latest``, where Rasa's own ``get_output_channel()`` only knows the configured channel.
+* Every request is verified (v0 HMAC of the body with the signing secret, timestamps older than five minutes refused,
+  401 otherwise). An event is handled once: its ``event_id`` is remembered, and a retry (``X-Slack-Retry-Num``) of an
+  id this process does not remember is checked against the conversation's tracker, which stores the id of every
+  message it received, so a restart between an attempt and its retry does not answer twice either.
+* Slack needs an answer within three seconds, so a turn runs in a background task after the 200. Rasa saves the
+  tracker only after the replies are sent, so a failed ``chat.postMessage`` (Slack down, token revoked) is logged and
+  swallowed: the customer's turn is kept.
+* Buttons are Block Kit buttons; a click arrives as a ``block_actions`` payload and continues the same conversation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from http import HTTPStatus
+from typing import Any
+
+import aiohttp
+from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.core.channels.slack import SlackBot, SlackInput
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from slack_sdk.errors import SlackClientError
+
+from channels.common import NON_TEXT_REPLY, RecentIds, agent_prefixed
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_API_URL = "https://slack.com/api/"
+# message subtypes that are a person writing to us; the rest (edits, joins, bot posts, deletions) are not
+ANSWERED_SUBTYPES = {None, "file_share", "thread_broadcast"}
+
+
+def conversation_id(user: str, channel: str, thread_ts: str | None) -> str:
+    return f"{user}_{channel}_{thread_ts}" if thread_ts else f"{user}_{channel}"
+
+
+def route(recipient_id: str) -> tuple[str, str | None]:
+    """(channel, thread_ts) to post to for a conversation id; a bare user id posts to the app's DM with that user."""
+    parts = str(recipient_id).split("_")
+    if len(parts) >= 3:
+        return parts[1], parts[2]
+    if len(parts) == 2:
+        return parts[1], None
+    return parts[0], None
+
+
+class ShopCareSlackBot(SlackBot):
+    """Posts to the channel and thread encoded in the recipient id, through a configurable Web API base URL."""
+
+    def __init__(self, token: str, api_url: str | None = None, proxy: str | None = None) -> None:
+        super().__init__(token, None, None, proxy)
+        self.client.base_url = api_url or DEFAULT_API_URL
+
+    async def _post_message(self, channel: str, **kwargs: Any) -> None:
+        target, thread_ts = route(channel)
+        kwargs.pop("as_user", None)  # legacy; refused by apps with granular bot scopes
+        kwargs.pop("type", None)
+        if thread_ts:
+            kwargs["thread_ts"] = thread_ts
+        try:
+            await self.client.chat_postMessage(channel=target, **kwargs)
+        except (SlackClientError, aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            # raising here would lose the whole turn (the tracker is saved after the replies are sent)
+            logger.error("slack: chat.postMessage to %s failed: %s", target, exc)
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        for part in agent_prefixed(text, kwargs).strip().split("\n\n"):
+            await self._post_message(channel=recipient_id, text=part)
+
+
+class ShopCareSlackInput(SlackInput):
+    """Named ``channels.slack.ShopCareSlackInput`` in credentials.yml; keeps the name ``slack`` in the tracker."""
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        if not credentials:
+            cls.raise_missing_credentials_exception()
+        assert credentials is not None
+        return cls(
+            str(credentials.get("slack_token") or ""),
+            slack_channel=credentials.get("slack_channel") or None,
+            proxy=credentials.get("proxy"),
+            slack_retry_number_header=credentials.get("slack_retry_number_header", "x-slack-retry-num"),
+            slack_signing_secret=credentials.get("slack_signing_secret", ""),
+            api_url=credentials.get("slack_api_url") or None,
+        )
+
+    def __init__(self, slack_token: str, *, api_url: str | None = None, **kwargs: Any) -> None:
+        super().__init__(slack_token, **kwargs)
+        self.api_url = api_url
+        self.seen = RecentIds()
+        self._output: ShopCareSlackBot | None = None
+
+    def get_output_channel(self, channel: str | None = None, thread_id: str | None = None) -> ShopCareSlackBot:
+        """One output channel for every conversation: the recipient id carries the route (see ``route``)."""
+        if self._output is None:
+            self._output = ShopCareSlackBot(self.slack_token, self.api_url, self.proxy)
+        return self._output
+
+    # ----------------------------------------------------------------------------- webhook
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        slack_webhook = Blueprint("slack_webhook", __name__)
+
+        @slack_webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @slack_webhook.route("/webhook", methods=["POST"])
+        async def webhook(request: Request) -> HTTPResponse:
+            if not self.is_request_from_slack_authentic(request):
+                return _error(HTTPStatus.UNAUTHORIZED, "invalid_signature", "Missing, wrong or stale Slack signature.")
+            content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+            try:
+                if content_type == "application/json":
+                    body = json.loads(request.body or b"")
+                    if not isinstance(body, dict):
+                        raise ValueError("not an object")
+                    return await self._on_event(request, body, on_new_message)
+                if content_type == "application/x-www-form-urlencoded":
+                    payload = json.loads(request.form.get("payload") or "")
+                    if not isinstance(payload, dict):
+                        raise ValueError("not an object")
+                    return self._on_interaction(payload, on_new_message)
+            except ValueError:
+                return _error(HTTPStatus.BAD_REQUEST, "malformed_body", "The body is not a Slack event or payload.")
+            return _error(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_content_type", "Expected JSON or a form.")
+
+        return slack_webhook
+
+    async def _on_event(
+        self, request: Request, body: dict[str, Any], on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> HTTPResponse:
+        if body.get("type") == "url_verification":
+            return response.json({"challenge": body.get("challenge", "")})
+        event = body.get("event")
+        if body.get("type") != "event_callback" or not isinstance(event, dict):
+            return response.text("ignored")
+        event_id = str(body.get("event_id") or "")
+        retry = request.headers.get(self.retry_num_header)
+        if event_id and event_id in self.seen:
+            logger.info("slack: delivery %s of event %s already handled", retry or "again", event_id)
+            return response.text("duplicate", headers={"X-Slack-No-Retry": "1"})
+
+        channel, user = str(event.get("channel") or ""), str(event.get("user") or "")
+        if not channel or not user or event.get("bot_id") or not self._answers(event):
+            return response.text("ignored")
+        thread_ts = event.get("thread_ts") or None
+        sender = conversation_id(user, channel, thread_ts)
+        if event_id and retry and await self._answered_before(request, sender, event_id):
+            self.seen.add(event_id)
+            return response.text("duplicate", headers={"X-Slack-No-Retry": "1"})
+        if event_id:
+            self.seen.add(event_id)
+
+        users = [a.get("user_id") for a in body.get("authorizations") or [] if isinstance(a, dict)]
+        text = self._sanitize_user_message(str(event.get("text") or ""), [u for u in users if u])
+        if not text:
+            if event.get("files"):
+                self._spawn(self.get_output_channel().send_text_message(sender, NON_TEXT_REPLY))
+            return response.text("ok")
+        metadata = {"out_channel": channel, "thread_id": thread_ts, "users": users, "slack_event_id": event_id}
+        self._turn(on_new_message, text, sender, metadata)
+        return response.text("ok")
+
+    def _answers(self, event: dict[str, Any]) -> bool:
+        """DMs, mentions elsewhere, and plain messages in the configured support channel (where a mention also
+        arrives as a plain message, so the mention is skipped there: one answer per message)."""
+        if event.get("subtype") not in ANSWERED_SUBTYPES:
+            return False
+        in_support_channel = bool(self.slack_channel) and event.get("channel") == self.slack_channel
+        if event.get("type") == "app_mention":
+            return not in_support_channel
+        if event.get("type") == "message":
+            return event.get("channel_type") == "im" or in_support_channel
+        return False
+
+    async def _answered_before(self, request: Request, sender: str, event_id: str) -> bool:
+        """A retry this process has no memory of (e.g. it restarted): did the tracker already record the event?"""
+        agent = getattr(request.app.ctx, "agent", None)
+        if agent is None or agent.tracker_store is None:
+            return False
+        tracker = await agent.tracker_store.retrieve(sender)
+        if tracker is None:
+            return False
+        return any((getattr(e, "metadata", None) or {}).get("slack_event_id") == event_id for e in tracker.events)
+
+    def _on_interaction(
+        self, payload: dict[str, Any], on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> HTTPResponse:
+        actions = payload.get("actions") or []
+        if payload.get("type") != "block_actions" or not actions or not isinstance(actions[0], dict):
+            return response.text("ignored")
+        if not self._is_interactive_message(payload):
+            return response.text("ignored")
+        value = self._get_interactive_response(actions[0])
+        user = str((payload.get("user") or {}).get("id") or "")
+        container = payload.get("container") or {}
+        channel = str((payload.get("channel") or {}).get("id") or container.get("channel_id") or "")
+        if not value or not user or not channel:  # a link button has no value: nothing for the bot
+            return response.text("ignored")
+        key = str(payload.get("trigger_id") or actions[0].get("action_ts") or "")
+        if key and not self.seen.add(f"interaction:{key}"):
+            return response.text("duplicate")
+        message = payload.get("message") or {}
+        thread_ts = message.get("thread_ts") or container.get("thread_ts") or None
+        sender = conversation_id(user, channel, thread_ts)
+        metadata = {"out_channel": channel, "thread_id": thread_ts, "users": [user], "slack_trigger_id": key}
+        self._turn(on_new_message, str(value), sender, metadata)
+        return response.text("")
+
+    def _turn(
+        self,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+        text: str,
+        sender: str,
+        metadata: dict[str, Any],
+    ) -> None:
+        message = UserMessage(text, self.get_output_channel(), sender, input_channel=self.name(), metadata=metadata)
+        self._spawn(on_new_message(message))
+
+    def _spawn(self, work: Awaitable[Any]) -> None:
+        """Run after the 200 (Slack retries what is not acknowledged within three seconds); keep a reference."""
+
+        async def guarded() -> None:
+            try:
+                await work
+            except Exception:  # a background task has nobody to report to: log it with its traceback
+                logger.exception("slack: handling a message failed")
+
+        task = asyncio.create_task(guarded())
+        self._background_tasks.add(task)
+        task.add_done_callback(self._background_tasks.discard)
+
+
+def _error(status: HTTPStatus, code: str, message: str) -> HTTPResponse:
+    return response.json({"error": code, "message": message}, status=status)

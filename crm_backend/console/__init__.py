@@ -1,0 +1,81 @@
+"""The agents' console: server-rendered pages (Jinja2, autoescaped) under ``/console``, mounted by ``create_app``.
+
+``install(app)`` adds the routes, the static files (CSS and a little JS, served by the CRM: nothing from a CDN), the
+error pages of the console (login redirect, 403) and the security headers of its pages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import jinja2
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from crm_backend.console.auth import CsrfRejected, Forbidden, LoginRequired, login_url
+
+HERE = Path(__file__).resolve().parent
+# Scripts and styles only from this server: an injected <script> or inline handler would not run even if it slipped
+# past the escaping.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def templates() -> Jinja2Templates:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(HERE / "templates")),
+        autoescape=True,  # every page escapes what it shows: a transcript is customer input
+        undefined=jinja2.StrictUndefined,
+    )
+    return Jinja2Templates(env=env)
+
+
+def _error_page(request: Request, status: int, title: str, text: str) -> Response:
+    page = request.app.state.console_templates.TemplateResponse(
+        request, "error.html", {"title": title, "text": text, "auth": None}, status_code=status
+    )
+    return page
+
+
+async def _login_required(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, LoginRequired)
+    if request.url.path.endswith(".json"):
+        return JSONResponse({"code": "login_required", "message": "Please log in again.", "details": {}}, 401)
+    return RedirectResponse(login_url(exc.next_path), status_code=303)
+
+
+async def _forbidden(request: Request, _exc: Exception) -> Response:
+    return _error_page(request, 403, "Supervisors only", "This page is for supervisors. Ask a supervisor for access.")
+
+
+async def _csrf(request: Request, _exc: Exception) -> Response:
+    text = "The form was out of date or did not come from this console. Go back, reload the page and try again."
+    return _error_page(request, 403, "Form refused", text)
+
+
+def install(app: FastAPI) -> None:
+    from crm_backend.console import routes
+
+    app.state.console_templates = templates()
+    app.include_router(routes.router)
+    app.mount("/console/static", StaticFiles(directory=str(HERE / "static")), name="console-static")
+    app.add_exception_handler(LoginRequired, _login_required)
+    app.add_exception_handler(Forbidden, _forbidden)
+    app.add_exception_handler(CsrfRejected, _csrf)
+
+    @app.middleware("http")
+    async def console_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        if request.url.path.startswith("/console"):
+            response.headers.setdefault("Content-Security-Policy", CSP)
+            response.headers.setdefault("X-Content-Type-Options", "nosniff")
+            response.headers.setdefault("Referrer-Policy", "same-origin")
+            response.headers.setdefault("X-Frame-Options", "DENY")
+            if not request.url.path.startswith("/console/static"):
+                response.headers.setdefault("Cache-Control", "no-store")
+        return response

@@ -1,0 +1,33 @@
+"""The action server killed (SIGKILL) in the middle of a conversation: the customer gets an honest answer and a way to
+a person while it is down, nothing already confirmed is lost, and the supervisor brings it back without a hand."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.faults.conftest import kill_hard, wait_until
+from tests.security.conftest import Conversation
+
+
+def test_killed_action_server_honest_answer_then_recovery_without_a_hand(stack, supervisor, confirmed_refund):
+    chat = Conversation(stack.rasa_url, prefix="fault-actions")
+    done = confirmed_refund(chat)  # confirmed before the fault
+    crm = httpx.Client(base_url=f"{stack.crm_url}/api/v1", headers={"X-API-Key": stack.api_key}, timeout=10)
+    customer_id = done.customer["id"]
+
+    old_pid = kill_hard(stack, "actions")
+    answer = chat.say(f"where is my order {done.order_number}?")  # needs the action server (the order form)
+    assert "isn't responding" in answer and "0800 123 4567" in answer and "a person" in answer
+    assert chat.say("hello?").strip()  # still down or coming back: an answer either way, never silence
+
+    wait_until(lambda: "actions" in supervisor, timeout=60)
+    assert stack.procs["actions"].pid != old_pid
+    wait_until(lambda: httpx.get(f"{stack.action_url}/health", timeout=5).status_code == 200, timeout=120)
+
+    fresh = Conversation(stack.rasa_url, prefix="fault-actions-after")
+    fresh.say("has my refund gone through?")
+    fresh.say(done.order_number)
+    answer = fresh.say(done.customer["email"])
+    assert "verified" in " ".join(fresh.answers)
+    refunds = [r for r in crm.get(f"/customers/{customer_id}/refunds").json() if r["reference"] == done.reference]
+    assert len(refunds) == 1  # the confirmed refund survived, once
