@@ -77,6 +77,10 @@ models: venv ## train what models/ lacks for the current data/config (fingerprin
 run: venv widget ## set up everything and run CRM + action server + Rasa server (Ctrl-C stops)
 	$(PY) scripts/stack.py run
 
+.PHONY: run-scaled
+run-scaled: venv ## the scaled profile: 2 Rasa + 2 action servers + CRM behind nginx, on PostgreSQL/Redis/RabbitMQ
+	$(PY) scripts/scaled.py run
+
 .PHONY: test
 test: venv models widget tools ## the whole test suite (unit, CRM, actions, conversations, end to end, browser)
 	$(PY) -m pytest

@@ -4,11 +4,14 @@
   python bench/latency.py                          # own stack on free ports + temp CRM db, levels 1,8,32
   python bench/latency.py --levels 1,8,32,64 --max-seconds 60
   python bench/latency.py --rasa-url http://127.0.0.1:5005 --skip-bare
+  python bench/latency.py --profiles single,scaled --levels 1,8,32,64   # + 2 Rasa replicas behind nginx
 
 C concurrent conversations per level, each a verified order-status conversation (hi -> where is my order N? -> e-mail
 -> and order M? -> thanks) rotated over the demo personas; the bare reference (bench/bare_rasa/, a `rasa init`-style
 moodbot with a lighter pipeline) runs hi -> mood -> bye. Reports p50/p95/p99 per turn and per turn type, messages/s,
 and checks every reply. The last line is always `p50_ms_1conv=<x> throughput_msgs_per_s_max=<y>` (project stack).
+`--profiles scaled` measures the scaled profile (scripts/scaled.py: SCALED_REPLICAS Rasa replicas and action servers
+behind nginx, on temporary PostgreSQL databases, a Redis key prefix and a RabbitMQ queue of its own, removed after).
 """
 
 from __future__ import annotations
@@ -35,7 +38,12 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from scripts.stack import BIN, Stack, base_env, ensure_model, wait_http  # noqa: E402
+sys.path.insert(0, str(ROOT / "scripts"))
+from stack import BIN, Stack, base_env, wait_http  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+from cpu_usage import cpu_snapshot  # noqa: E402
+from latency_profiles import start_profile, stop_profile  # noqa: E402
 
 BARE_DIR = ROOT / "bench" / "bare_rasa"
 CACHE_DIR = ROOT / "var" / "bench"
@@ -223,7 +231,8 @@ def header(args: argparse.Namespace, model: str, data: str) -> str:
     )
     return (
         f"# Latency benchmark ({datetime.now().astimezone():%Y-%m-%d %H:%M %Z})\n\n"
-        f"- machine: {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {cpu}; "
+        f"- machine: {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {cpu}; load average at the end "
+        f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} (other work on the machine shows here); "
         f"Python {platform.python_version()}, Rasa {version('rasa')}, httpx {httpx.__version__}\n"
         f"- shopcare: model {model}; data: {data}\n"
         f"- levels {args.levels}; conversations per level max(10, 2*C) unless --conversations-per-level; "
@@ -264,67 +273,79 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-seconds", type=float, default=60.0, help="hard time cap per level")
     parser.add_argument("--rasa-url", default=None, help="use this running stack instead of starting one")
     parser.add_argument("--skip-bare", action="store_true", help="skip the bare Rasa reference")
+    parser.add_argument(
+        "--profiles", default="single", help="comma-separated: single (one of each process), scaled (replicas)"
+    )
     args = parser.parse_args(argv)
     levels = [int(x) for x in args.levels.split(",") if x.strip()]
+    profiles = [p.strip() for p in args.profiles.split(",") if p.strip()]
     run_id = uuid.uuid4().hex[:8]
-    stack: Stack | None = None
-    bare: subprocess.Popen | None = None
     results: list[LevelResult] = []
+    notes: list[str] = []
+    shop_scripts = [shop_script(i) for i in range(len(PERSONAS) * len(GREETINGS))]
+
+    cpu_rows: list[str] = []
+
+    def measure(name: str, url: str, scripts: list[list[Turn]], procs: dict[str, int] | None = None) -> None:
+        for c in levels:
+            n = args.conversations_per_level or max(10, 2 * c)
+            print(f"[run] {name} C={c}: {n} conversations ...", flush=True)
+            before = cpu_snapshot(procs or {})
+            result = asyncio.run(run_level(name, url, scripts, c, n, args.max_seconds, run_id))
+            after = cpu_snapshot(procs or {})
+            results.append(result)
+            msgs = max(len(result.samples), 1)
+            cpu_rows.append(
+                f"| {name} | {c} | {result.seconds:.1f} | "
+                + ", ".join(f"{k} {1000 * (after[k] - before[k]) / msgs:.0f}" for k in after)
+                + " |"
+            )
+
+    model = data = ""
     with tempfile.TemporaryDirectory(prefix="bench_latency_") as tmp:
-        try:
-            if args.rasa_url:
-                rasa_url, model = args.rasa_url, "(served by the running stack at --rasa-url)"
-                data = f"the running stack's CRM database ({args.rasa_url})"
-            else:
-                stack = Stack(
-                    crm_port=free_port(),
-                    action_port=free_port(),
-                    rasa_port=free_port(),
-                    database_url=f"sqlite:///{tmp}/crm.db",
-                    tracker_db=Path(tmp) / "tracker.db",
-                    log_dir=CACHE_DIR / "log",
-                )
-                stack.model = ensure_model()
-                stack.crm("init")
-                stack.crm("seed", "--customers", "300", "--seed", "42")
-                print(
-                    f"[stack] starting CRM :{stack.crm_port}, actions :{stack.action_port}, "
-                    f"Rasa :{stack.rasa_port} (logs {stack.log_dir}) ...",
-                    flush=True,
-                )
-                stack.start()
-                stamp = stack.model.with_name("shopcare.fingerprint").read_text().strip()[:12]
-                rasa_url, model = stack.rasa_url, f"{stack.model.relative_to(ROOT)} (fingerprint {stamp})"
-                data = "temporary SQLite CRM db, `crm init` + `crm seed --customers 300 --seed 42`; temp SQLite tracker"
-            targets = [("shopcare", rasa_url, [shop_script(i) for i in range(len(PERSONAS) * len(GREETINGS))])]
-            if not args.skip_bare:
+        if args.rasa_url:
+            model = "(served by the running stack at --rasa-url)"
+            data = f"the running stack's CRM database ({args.rasa_url})"
+            measure("shopcare", args.rasa_url, shop_scripts)
+        for profile in [] if args.rasa_url else profiles:
+            stack: Stack | None = None
+            try:
+                stack, name, note = start_profile(profile, tmp, run_id)
+                notes.append(note)
+                measure(name, stack.rasa_url, shop_scripts, {k: p.pid for k, p in stack.procs.items()})
+            finally:
+                stop_profile(stack)
+            stamp = stack.model.with_name("shopcare.fingerprint").read_text().strip()[:12]
+            model = f"{stack.model.relative_to(ROOT)} (fingerprint {stamp})"
+        data = data or "; ".join(notes)
+        if not args.skip_bare:
+            bare: subprocess.Popen | None = None
+            try:
                 bare_port = free_port()
                 model_path = bare_model()
                 print(f"[bare] serving {model_path.relative_to(ROOT)} on :{bare_port} ...", flush=True)
                 bare = start_bare(model_path, bare_port, tmp)
-                targets.append(("bare_rasa", f"http://127.0.0.1:{bare_port}", BARE_SCRIPTS))
-            for name, url, scripts in targets:
-                for c in levels:
-                    n = args.conversations_per_level or max(10, 2 * c)
-                    print(f"[run] {name} C={c}: {n} conversations ...", flush=True)
-                    results.append(asyncio.run(run_level(name, url, scripts, c, n, args.max_seconds, run_id)))
-        finally:
-            if bare is not None:
-                os.killpg(bare.pid, signal.SIGTERM)  # its own session (start_new_session): only what we started
-                try:
-                    bare.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(bare.pid, signal.SIGKILL)
-            if stack is not None:
-                stack.stop()
+                measure("bare_rasa", f"http://127.0.0.1:{bare_port}", BARE_SCRIPTS, {"rasa": bare.pid})
+            finally:
+                if bare is not None:
+                    os.killpg(bare.pid, signal.SIGTERM)  # its own session (start_new_session): only what we started
+                    try:
+                        bare.wait(timeout=15)
+                    except subprocess.TimeoutExpired:
+                        os.killpg(bare.pid, signal.SIGKILL)
     print("\n" + header(args, model, data) + "\n" + report(results))
+    print(
+        "\nCPU per message (ms of CPU time per measured message, by process tree; postgres/redis/rabbitmq are "
+        "machine-wide and include other users' work):\n\n| target | C | seconds | CPU ms per message |\n|---|---:|---:|---|\n"
+        + "\n".join(cpu_rows)
+    )
     errors = [f"- [{r.target} C={r.concurrency}] {e}" for r in results for e in r.errors]
     print(
         f"\n## Errors ({len(errors)})\n" + "\n".join(errors)
         if errors
         else "\nNo errors: every reply non-empty, every status reply mentions its order number."
     )
-    shop = [r for r in results if r.target == "shopcare"]
+    shop = [r for r in results if r.target.startswith("shopcare")]
     one = next((r for r in shop if r.concurrency == 1), None)
     p50 = percentile([v for _, v in one.samples], 50) if one else float("nan")
     print(f"p50_ms_1conv={p50:.1f} throughput_msgs_per_s_max={max((r.throughput for r in shop), default=0.0):.2f}")

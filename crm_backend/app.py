@@ -17,7 +17,7 @@ from crm_backend.api.schemas import Health
 from crm_backend.db import make_engine
 from crm_backend.policies import load_policies
 from crm_backend.rasa_client import RasaClient
-from crm_backend.relay import EventRelay
+from crm_backend.relay_pika import make_relay
 from crm_backend.settings import Settings, get_settings
 from crm_backend.storefront import router as storefront_router
 
@@ -28,9 +28,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        relay = None
-        if settings.relay_enabled and settings.rasa_events_url:
-            relay = EventRelay.from_settings(settings, engine)
+        relay = make_relay(settings, engine)  # the SQL event table, or RabbitMQ in the scaled profile
+        if relay is not None:
             relay.start(settings.relay_interval_seconds)
         _app.state.relay = relay
         notifier = None

@@ -118,7 +118,7 @@ class EventRelay:
                 return processed
             with new_session(self.engine) as session:
                 for event_id, sender_id, data in batch:
-                    if self._handle(session, event_id, sender_id, data):
+                    if self._handle(session, event_id, sender_id, data, self.event_key(event_id)):
                         self._save_position(session, event_id)
                         session.commit()  # one transaction per relevant event (and its cursor move)
                     position = event_id
@@ -128,8 +128,11 @@ class EventRelay:
             if len(batch) < self.batch_size or self._stop.is_set():
                 return processed
 
-    def _handle(self, session: Session, event_id: int, sender_id: str, data: str | None) -> bool:
-        """Apply one event; True when it wrote something. Bad events are logged and skipped."""
+    def _handle(self, session: Session, event_id: int | str, sender_id: str, data: str | None, key: str) -> bool:
+        """Apply one event; True when it wrote something. Bad events are logged and skipped.
+
+        ``event_id`` names the event in logs; ``key`` identifies it for good (re-processing it changes nothing).
+        """
         try:
             event = json.loads(data or "")
         except ValueError:
@@ -141,7 +144,7 @@ class EventRelay:
             if event.get("event") == "slot" and event.get("name") == REQUEST_SLOT:
                 return self._escalation_request(session, event_id, sender_id, event)
             if event.get("event") == "user":
-                return self._user_message(session, event_id, sender_id, event)
+                return self._user_message(session, key, sender_id, event)
         except IntegrityError:  # a concurrent writer (API fast path, another relay) got there first
             session.rollback()
         except DomainError as error:
@@ -149,7 +152,7 @@ class EventRelay:
             logger.warning("relay: event %s of %s refused (%s); skipped", event_id, sender_id, error.code)
         return False
 
-    def _escalation_request(self, session: Session, event_id: int, sender_id: str, event: dict[str, Any]) -> bool:
+    def _escalation_request(self, session: Session, event_id: int | str, sender_id: str, event: dict[str, Any]) -> bool:
         value = event.get("value")
         if not isinstance(value, dict) or not value.get("key") or not isinstance(value.get("body"), dict):
             return False  # the slot being reset, or not a request
@@ -175,7 +178,7 @@ class EventRelay:
             )
         return True
 
-    def _user_message(self, session: Session, event_id: int, sender_id: str, event: dict[str, Any]) -> bool:
+    def _user_message(self, session: Session, key: str, sender_id: str, event: dict[str, Any]) -> bool:
         at, text = _timestamp(event), event.get("text")
         if at is None or not isinstance(text, str) or not text:
             return False
@@ -185,7 +188,7 @@ class EventRelay:
             text=text,
             sentiment=_sentiment(event),
             at=at,
-            event_key=self.event_key(event_id),
+            event_key=key,
         )
         return message is not None
 

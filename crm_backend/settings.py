@@ -23,7 +23,10 @@ class Settings(BaseSettings):
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_token: str = "dev-rasa-token"
     rasa_timeout_seconds: float = 5.0
-    rasa_events_url: str = "sqlite:///var/rasa_events.db"  # SQLAlchemy URL; "" disables the relay
+    rasa_events_url: str = "sqlite:///var/rasa_events.db"  # SQLAlchemy URL, or amqp:// (RabbitMQ); "" disables
+    # With an amqp:// URL (the scaled profile): the queue and fanout exchange of Rasa's pika event broker.
+    rasa_events_queue: str = "rasa_core_events"
+    rasa_events_exchange: str = "rasa-exchange"
     relay_enabled: bool = True
     relay_interval_seconds: float = 0.5
     escalation_minutes_per_case: int = 4

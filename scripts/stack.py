@@ -239,27 +239,29 @@ class Stack:
         )
         wait_http(f"{self.crm_url}/health", 60, proc)
 
-    def start_actions(self) -> None:
+    def start_actions(self, port: int | None = None, name: str = "actions") -> None:
+        """One action server (`port`/`name` let the scaled profile, scripts/scaled.py, start several)."""
+        port = port or self.action_port
         env = base_env(CRM_URL=self.crm_url, CRM_API_KEY=self.api_key, CRM_RETRIES="1", CRM_TIMEOUT="3")
-        proc = self._start(
-            "actions",
-            [*MASKED_RASA, "run", "actions", "--port", str(self.action_port), "--actions", "actions"],
-            env,
-        )
-        wait_http(f"{self.action_url}/health", 90, proc)
+        proc = self._start(name, [*MASKED_RASA, "run", "actions", "--port", str(port), "--actions", "actions"], env)
+        wait_http(f"http://127.0.0.1:{port}/health", 90, proc)
 
-    def start_rasa(self) -> None:
+    def start_rasa(
+        self, port: int | None = None, name: str = "rasa", endpoints: Path | None = None, env: dict | None = None
+    ) -> None:
+        """One Rasa server; the scaled profile passes its own port, endpoints file and environment per replica."""
+        port = port or self.rasa_port
         cmd = [
             *MASKED_RASA,
             "run",
             "--model",
             str(self.model),
             "--port",
-            str(self.rasa_port),
+            str(port),
             "--interface",
             "127.0.0.1",
             "--endpoints",
-            str(self.write_endpoints()),
+            str(endpoints or self.write_endpoints()),
             "--credentials",
             str(self.write_credentials()),
             "--enable-api",
@@ -269,8 +271,8 @@ class Stack:
             *self.widget_origins,
             *self.extra_rasa_args,
         ]
-        proc = self._start("rasa", cmd, base_env())
-        wait_http(f"{self.rasa_url}/status?token={self.rasa_token}", 180, proc)
+        proc = self._start(name, cmd, env or base_env())
+        wait_http(f"http://127.0.0.1:{port}/status?token={self.rasa_token}", 180, proc)
 
     def check_ports_free(self) -> None:
         """Fail early and clearly when another process (often an earlier `make run`) holds one of the ports."""

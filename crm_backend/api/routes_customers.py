@@ -54,7 +54,7 @@ def cancel_order(
     customer_id: CustomerId, order_number: str, body: s.CancelRequest, writer: Writer = Depends(get_writer)
 ) -> JSONResponse:
     def action() -> s.CancelResult:
-        order = orders.get_order(customer_id, order_number, session=writer.session)
+        order = orders.get_order(customer_id, order_number, session=writer.session, for_update=True)
         quote = orders.cancel_order(
             order,
             session=writer.session,
@@ -91,7 +91,7 @@ def create_refund(
     customer_id: CustomerId, order_number: str, body: s.RefundCreate, writer: Writer = Depends(get_writer)
 ) -> JSONResponse:
     def action() -> s.RefundPublic:
-        order = orders.get_order(customer_id, order_number, session=writer.session)
+        order = orders.get_order(customer_id, order_number, session=writer.session, for_update=True)
         refund = refunds.create_refund(
             order,
             session=writer.session,
@@ -111,7 +111,7 @@ def change_shipping_address(
     customer_id: CustomerId, order_number: str, body: s.AddressUpdate, writer: Writer = Depends(get_writer)
 ) -> JSONResponse:
     def action() -> s.OrderDetail:
-        order = orders.get_order(customer_id, order_number, session=writer.session)
+        order = orders.get_order(customer_id, order_number, session=writer.session, for_update=True)
         orders.change_shipping_address(
             order,
             session=writer.session,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from crm_backend.db import Order, Refund
 from crm_backend.errors import DomainError, not_found
@@ -17,14 +17,23 @@ from crm_backend.util import add_working_days, normalise_order_number, pence_to_
 
 CAPTURED = ("captured", "refunded", "partially_refunded")
 SHIPPED_STATUSES = ("shipped", "delivered", "returned")
+DETAIL_RELATIONS = (Order.items, Order.shipment, Order.payment, Order.invoice, Order.refunds)
 
 
-def get_order(customer_id: int, order_number: str, *, session: Session) -> Order:
-    """The customer's order; 404 if it does not exist *or* belongs to someone else."""
+def get_order(customer_id: int, order_number: str, *, session: Session, for_update: bool = False) -> Order:
+    """The customer's order; 404 if it does not exist *or* belongs to someone else.
+
+    ``for_update``: writes lock the order row until they commit (PostgreSQL ``SELECT ... FOR UPDATE``), so two
+    concurrent cancellations or refunds of one order run one after the other and the second sees the first's
+    result; without it both read the same state and both write. SQLite ignores it (it has one writer at a time).
+    """
     number = normalise_order_number(order_number)
-    order = session.execute(
-        select(Order).where(Order.order_number == number, Order.customer_id == customer_id)
-    ).scalar_one_or_none()
+    query = select(Order).where(Order.order_number == number, Order.customer_id == customer_id)
+    if for_update:
+        query = query.with_for_update()
+    else:  # a read: the order with everything its detail view shows in one round trip, not six lazy loads
+        query = query.options(*(joinedload(rel) for rel in DETAIL_RELATIONS))
+    order = session.execute(query).unique().scalar_one_or_none()
     if order is None:
         raise not_found("order", order_number=number)
     return order

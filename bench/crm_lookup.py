@@ -1,0 +1,233 @@
+#!/usr/bin/env python
+"""CRM order look-up latency at one million orders, on SQLite and on PostgreSQL.
+
+  python bench/crm_lookup.py                              # both back-ends, 1,000,000 orders, 2,000 look-ups each
+  python bench/crm_lookup.py --backends sqlite --orders 200000
+
+The schema is the CRM's own (`crm init`, Alembic), with the demo personas and catalogue; then synthetic customers (one
+per 6.5 orders, like the seed) and orders, each with an item, a payment and, once shipped, a shipment, are generated
+inside the database (INSERT ... SELECT over a number series: a million orders in seconds, not the seed's minutes).
+The SQLite file is cached in var/bench/ for the next run; the PostgreSQL database is temporary (dropped after).
+
+Measured per back-end, on random (customer, order) pairs of the generated data, one at a time:
+- service: what a request does inside the CRM (`orders.get_order` with the ownership check + the order-detail view
+  with items, shipment, payment, invoice, refunds) in a fresh session;
+- HTTP: `GET /api/v1/customers/{id}/orders/{number}` against a real `crm serve` (uvicorn) on loopback, which is what
+  the action server calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import Engine
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+from scaled_config import drop_database, ensure_database  # noqa: E402
+from stack import Stack  # noqa: E402
+
+from crm_backend.api import views  # noqa: E402
+from crm_backend.db import Order, new_session  # noqa: E402
+from crm_backend.policies import load_policies  # noqa: E402
+from crm_backend.services import orders as order_service  # noqa: E402
+from crm_backend.settings import Settings  # noqa: E402
+
+CACHE = ROOT / "var" / "bench"
+ORDERS_PER_CUSTOMER = 6.5
+BASE_CUSTOMER, BASE_ORDER, FIRST_NUMBER = 1_000_000, 1_000_000, 50_000_000
+
+
+def series(dialect: str, n: int) -> str:
+    """A CTE `g(i)` of 1..n in this dialect."""
+    if dialect == "postgresql":
+        return f"WITH g(i) AS (SELECT generate_series(1, {n}))"
+    return f"WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < {n})"
+
+
+def generate(engine: Engine, orders: int) -> float:
+    """Add `orders` synthetic orders (and their customers, items, payments, shipments); returns seconds taken."""
+    dialect = engine.dialect.name
+    customers = max(int(orders / ORDERS_PER_CUSTOMER), 1)
+
+    def ts(value: str) -> str:  # a typed literal on PostgreSQL; SQLAlchemy's SQLite types store ISO text
+        kind = "DATE" if len(value) == 10 else "TIMESTAMP"
+        return f"{kind} '{value}'" if dialect == "postgresql" else f"'{value}'"
+
+    c, o = BASE_CUSTOMER, BASE_ORDER
+    statements = [
+        f"""INSERT INTO customers (id, first_name, last_name, email, phone, postcode, segment, created_at)
+        {series(dialect, customers)}
+        SELECT {c} + i, 'Bench', 'Customer ' || CAST(i AS TEXT), 'bench' || CAST(i AS TEXT) || '@example.com',
+               NULL, 'LS1 4AP', 'standard', {ts("2025-01-01 00:00:00")} FROM g""",
+        f"""INSERT INTO orders (id, order_number, customer_id, status, placed_at, total_pence, shipping_pence,
+               delivery_option, ship_line1, ship_line2, ship_city, ship_postcode, ship_country)
+        {series(dialect, orders)}
+        SELECT {o} + i, CAST({FIRST_NUMBER} + i AS TEXT), {c} + 1 + (i % {customers}),
+               CASE i % 5 WHEN 0 THEN 'paid' WHEN 1 THEN 'shipped' ELSE 'delivered' END,
+               {ts("2026-10-01 10:00:00")}, 4990, 399, 'standard', '1 Bench Street', NULL, 'Leeds', 'LS1 4AP', 'GB' FROM g""",
+        f"""INSERT INTO order_items (id, order_id, product_id, sku, name, quantity, unit_price_pence)
+        {series(dialect, orders)}
+        SELECT {o} + i, {o} + i, p.id, p.sku, p.name, 1, 4591 FROM g, (SELECT id, sku, name FROM products
+               ORDER BY id LIMIT 1) p""",
+        f"""INSERT INTO payments (id, order_id, method, status, amount_pence, paid_at)
+        {series(dialect, orders)}
+        SELECT {o} + i, {o} + i, 'card', 'captured', 4990, {ts("2026-10-01 10:00:00")} FROM g""",
+        f"""INSERT INTO shipments (id, order_id, carrier, tracking_number, status, shipped_at, eta, delivered_at,
+               delay_days)
+        {series(dialect, orders)}
+        SELECT {o} + i, {o} + i, 'DPD', 'BT' || CAST(i AS TEXT),
+               CASE i % 5 WHEN 1 THEN 'in_transit' ELSE 'delivered' END, {ts("2026-10-02 09:00:00")}, {ts("2026-10-04")},
+               CASE i % 5 WHEN 1 THEN NULL ELSE {ts("2026-10-04 12:00:00")} END, 0 FROM g WHERE i % 5 <> 0""",
+    ]
+    started = time.monotonic()
+    with engine.begin() as conn:
+        for statement in statements:
+            conn.execute(text(statement))
+    if dialect == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
+    return time.monotonic() - started
+
+
+def count_orders(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(Order)).scalar_one())
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    rank = pct / 100 * (len(ordered) - 1)
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def sample(orders: int, lookups: int, seed: int = 7) -> list[tuple[int, str]]:
+    rng = random.Random(seed)
+    customers = max(int(orders / ORDERS_PER_CUSTOMER), 1)
+    picks = [rng.randint(1, orders) for _ in range(lookups)]
+    return [(BASE_CUSTOMER + 1 + (i % customers), str(FIRST_NUMBER + i)) for i in picks]
+
+
+def measure_service(url: str, pairs: list[tuple[int, str]]) -> list[float]:
+    settings = Settings(database_url=url, relay_enabled=False)
+    engine = create_engine(url, future=True)
+    policies = load_policies(settings.policy_file)
+    timings = []
+    try:
+        for customer_id, number in pairs:
+            started = time.perf_counter()
+            with new_session(engine) as session:
+                detail = views.order_detail(order_service.get_order(customer_id, number, session=session), policies)
+            timings.append((time.perf_counter() - started) * 1000)
+            assert detail.order_number == number
+    finally:
+        engine.dispose()
+    return timings
+
+
+def measure_http(url: str, pairs: list[tuple[int, str]], log_dir: Path) -> list[float]:
+    stack = Stack(crm_port=free_port(), database_url=url, api_key="bench-key", log_dir=log_dir)
+    stack.rasa_port = stack.crm_port  # names the log file
+    timings = []
+    try:
+        stack.start_crm()
+        with httpx.Client(base_url=f"{stack.crm_url}/api/v1", headers={"X-API-Key": "bench-key"}) as client:
+            for customer_id, number in pairs[:50]:  # warm-up: connections, imports, caches
+                client.get(f"/customers/{customer_id}/orders/{number}").raise_for_status()
+            for customer_id, number in pairs:
+                started = time.perf_counter()
+                response = client.get(f"/customers/{customer_id}/orders/{number}")
+                timings.append((time.perf_counter() - started) * 1000)
+                response.raise_for_status()
+                assert response.json()["order_number"] == number
+    finally:
+        stack.stop()
+    return timings
+
+
+def prepare(backend: str, orders: int) -> tuple[str, str, bool]:
+    """(database URL, how it was prepared, temporary?) with `orders` generated orders in it."""
+    if backend == "sqlite":
+        path = CACHE / f"crm_lookup_{orders}.db"
+        url = f"sqlite:///{path}"
+        if path.exists() and count_orders(create_engine(url)) >= orders:
+            return url, f"cached {path.relative_to(ROOT)}", False
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+        temporary = False
+    else:
+        server = os.environ.get("TRACKER_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/x").rsplit("/", 1)[0]
+        url = f"{server}/crm_lookup_{uuid.uuid4().hex[:8]}"
+        ensure_database(url)
+        temporary = True
+    env = {**os.environ, "CRM_DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
+    for args in (["init"], ["seed-if-empty", "--customers", "0"]):
+        subprocess.run([sys.executable, "-m", "crm_backend", *args], cwd=ROOT, env=env, check=True, capture_output=True)
+    engine = create_engine(url, future=True)
+    seconds = generate(engine, orders)
+    total = count_orders(engine)
+    engine.dispose()
+    return url, f"generated {orders:,} orders in {seconds:.0f} s ({total:,} in all)", temporary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--orders", type=int, default=1_000_000)
+    parser.add_argument("--lookups", type=int, default=2000)
+    args = parser.parse_args(argv)
+    pairs = sample(args.orders, args.lookups)
+    rows, failed = [], False
+    for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
+        print(f"[{backend}] preparing {args.orders:,} orders ...", flush=True)
+        url, how, temporary = prepare(backend, args.orders)
+        try:
+            print(f"[{backend}] {how}; measuring ...", flush=True)
+            for kind, timings in (
+                ("service", measure_service(url, pairs)),
+                ("HTTP", measure_http(url, pairs, CACHE / "log")),
+            ):
+                p50, p95, p99 = (percentile(timings, q) for q in (50, 95, 99))
+                failed |= p95 > 5.0
+                rows.append(f"| {backend} | {kind} | {len(timings)} | {p50:.2f} | {p95:.2f} | {p99:.2f} | {how} |")
+        finally:
+            if temporary:
+                drop_database(url)
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "unknown"
+    )
+    print(
+        f"\n# CRM order look-up ({datetime.now().astimezone():%Y-%m-%d %H:%M %Z})\n\n"
+        f"- machine: {os.cpu_count()} CPUs, {cpu}; Python {platform.python_version()}; load average "
+        f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}\n"
+        f"- `python bench/crm_lookup.py --backends {args.backends} --orders {args.orders} --lookups {args.lookups}`\n\n"
+        "| back-end | path | look-ups | p50 ms | p95 ms | p99 ms | data |\n|---|---|---:|---:|---:|---:|---|\n"
+        + "\n".join(rows)
+    )
+    print("\ngoal p95 <= 5 ms: " + ("NOT met" if failed else "met"))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
