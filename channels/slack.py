@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import Any
@@ -38,6 +39,20 @@ logger = logging.getLogger(__name__)
 DEFAULT_API_URL = "https://slack.com/api/"
 # message subtypes that are a person writing to us; the rest (edits, joins, bot posts, deletions) are not
 ANSWERED_SUBTYPES = {None, "file_share", "thread_broadcast"}
+# Slack's user/channel ids and message timestamps; anything else cannot be routed (and an id with "_" would route
+# the answer elsewhere, see ``route``), so such an event is ignored
+SLACK_ID = re.compile(r"[A-Z0-9]{1,40}")
+SLACK_TS = re.compile(r"\d{1,12}\.\d{1,9}")
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    """A JSON object field, or an empty one when the field has another type (a hostile or broken payload)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _valid_route(user: str, channel: str, thread_ts: Any) -> bool:
+    ids_ok = bool(SLACK_ID.fullmatch(user)) and bool(SLACK_ID.fullmatch(channel))
+    return ids_ok and (thread_ts is None or (isinstance(thread_ts, str) and bool(SLACK_TS.fullmatch(thread_ts))))
 
 
 def conversation_id(user: str, channel: str, thread_ts: str | None) -> str:
@@ -122,12 +137,12 @@ class ShopCareSlackInput(SlackInput):
             content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
             try:
                 if content_type == "application/json":
-                    body = json.loads(request.body or b"")
+                    body = _parse_json(request.body or b"")
                     if not isinstance(body, dict):
                         raise ValueError("not an object")
                     return await self._on_event(request, body, on_new_message)
                 if content_type == "application/x-www-form-urlencoded":
-                    payload = json.loads(request.form.get("payload") or "")
+                    payload = _parse_json(request.form.get("payload") or "")
                     if not isinstance(payload, dict):
                         raise ValueError("not an object")
                     return self._on_interaction(payload, on_new_message)
@@ -152,9 +167,9 @@ class ShopCareSlackInput(SlackInput):
             return response.text("duplicate", headers={"X-Slack-No-Retry": "1"})
 
         channel, user = str(event.get("channel") or ""), str(event.get("user") or "")
-        if not channel or not user or event.get("bot_id") or not self._answers(event):
-            return response.text("ignored")
         thread_ts = event.get("thread_ts") or None
+        if not _valid_route(user, channel, thread_ts) or event.get("bot_id") or not self._answers(event):
+            return response.text("ignored")
         sender = conversation_id(user, channel, thread_ts)
         if event_id and retry and await self._answered_before(request, sender, event_id):
             self.seen.add(event_id)
@@ -162,8 +177,11 @@ class ShopCareSlackInput(SlackInput):
         if event_id:
             self.seen.add(event_id)
 
-        users = [a.get("user_id") for a in body.get("authorizations") or [] if isinstance(a, dict)]
-        text = self._sanitize_user_message(str(event.get("text") or ""), [u for u in users if u])
+        authorizations = body.get("authorizations")
+        authorizations = authorizations if isinstance(authorizations, list) else []
+        users = [str(a.get("user_id")) for a in authorizations if isinstance(a, dict) and a.get("user_id")]
+        raw_text = event.get("text")
+        text = self._sanitize_user_message(raw_text if isinstance(raw_text, str) else "", users)
         if not text:
             if event.get("files"):
                 self._spawn(self.get_output_channel().send_text_message(sender, NON_TEXT_REPLY))
@@ -175,7 +193,8 @@ class ShopCareSlackInput(SlackInput):
     def _answers(self, event: dict[str, Any]) -> bool:
         """DMs, mentions elsewhere, and plain messages in the configured support channel (where a mention also
         arrives as a plain message, so the mention is skipped there: one answer per message)."""
-        if event.get("subtype") not in ANSWERED_SUBTYPES:
+        subtype = event.get("subtype")
+        if not (subtype is None or isinstance(subtype, str)) or subtype not in ANSWERED_SUBTYPES:
             return False
         in_support_channel = bool(self.slack_channel) and event.get("channel") == self.slack_channel
         if event.get("type") == "app_mention":
@@ -197,22 +216,26 @@ class ShopCareSlackInput(SlackInput):
     def _on_interaction(
         self, payload: dict[str, Any], on_new_message: Callable[[UserMessage], Awaitable[Any]]
     ) -> HTTPResponse:
-        actions = payload.get("actions") or []
-        if payload.get("type") != "block_actions" or not actions or not isinstance(actions[0], dict):
+        actions = payload.get("actions")
+        if payload.get("type") != "block_actions" or not isinstance(actions, list) or not actions:
             return response.text("ignored")
-        if not self._is_interactive_message(payload):
+        if not isinstance(actions[0], dict) or not self._is_interactive_message(payload):
             return response.text("ignored")
-        value = self._get_interactive_response(actions[0])
-        user = str((payload.get("user") or {}).get("id") or "")
-        container = payload.get("container") or {}
-        channel = str((payload.get("channel") or {}).get("id") or container.get("channel_id") or "")
-        if not value or not user or not channel:  # a link button has no value: nothing for the bot
+        try:
+            value = self._get_interactive_response(actions[0])
+        except (AttributeError, IndexError, KeyError, TypeError):  # Rasa's parser trusts the select's shape
+            value = None
+        user = str(_obj(payload.get("user")).get("id") or "")
+        container = _obj(payload.get("container"))
+        channel = str(_obj(payload.get("channel")).get("id") or container.get("channel_id") or "")
+        message = _obj(payload.get("message"))
+        thread_ts = message.get("thread_ts") or container.get("thread_ts") or None
+        # a link button has no value: nothing for the bot
+        if not isinstance(value, str) or not value or not _valid_route(user, channel, thread_ts):
             return response.text("ignored")
-        key = str(payload.get("trigger_id") or actions[0].get("action_ts") or "")
+        key = str(payload.get("trigger_id") or actions[0].get("action_ts") or "")[:200]
         if key and not self.seen.add(f"interaction:{key}"):
             return response.text("duplicate")
-        message = payload.get("message") or {}
-        thread_ts = message.get("thread_ts") or container.get("thread_ts") or None
         sender = conversation_id(user, channel, thread_ts)
         metadata = {"out_channel": channel, "thread_id": thread_ts, "users": [user], "slack_trigger_id": key}
         self._turn(on_new_message, str(value), sender, metadata)
@@ -240,6 +263,14 @@ class ShopCareSlackInput(SlackInput):
         task = asyncio.create_task(guarded())
         self._background_tasks.add(task)
         task.add_done_callback(self._background_tasks.discard)
+
+
+def _parse_json(raw: bytes | str) -> Any:
+    """``json.loads`` whose every failure is a ``ValueError`` (deep nesting raises ``RecursionError``)."""
+    try:
+        return json.loads(raw)
+    except RecursionError as exc:
+        raise ValueError("nested too deeply") from exc
 
 
 def _error(status: HTTPStatus, code: str, message: str) -> HTTPResponse:

@@ -140,13 +140,14 @@ class ShopCareTelegramInput(TelegramInput):
         @telegram_webhook.route("/webhook", methods=["POST"])
         async def webhook(request: Request) -> HTTPResponse:
             given = request.headers.get(SECRET_HEADER) or ""
-            if not hmac.compare_digest(given.encode(), self.webhook_secret.encode()):
+            # Sanic keeps non-UTF-8 header bytes as surrogates: encode them back instead of failing with a 500
+            if not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), self.webhook_secret.encode()):
                 return _error(HTTPStatus.UNAUTHORIZED, "invalid_secret_token", f"Missing or wrong {SECRET_HEADER}.")
             try:
                 update = json.loads(request.body or b"")
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested too deeply
                 update = None
-            if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
+            if not isinstance(update, dict) or not _is_int(update.get("update_id")):
                 return _error(HTTPStatus.BAD_REQUEST, "malformed_update", "The body is not a Telegram Update.")
             if not self.seen.add(str(update["update_id"])):
                 return response.json({"ok": True, "handled": "duplicate"})
@@ -162,9 +163,9 @@ class ShopCareTelegramInput(TelegramInput):
         message = update.get("message")
         if not isinstance(message, dict):
             return "ignored"  # edited_message, channel_post, my_chat_member, poll, inline_query, ...
-        chat = message.get("chat") or {}
-        if not isinstance(chat, dict) or chat.get("id") is None or (message.get("from") or {}).get("is_bot"):
-            return "ignored"
+        chat = _obj(message.get("chat"))
+        if not _is_int(chat.get("id")) or _obj(message.get("from")).get("is_bot"):
+            return "ignored"  # Telegram's chat ids are integers: anything else has nowhere to be answered
         chat_id = str(chat["id"])
         text = message.get("text") or message.get("caption")
         if chat.get("type") not in (None, "private"):
@@ -190,9 +191,9 @@ class ShopCareTelegramInput(TelegramInput):
             await self._output.answer_callback_query(str(query.get("id") or ""))  # stops the button's spinner
         except (TelegramAPIError, aiohttp.ClientError, asyncio.TimeoutError) as exc:
             logger.warning("telegram: answerCallbackQuery failed: %s", exc)
-        chat = ((query.get("message") or {}).get("chat") or {}).get("id")
+        chat = _obj(_obj(query.get("message")).get("chat")).get("id")
         data = query.get("data")
-        if chat is None or not isinstance(data, str) or not data:
+        if not _is_int(chat) or not isinstance(data, str) or not data.strip():
             return "ignored"  # a button of an inline-mode message, or a game: no conversation to continue
         await self._turn(on_new_message, data, str(chat), update_id)
         return "button"
@@ -206,6 +207,15 @@ class ShopCareTelegramInput(TelegramInput):
             await on_new_message(message)
         except Exception:  # answered 200 anyway: Telegram would re-deliver a failing update again and again
             logger.exception("telegram: handling update %s failed", update_id)
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    """A JSON object field, or an empty one when the field has another type (a hostile or broken update)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _clean(text: str) -> str:

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -137,4 +138,29 @@ def test_customer_markup_in_a_transcript_is_shown_literally_and_never_runs(serve
     assert page.locator("#transcript img").count() == 0 and page.locator("#transcript script").count() == 0
     page.goto(f"{server.url}/console/queue")
     assert XSS in page.locator("#queue-rows").inner_text()
+    assert page.evaluate("typeof window.__pwned") == "undefined" and dialogs == []
+
+
+def test_hostile_note_reply_filter_and_login_username_are_shown_literally_and_never_run(server, new_page):
+    """Typed into the real forms: a hostile login username, a queue filter value, a note and a reply."""
+    escalation_id = server.create_escalation(request_for(server, "w-hostile-forms", priority=55))
+    page = new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(f"{server.url}/console/login")
+    page.fill("#username", XSS)
+    page.fill("#password", "wrong")
+    page.click("button[type=submit]")
+    assert page.locator("#username").input_value() == XSS  # given back in the form, as text
+    log_in(page, server, "sam")
+    page.goto(f"{server.url}/console/queue?channel={quote(XSS)}&reason={quote(XSS)}")
+    page.goto(f"{server.url}/console/escalations/{escalation_id}")
+    page.click("#claim")
+    page.fill("#note-text", XSS)
+    page.click("text=Add note")
+    page.fill("#reply-text", XSS)
+    page.click("text=Send reply")
+    assert page.locator("#transcript").inner_text().count(XSS) == 2  # the note and the reply, literally
+    assert page.locator("#transcript img").count() == 0 and page.locator("#transcript script").count() == 0
+    time.sleep(0.3)
     assert page.evaluate("typeof window.__pwned") == "undefined" and dialogs == []
