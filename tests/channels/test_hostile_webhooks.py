@@ -30,7 +30,7 @@ from tests.fakes.recording import RecordingServer
 from tests.hostile.inputs import Case, echoes_markup, messages
 
 STEP = 6
-PER_CHANNEL = 150
+PER_CHANNEL = 100
 CONCURRENCY = 4
 CONVERSATIONS = 10  # the slice is spread over this many conversations, so forms and pauses build up
 
