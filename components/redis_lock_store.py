@@ -6,23 +6,37 @@ process their message at once: the lock does not lock. tests/scaled/test_double_
 on two replicas ran the confirmation twice). Here every read-change-write of a lock runs in a Redis transaction
 (WATCH the key, MULTI/EXEC the write, retry when another replica changed it in between), with Rasa's own `TicketLock`
 logic and key layout unchanged. Named by class path in endpoints.scaled.yml (same settings as `type: redis`).
+
+When Redis is unreachable (stopped, restarting, network), a turn does not fail (Rasa would answer a REST message with
+nothing and a socket.io message not at all): the store falls back to a per-process in-memory lock and logs one warning
+per outage. That still serialises the turns of a conversation within a replica, which is what socket.io (sticky) and
+a REST client that waits for its answer produce; only two messages of one conversation sent at the same moment to two
+replicas may then overlap, and the CRM's idempotency keys keep even that to one write. Redis is tried again at most
+every `RETRY_SECONDS` (no reconnect storm, no extra delay per message); the first turn that reaches it switches the
+process back to shared locks, with no restart. tests/scaled/test_redis_stop.py stops a private Redis under two
+replicas to prove both directions.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import AsyncGenerator, Callable
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import redis
 from rasa.core.lock import TicketLock
-from rasa.core.lock_store import LOCK_LIFETIME, LockError, RedisLockStore
+from rasa.core.lock_store import LOCK_LIFETIME, InMemoryLockStore, LockError, LockStore, RedisLockStore
 from rasa.utils.endpoints import EndpointConfig
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_ATTEMPTS = 100
+RETRY_SECONDS = 2.0  # while Redis is down, how often a turn tries it again
+CONNECT_TIMEOUT_SECONDS = 2.0  # Redis is on the local network: a connect that takes longer means it is unreachable
+REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
 
 
 class AtomicRedisLockStore(RedisLockStore):
@@ -30,6 +44,62 @@ class AtomicRedisLockStore(RedisLockStore):
         if endpoint_config is not None:  # created by Rasa from endpoints.yml
             kwargs = {"host": endpoint_config.url or "localhost", **endpoint_config.kwargs}
         super().__init__(**kwargs)
+        # Rasa passes only socket_timeout (10 s), which redis-py also uses to connect: cap the connect part
+        self.red.connection_pool.connection_kwargs.setdefault("socket_connect_timeout", CONNECT_TIMEOUT_SECONDS)
+        self.fallback = InMemoryLockStore()
+        self._down_since: float | None = None  # monotonic time of the last failure while Redis is down
+
+    # ------------------------------------------------------------------------- degrading when Redis is down
+    def _redis_down(self, exc: Exception) -> None:
+        if self._down_since is None:
+            logger.warning(
+                "Redis lock store unreachable (%s): locking conversations in this process only until it is back",
+                exc,
+            )
+        self._down_since = time.monotonic()
+
+    def _redis_back(self) -> None:
+        if self._down_since is not None:
+            logger.warning("Redis lock store reachable again: conversations are locked in Redis again")
+            self._down_since = None
+
+    def _try_redis(self, conversation_id: str) -> bool:
+        """Whether this turn should use Redis: not while a turn of the conversation still holds a fallback lock in
+        this process (the two would not see each other), and while Redis is down only once per RETRY_SECONDS."""
+        if conversation_id in self.fallback.conversation_locks:
+            return False
+        return self._down_since is None or time.monotonic() - self._down_since >= RETRY_SECONDS
+
+    async def _enter(
+        self, conversation_id: str, lock_lifetime: float, wait_time_in_seconds: float
+    ) -> tuple[LockStore, int, TicketLock]:
+        """Take a ticket and wait for it, in Redis if it answers, else in this process's fallback store."""
+        if self._try_redis(conversation_id):
+            try:
+                ticket = self.issue_ticket(conversation_id, lock_lifetime)
+                lock = await self._acquire_lock(conversation_id, ticket, wait_time_in_seconds)
+                self._redis_back()
+                return self, ticket, lock
+            except REDIS_DOWN as exc:  # a ticket already taken in Redis expires with its lifetime
+                self._redis_down(exc)
+        ticket = self.fallback.issue_ticket(conversation_id, lock_lifetime)
+        return self.fallback, ticket, await self.fallback._acquire_lock(conversation_id, ticket, wait_time_in_seconds)
+
+    @asynccontextmanager
+    async def lock(
+        self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME, wait_time_in_seconds: float = 1
+    ) -> AsyncGenerator[TicketLock, None]:
+        """Rasa's `LockStore.lock`, with the store chosen once per turn so the ticket is returned where it was taken."""
+        store, ticket, lock = await self._enter(conversation_id, lock_lifetime, wait_time_in_seconds)
+        try:
+            yield lock
+        finally:
+            try:
+                store.cleanup(conversation_id, ticket)
+            except REDIS_DOWN as exc:  # the turn is done; its ticket expires (a restarted Redis starts empty anyway)
+                self._redis_down(exc)
+
+    # ------------------------------------------------------------------------- atomic ticket operations
 
     def _transaction(
         self, conversation_id: str, change: Callable[[TicketLock | None], tuple[str, TicketLock | None, T]]
