@@ -36,7 +36,8 @@ T = TypeVar("T")
 MAX_ATTEMPTS = 100
 RETRY_SECONDS = 2.0  # while Redis is down, how often a turn tries it again
 CONNECT_TIMEOUT_SECONDS = 2.0  # Redis is on the local network: a connect that takes longer means it is unreachable
-REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
+# refused, timed out, reset, or something that is not a healthy Redis answering: all mean "no shared lock now"
+REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, redis.ResponseError, redis.InvalidResponse)
 
 
 class AtomicRedisLockStore(RedisLockStore):
@@ -45,7 +46,9 @@ class AtomicRedisLockStore(RedisLockStore):
             kwargs = {"host": endpoint_config.url or "localhost", **endpoint_config.kwargs}
         super().__init__(**kwargs)
         # Rasa passes only socket_timeout (10 s), which redis-py also uses to connect: cap the connect part
-        self.red.connection_pool.connection_kwargs.setdefault("socket_connect_timeout", CONNECT_TIMEOUT_SECONDS)
+        pool_kwargs = self.red.connection_pool.connection_kwargs
+        if pool_kwargs.get("socket_connect_timeout") is None:
+            pool_kwargs["socket_connect_timeout"] = CONNECT_TIMEOUT_SECONDS
         self.fallback = InMemoryLockStore()
         self._down_since: float | None = None  # monotonic time of the last failure while Redis is down
 
