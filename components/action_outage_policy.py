@@ -14,16 +14,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa.core.policies.policy import Policy, PolicyPrediction
-from rasa.engine.graph import ExecutionContext
+from rasa.core.policies.policy import PolicyPrediction
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted
-from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
+
+from components.stateless_policy import StatelessPolicy
 
 OUTAGE_RESPONSE = "utter_actions_down"
 
@@ -41,24 +39,10 @@ def failed_custom_action(tracker: DialogueStateTracker, domain: Domain) -> str |
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False)
-class ActionOutagePolicy(Policy):
+class ActionOutagePolicy(StatelessPolicy):
     @staticmethod
     def get_default_config() -> dict[str, Any]:
         return {"priority": 8}
-
-    def train(self, training_trackers: list[TrackerWithCachedStates], domain: Domain, **kwargs: Any) -> Resource:
-        return self._resource
-
-    @classmethod
-    def load(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-        **kwargs: Any,
-    ) -> ActionOutagePolicy:
-        return cls(config, model_storage, resource, execution_context)
 
     def predict_action_probabilities(
         self,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from rasa.core.policies.policy import Policy, PolicyPrediction
+from rasa.core.policies.policy import PolicyPrediction
 from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -20,9 +20,9 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ConversationResumed, Restarted, SessionStarted, UserUttered
-from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from components.stateless_policy import StatelessPolicy
 from crm_backend.escalation.decision import Thresholds, decide
 from crm_backend.escalation.signals import signals_from
 
@@ -32,7 +32,7 @@ ACTIVE_STATES = {"requested", "open", "claimed"}
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False)
-class EscalationPolicy(Policy):
+class EscalationPolicy(StatelessPolicy):
     @staticmethod
     def get_default_config() -> dict[str, Any]:
         return {"priority": 7, "thresholds_file": "crm_backend/escalation/thresholds.yml"}
@@ -47,20 +47,6 @@ class EscalationPolicy(Policy):
     ) -> None:
         super().__init__(config, model_storage, resource, execution_context, featurizer)
         self.thresholds = Thresholds.load(self.config["thresholds_file"])
-
-    def train(self, training_trackers: list[TrackerWithCachedStates], domain: Domain, **kwargs: Any) -> Resource:
-        return self._resource
-
-    @classmethod
-    def load(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-        **kwargs: Any,
-    ) -> EscalationPolicy:
-        return cls(config, model_storage, resource, execution_context)
 
     def predict_action_probabilities(
         self,

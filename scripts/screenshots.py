@@ -230,10 +230,11 @@ def seed_history(server: ConsoleServer) -> int:
     return server.create_escalation(top)
 
 
-def login(page: Any, url: str, username: str) -> None:
+def login(page: Any, url: str, username: str, password: str = PASSWORD) -> None:
+    """Log in to the console at ``url`` as a person would (also used by the browser tests)."""
     page.goto(f"{url}/console/login")
     page.fill("#username", username)
-    page.fill("#password", PASSWORD)
+    page.fill("#password", password)
     page.click("button[type=submit]")
     page.wait_for_url(f"{url}/console/queue")
 

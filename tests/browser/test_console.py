@@ -15,7 +15,7 @@ import pytest
 from tests.browser.conftest import screenshot
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-from screenshots import PASSWORD, ConsoleServer, console_server  # noqa: E402
+from screenshots import ConsoleServer, console_server, login  # noqa: E402
 
 from crm_backend.console import demo  # noqa: E402
 from crm_backend.db import make_engine, new_session  # noqa: E402
@@ -39,11 +39,7 @@ def request_for(server: ConsoleServer, conversation_id: str, **kwargs: Any) -> d
 
 
 def log_in(page: Any, server: ConsoleServer, username: str) -> None:
-    page.goto(f"{server.url}/console/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{server.url}/console/queue")
+    login(page, server.url, username)
 
 
 def test_a_console_page_without_login_redirects_to_the_login_page(server, page):

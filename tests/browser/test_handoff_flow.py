@@ -11,7 +11,9 @@ relay), action server, Rasa (socket.io channel), SQLite.
 from __future__ import annotations
 
 import re
+import sys
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,15 +23,14 @@ from tests.browser.conftest import screenshot
 from tests.browser.widget_support import AGENT_PASSWORD, bot_says, say, session_of, transcript
 from tests.support import wait_until
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+from screenshots import login  # noqa: E402
+
 ANGRY = "This is absolutely ridiculous!!! You are useless and I am FURIOUS, I want my money back NOW"
 
 
 def log_in(page: Any, crm_url: str, username: str) -> None:
-    page.goto(f"{crm_url}/console/login")
-    page.fill("#username", username)
-    page.fill("#password", AGENT_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{crm_url}/console/queue")
+    login(page, crm_url, username, AGENT_PASSWORD)
 
 
 def dashboard_counts(page: Any, crm_url: str) -> tuple[int, int]:
