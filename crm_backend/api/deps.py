@@ -29,17 +29,19 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-def get_policies(request: Request) -> Policies:
+# The dependencies below do no I/O, so they are coroutines: FastAPI runs a plain `def` dependency in its thread pool,
+# a hop that cost more than the work on every request (bench/crm_lookup.py, HTTP path).
+async def get_policies(request: Request) -> Policies:
     return request.app.state.policies
 
 
-def require_api_key(request: Request, x_api_key: str | None = Header(None, alias="X-API-Key")) -> None:
+async def require_api_key(request: Request, x_api_key: str | None = Header(None, alias="X-API-Key")) -> None:
     expected: str = request.app.state.settings.api_key
     if not x_api_key or not hmac.compare_digest(x_api_key.encode(), expected.encode()):
         raise DomainError(401, "invalid_api_key", "A valid X-API-Key header is required.")
 
 
-def get_actor(x_actor: str | None = Header(None, alias="X-Actor")) -> str:
+async def get_actor(x_actor: str | None = Header(None, alias="X-Actor")) -> str:
     """Who makes the change (e.g. "bot:<conversation_id>"); defaults to "api"."""
     return (x_actor or "api")[:100]
 
