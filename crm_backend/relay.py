@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from crm_backend.db.support import RelayCursor
 from crm_backend.errors import DomainError
 from crm_backend.services import escalations
 from crm_backend.settings import Settings
+from crm_backend.worker import PeriodicWorker
 
 logger = logging.getLogger(__name__)
 
@@ -51,15 +51,16 @@ def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-class EventRelay:
+class EventRelay(PeriodicWorker):
+    thread_name = "crm-event-relay"
+
     def __init__(self, engine: Engine, events_url: str, *, batch_size: int = BATCH_SIZE) -> None:
         self.engine = engine  # the CRM database
         self.events_url = events_url
         self.batch_size = batch_size
         self.source = _short(make_url(events_url).render_as_string(hide_password=True), 200)
         self._events_engine: Engine | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__()
 
     @classmethod
     def from_settings(cls, settings: Settings, engine: Engine) -> EventRelay:
@@ -192,30 +193,6 @@ class EventRelay:
         )
         return message is not None
 
-    # --- background thread
-    def start(self, interval: float = 0.5) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, args=(interval,), name="crm-event-relay", daemon=True)
-        self._thread.start()
-
-    def _loop(self, interval: float) -> None:
-        failures = 0
-        while not self._stop.is_set():
-            try:
-                self.run_once()
-                failures = 0
-            except Exception:  # noqa: BLE001 - the relay must outlive a bad tick (DB locked, source down, ...)
-                failures += 1
-                logger.exception("relay: tick failed (%d in a row); retrying", failures)
-            self._stop.wait(min(interval * 2 ** min(failures, 6), 30.0))  # back off while it keeps failing
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
         if self._events_engine is not None:
             self._events_engine.dispose()
             self._events_engine = None

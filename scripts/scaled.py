@@ -12,20 +12,32 @@ var/scaled/nginx.conf and supervises the processes. Ctrl-C or SIGTERM stops all 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scaled_config import NGINX, ScaledConfig, ensure_database  # noqa: E402
-from stack import ROOT, Stack, base_env, ensure_churn_model, ensure_model, prepare_database, wait_http  # noqa: E402
+from scaled_config import NGINX, ScaledConfig, cleanup_services, ensure_database  # noqa: E402
+from stack import (  # noqa: E402
+    ROOT,
+    Stack,
+    base_env,
+    ensure_churn_model,
+    ensure_model,
+    free_port,
+    prepare_database,
+    wait_http,
+)
 
 ENDPOINTS = ROOT / "endpoints.scaled.yml"
 
@@ -202,6 +214,31 @@ class ScaledStack(Stack):
 
 
 # ----------------------------------------------------------------------------- make run-scaled
+@contextlib.contextmanager
+def running_scaled(config: ScaledConfig, run_dir: Path, api_key: str) -> Iterator[ScaledStack]:
+    """Tests and benchmarks: 2 replicas + 2 action servers on free loopback ports, CRM seeded (40 customers, seed 7),
+    started; afterwards stopped and the run's databases, Redis keys and queues removed (logs stay in ``run_dir``)."""
+    shutil.rmtree(run_dir, ignore_errors=True)
+    stack = ScaledStack(
+        config=config,
+        rasa_ports=[free_port(), free_port()],
+        action_ports=[free_port(), free_port()],
+        run_dir=run_dir,
+        api_key=api_key,
+        model=ensure_model(),
+    )
+    try:
+        for url in (config.crm_database_url, config.tracker_database_url):
+            ensure_database(url)
+        stack.crm("init")
+        stack.crm("seed", "--customers", "40", "--seed", "7")
+        stack.start()
+        yield stack
+    finally:
+        stack.stop()
+        cleanup_services(config)
+
+
 def masked(url: str) -> str:
     """The URL with its password replaced, for printing."""
     parts = urlsplit(url)

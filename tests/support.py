@@ -9,6 +9,8 @@ from typing import Any
 
 import httpx
 
+from crm_backend.rasa_client import RasaUnavailable
+
 
 def wait_until(check: Callable[[], Any], timeout: float = 20.0) -> Any:
     """Poll ``check`` until it returns something truthy (returned) or ``timeout`` seconds pass (AssertionError)."""
@@ -38,3 +40,17 @@ def escalation_of(crm_api: httpx.Client, conversation_id: str) -> dict[str, Any]
         if item["conversation_id"] == conversation_id:
             return crm_api.get(f"/escalations/{item['id']}").json()
     return None
+
+
+class FakeRasa:
+    """Stands in for the CRM's ``RasaClient``: records the events posted to a customer's conversation; ``down`` makes
+    it fail like an unreachable Rasa."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, list[dict[str, Any]]]] = []
+        self.down = False
+
+    def post_events(self, conversation_id: str, events: list[dict[str, Any]]) -> None:
+        if self.down:
+            raise RasaUnavailable("connection refused")
+        self.calls.append((conversation_id, events))

@@ -9,7 +9,6 @@ POST clears ``notified_at`` again so a later tick retries it (with a growing pau
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +18,7 @@ from sqlalchemy.engine import Engine
 
 from crm_backend.db import Escalation, new_session
 from crm_backend.settings import Settings
+from crm_backend.worker import PeriodicWorker
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,10 @@ def slack_message(escalation: Escalation, console_url: str) -> dict[str, Any]:
     }
 
 
-class SlackNotifier:
+class SlackNotifier(PeriodicWorker):
+    thread_name = "crm-slack-notify"
+    max_backoff = 120.0
+
     def __init__(
         self,
         engine: Engine,
@@ -62,8 +65,7 @@ class SlackNotifier:
             console_url,
         )
         self._http = httpx.Client(timeout=timeout, transport=transport)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__()
 
     @classmethod
     def from_settings(cls, settings: Settings, engine: Engine) -> SlackNotifier:
@@ -117,25 +119,4 @@ class SlackNotifier:
             sent += 1
         return sent
 
-    def start(self, interval: float) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, args=(interval,), name="crm-slack-notify", daemon=True)
-        self._thread.start()
-
-    def _loop(self, interval: float) -> None:
-        failures = 0
-        while not self._stop.is_set():
-            try:
-                self.run_once()
-                failures = 0
-            except Exception:  # noqa: BLE001 - a Slack or database hiccup must not end the notifier
-                failures += 1
-                logger.exception("notify: tick failed (%d in a row); retrying", failures)
-            self._stop.wait(min(interval * 2 ** min(failures, 6), 120.0))
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
         self._http.close()

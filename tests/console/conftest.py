@@ -17,24 +17,11 @@ from crm_backend.app import create_app
 from crm_backend.console import demo
 from crm_backend.db import Base, make_engine, new_session
 from crm_backend.personas import ensure_personas
-from crm_backend.rasa_client import RasaUnavailable
 from crm_backend.settings import Settings
+from tests.support import FakeRasa
 
 PASSWORD = "correct horse battery"
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-class FakeRasa:
-    """Stands in for ``RasaClient``: records the events an action would post to the customer's conversation."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, list[dict[str, Any]]]] = []
-        self.down = False
-
-    def post_events(self, conversation_id: str, events: list[dict[str, Any]]) -> None:
-        if self.down:
-            raise RasaUnavailable("connection refused")
-        self.calls.append((conversation_id, events))
 
 
 @pytest.fixture

@@ -13,23 +13,12 @@ from sqlalchemy.engine import Engine
 
 from crm_backend.app import create_app
 from crm_backend.db import Agent, AuditLog, Escalation, EscalationMessage, IdempotencyKey, new_session
-from crm_backend.rasa_client import RasaUnavailable
 from crm_backend.services import escalations
 from crm_backend.settings import Settings
+from tests.support import FakeRasa
 
 W = Callable[[str], dict[str, str]]
 HAND_BACK_TEXT = "You're back with the ShopCare assistant. Is there anything else I can help with?"
-
-
-class FakeRasa:
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, list[dict[str, Any]]]] = []
-        self.down = False
-
-    def post_events(self, conversation_id: str, events: list[dict[str, Any]]) -> None:
-        if self.down:
-            raise RasaUnavailable("connection refused")
-        self.calls.append((conversation_id, events))
 
 
 @pytest.fixture

@@ -146,35 +146,18 @@ def test_lock_store_falls_back_while_redis_is_down_and_returns_to_it(private_red
 @pytest.fixture(scope="module")
 def stack(private_redis: PrivateRedis) -> Iterator[Any]:
     """The scaled profile (CRM, 2 action servers, nginx, 2 Rasa replicas) with its lock store on the private Redis."""
-    from scaled import ScaledStack
-    from scaled_config import cleanup_services, ensure_database, temporary_config
-    from stack import ensure_model
+    from scaled import running_scaled
+    from scaled_config import temporary_config
 
     config = dataclasses.replace(temporary_config(uuid.uuid4().hex[:10], free_port), redis_url=private_redis.url)
     missing = config.missing()
     if missing:
         pytest.skip("the Redis fault test needs the scaled profile's services: " + "; ".join(missing))
-    run_dir = ROOT / "var" / "redis-fault-test"  # the logs of the last run stay here
-    shutil.rmtree(run_dir, ignore_errors=True)
-    scaled = ScaledStack(
-        config=config,
-        rasa_ports=[free_port(), free_port()],
-        action_ports=[free_port(), free_port()],
-        run_dir=run_dir,
-        api_key="redis-fault-key",
-        model=ensure_model(),
-    )
-    try:
-        for url in (config.crm_database_url, config.tracker_database_url):
-            ensure_database(url)
-        scaled.crm("init")
-        scaled.crm("seed", "--customers", "40", "--seed", "7")
-        scaled.start()
-        yield scaled
-    finally:
-        scaled.stop()
-        private_redis.start()  # a failed test may have left it stopped; cleanup removes its keys
-        cleanup_services(config)
+    with running_scaled(config, ROOT / "var" / "redis-fault-test", "redis-fault-key") as scaled:  # logs stay
+        try:
+            yield scaled
+        finally:
+            private_redis.start()  # a failed test may have left it stopped; the cleanup then removes its keys
 
 
 def replica_log(stack: Any, index: int) -> str:

@@ -4,8 +4,6 @@ afterwards, so runs never collide. Skips with the reason when a service is missi
 
 from __future__ import annotations
 
-import shutil
-import socket
 import sys
 import uuid
 from collections.abc import Iterator
@@ -16,15 +14,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
-from scaled import ScaledStack  # noqa: E402
-from scaled_config import ScaledConfig, cleanup_services, ensure_database, temporary_config  # noqa: E402
-from stack import ensure_model  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from scaled import ScaledStack, running_scaled  # noqa: E402
+from scaled_config import ScaledConfig, temporary_config  # noqa: E402
+from stack import free_port  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -38,26 +30,8 @@ def scaled_config() -> ScaledConfig:
 
 @pytest.fixture(scope="session")
 def scaled(scaled_config: ScaledConfig) -> Iterator[ScaledStack]:
-    run_dir = ROOT / "var" / "scaled-test"  # logs of the last run stay here (pytest's tmp dirs rotate away)
-    shutil.rmtree(run_dir, ignore_errors=True)
-    stack = ScaledStack(
-        config=scaled_config,
-        rasa_ports=[free_port(), free_port()],
-        action_ports=[free_port(), free_port()],
-        run_dir=run_dir,
-        api_key="scaled-api-key",
-        model=ensure_model(),
-    )
-    try:
-        for url in (scaled_config.crm_database_url, scaled_config.tracker_database_url):
-            ensure_database(url)
-        stack.crm("init")
-        stack.crm("seed", "--customers", "40", "--seed", "7")
-        stack.start()
+    with running_scaled(scaled_config, ROOT / "var" / "scaled-test", "scaled-api-key") as stack:  # logs stay there
         yield stack
-    finally:
-        stack.stop()
-        cleanup_services(scaled_config)
 
 
 @pytest.fixture

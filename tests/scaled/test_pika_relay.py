@@ -13,15 +13,14 @@ from datetime import datetime
 
 import aio_pika
 import pytest
+from scaled_config import ScaledConfig, cleanup_services, ensure_database, temporary_config  # scripts/: conftest
 from sqlalchemy import create_engine, select
 from sqlalchemy.engine import Engine
+from stack import free_port as _free_port
 
 from crm_backend.db import Base, Escalation, EscalationMessage, new_session
 from crm_backend.relay_pika import PikaEventRelay, make_relay
 from crm_backend.settings import Settings
-
-from .conftest import ScaledConfig, cleanup_services, ensure_database, temporary_config
-from .conftest import free_port as _free_port
 
 
 @pytest.fixture
