@@ -1,4 +1,10 @@
-"""Rasa's SQL tracker store and SQL event broker, tuned for the single-machine profile.
+"""Rasa's SQL tracker store and SQL event broker, tuned: one pass to save a turn (both profiles), SQLite in WAL mode
+and a batching SQL event broker (the single-machine profile).
+
+Rasa's `SQLTrackerStore.save` with an event broker first re-reads the whole conversation from the database and
+rebuilds a tracker from it only to find which events are new (`stream_events`), then counts the stored events to find
+them again. `SaveOnceSQLTrackerStore` counts once, stores the new events and hands the same events to the broker:
+one query instead of a read of the whole conversation per turn, which grew with the conversation (docs/benchmarks.md).
 
 Rasa opens SQLite in its default rollback-journal mode with a full fsync per commit, and its SQL event broker commits
 every event on its own, synchronously, on the server's event loop: one customer turn (10-20 events) paid for that
@@ -19,6 +25,8 @@ from typing import Any
 
 from rasa.core.brokers.sql import SQLEventBroker
 from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -41,8 +49,39 @@ def tune_sqlite(engine: Engine) -> None:
     engine.dispose()  # connections opened before the listener get the pragmas on their next checkout
 
 
-class SQLiteTunedTrackerStore(SQLTrackerStore):
-    """Rasa's SQL tracker store, with SQLite in WAL mode."""
+class SaveOnceSQLTrackerStore(SQLTrackerStore):
+    """Rasa's SQL tracker store; a turn's new events are found once, stored, then streamed (module docstring).
+
+    The events are stored before they are streamed (Rasa streams first): the broker never carries an event the
+    conversation's record lacks. A broker that is down keeps them, as Rasa's does (the pika broker's own queue of
+    unpublished messages). Under the lock store one replica at a time saves a conversation, so the count is exact.
+    """
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        with self.session_scope() as session:
+            new_events = [event.as_dict() for event in self._additional_events(session, tracker)]
+            session.add_all(self._row(tracker.sender_id, data) for data in new_events)
+            session.commit()
+        if self.event_broker is not None:
+            for data in new_events:
+                self.event_broker.publish({"sender_id": tracker.sender_id, **data})
+
+    def _row(self, sender_id: str, data: dict[str, Any]) -> Any:
+        """One row of Rasa's `events` table, with the columns Rasa fills (same schema, readable by Rasa)."""
+        parse_data = data.get("parse_data")
+        intent = parse_data.get("intent", {}).get(INTENT_NAME_KEY) if isinstance(parse_data, dict) else None
+        return self.SQLEvent(
+            sender_id=sender_id,
+            type_name=data.get("event"),
+            timestamp=data.get("timestamp"),
+            intent_name=intent,
+            action_name=data.get("name"),
+            data=json.dumps(data),
+        )
+
+
+class SQLiteTunedTrackerStore(SaveOnceSQLTrackerStore):
+    """The same, with SQLite in WAL mode."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

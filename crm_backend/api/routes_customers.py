@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
 from crm_backend.api import schemas as s
 from crm_backend.api import views
-from crm_backend.api.deps import CustomerId, Writer, get_policies, get_session, get_writer
+from crm_backend.api.deps import CustomerId, Writer, get_policies, get_session, get_writer, model_response
 from crm_backend.policies import Policies
 from crm_backend.services import customers, invoices, orders, refunds
 
@@ -16,16 +16,18 @@ router = APIRouter(prefix="/customers/{customer_id}", tags=["customers"])
 
 
 @router.get("", response_model=s.CustomerPublic)
-def get_customer(customer_id: CustomerId, session: Session = Depends(get_session)) -> s.CustomerPublic:
-    return views.customer_public(customers.get_customer(customer_id, session=session))
+def get_customer(customer_id: CustomerId, session: Session = Depends(get_session)) -> Response:
+    return model_response(views.customer_public(customers.get_customer(customer_id, session=session)))
 
 
 @router.get("/orders", response_model=list[s.OrderSummary], tags=["orders"])
 def list_orders(
     customer_id: CustomerId, limit: int = Query(10, ge=1, le=100), session: Session = Depends(get_session)
-) -> list[s.OrderSummary]:
+) -> Response:
     customers.get_customer(customer_id, session=session)
-    return [views.order_summary(o) for o in orders.list_orders(customer_id, session=session, limit=limit)]
+    return model_response(
+        [views.order_summary(o) for o in orders.list_orders(customer_id, session=session, limit=limit)]
+    )
 
 
 @router.get("/orders/{order_number}", response_model=s.OrderDetail, tags=["orders"])
@@ -34,8 +36,8 @@ def get_order(
     order_number: str,
     session: Session = Depends(get_session),
     policies: Policies = Depends(get_policies),
-) -> s.OrderDetail:
-    return views.order_detail(orders.get_order(customer_id, order_number, session=session), policies)
+) -> Response:
+    return model_response(views.order_detail(orders.get_order(customer_id, order_number, session=session), policies))
 
 
 @router.get("/orders/{order_number}/cancellation", response_model=s.CancellationQuotePublic, tags=["orders"])
@@ -44,9 +46,9 @@ def cancellation_quote(
     order_number: str,
     session: Session = Depends(get_session),
     policies: Policies = Depends(get_policies),
-) -> s.CancellationQuotePublic:
+) -> Response:
     order = orders.get_order(customer_id, order_number, session=session)
-    return views.cancellation_public(orders.quote_cancellation(order, policies=policies))
+    return model_response(views.cancellation_public(orders.quote_cancellation(order, policies=policies)))
 
 
 @router.post("/orders/{order_number}/cancel", response_model=s.CancelResult, tags=["orders"])
@@ -81,9 +83,9 @@ def refund_eligibility(
     order_number: str,
     session: Session = Depends(get_session),
     policies: Policies = Depends(get_policies),
-) -> s.RefundQuotePublic:
+) -> Response:
     order = orders.get_order(customer_id, order_number, session=session)
-    return views.refund_quote_public(refunds.refund_quote(order, policies=policies))
+    return model_response(views.refund_quote_public(refunds.refund_quote(order, policies=policies)))
 
 
 @router.post("/orders/{order_number}/refunds", response_model=s.RefundPublic, status_code=201, tags=["refunds"])
@@ -130,22 +132,24 @@ def change_shipping_address(
 
 
 @router.get("/refunds", response_model=list[s.RefundPublic], tags=["refunds"])
-def list_refunds(customer_id: CustomerId, session: Session = Depends(get_session)) -> list[s.RefundPublic]:
+def list_refunds(customer_id: CustomerId, session: Session = Depends(get_session)) -> Response:
     customers.get_customer(customer_id, session=session)
-    return [views.refund_public(r) for r in refunds.list_refunds(customer_id, session=session)]
+    return model_response([views.refund_public(r) for r in refunds.list_refunds(customer_id, session=session)])
 
 
 @router.get("/refunds/{reference}", response_model=s.RefundPublic, tags=["refunds"])
-def get_refund(customer_id: CustomerId, reference: str, session: Session = Depends(get_session)) -> s.RefundPublic:
-    return views.refund_public(refunds.get_refund(customer_id, reference, session=session))
+def get_refund(customer_id: CustomerId, reference: str, session: Session = Depends(get_session)) -> Response:
+    return model_response(views.refund_public(refunds.get_refund(customer_id, reference, session=session)))
 
 
 @router.get("/invoices", response_model=list[s.InvoicePublic], tags=["invoices"])
 def list_invoices(
     customer_id: CustomerId, session: Session = Depends(get_session), policies: Policies = Depends(get_policies)
-) -> list[s.InvoicePublic]:
+) -> Response:
     customers.get_customer(customer_id, session=session)
-    return [views.invoice_public(i, policies) for i in invoices.list_invoices(customer_id, session=session)]
+    return model_response(
+        [views.invoice_public(i, policies) for i in invoices.list_invoices(customer_id, session=session)]
+    )
 
 
 @router.get("/invoices/{invoice_number}", response_model=s.InvoicePublic, tags=["invoices"])
@@ -154,5 +158,7 @@ def get_invoice(
     invoice_number: str,
     session: Session = Depends(get_session),
     policies: Policies = Depends(get_policies),
-) -> s.InvoicePublic:
-    return views.invoice_public(invoices.get_invoice(customer_id, invoice_number, session=session), policies)
+) -> Response:
+    return model_response(
+        views.invoice_public(invoices.get_invoice(customer_id, invoice_number, session=session), policies)
+    )

@@ -6,7 +6,6 @@ error pages of the console (login redirect, 403) and the security headers of its
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import jinja2
@@ -14,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm_backend.console.auth import CsrfRejected, Forbidden, LoginRequired, login_url
 
@@ -24,6 +24,42 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
+
+
+PAGE_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+]
+
+
+class ConsoleHeaders:
+    """Security headers on every console response (and no caching of its pages).
+
+    A plain ASGI middleware: Starlette's ``@app.middleware("http")`` wraps every request of the whole app, the API's
+    too, in an extra task and body stream, which cost more than an order look-up (bench/crm_lookup.py).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not path.startswith("/console"):
+            await self.app(scope, receive, send)
+            return
+        extra = PAGE_HEADERS if path.startswith("/console/static") else [*PAGE_HEADERS, (b"cache-control", b"no-store")]
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers += [(name, value) for name, value in extra if name not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def templates() -> Jinja2Templates:
@@ -68,14 +104,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Forbidden, _forbidden)
     app.add_exception_handler(CsrfRejected, _csrf)
 
-    @app.middleware("http")
-    async def console_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        response = await call_next(request)
-        if request.url.path.startswith("/console"):
-            response.headers.setdefault("Content-Security-Policy", CSP)
-            response.headers.setdefault("X-Content-Type-Options", "nosniff")
-            response.headers.setdefault("Referrer-Policy", "same-origin")
-            response.headers.setdefault("X-Frame-Options", "DENY")
-            if not request.url.path.startswith("/console/static"):
-                response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    app.add_middleware(ConsoleHeaders)

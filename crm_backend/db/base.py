@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, declarative_base
+from sqlalchemy.pool import QueuePool
 
 from crm_backend.settings import Settings
 
@@ -39,6 +40,10 @@ def make_engine(settings: Settings) -> Engine:
         path = settings.sqlite_path
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
+            # SQLAlchemy 1.4 opens a new connection per session for a SQLite file (NullPool): connecting and the
+            # pragmas cost more than a look-up (bench/crm_lookup.py). A pool is safe: WAL, one connection per thread
+            # at a time, sessions are short.
+            kwargs.update(poolclass=QueuePool, pool_size=5, max_overflow=10)
     else:
         kwargs["pool_pre_ping"] = True
     engine = create_engine(url, **kwargs)

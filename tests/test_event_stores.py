@@ -1,0 +1,77 @@
+"""The tracker store saves a turn in one pass: the new events are stored once and exactly those are streamed, in
+order, without re-reading the conversation; what it stores is Rasa's own table, readable by Rasa's own store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rasa.core.brokers.broker import EventBroker
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from components.sqlite_stores import SQLiteTunedTrackerStore
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Collecting(EventBroker):
+    def __init__(self) -> None:
+        self.published: list[dict[str, Any]] = []
+
+    def publish(self, event: dict[str, Any]) -> None:
+        self.published.append(event)
+
+    def is_ready(self) -> bool:
+        return True
+
+
+@pytest.fixture(scope="module")
+def domain() -> Domain:
+    return Domain.load(str(ROOT / "domain.yml"))
+
+
+async def test_a_turn_is_stored_once_and_streamed_without_rereading(tmp_path, domain, monkeypatch):
+    broker = Collecting()
+    store = SQLiteTunedTrackerStore(domain, dialect="sqlite", db=str(tmp_path / "tracker.db"), event_broker=broker)
+
+    async def no_reread(*_args: Any, **_kwargs: Any) -> None:
+        raise AssertionError("save re-read the conversation")
+
+    tracker = DialogueStateTracker.from_events(
+        "conv-1",
+        [ActionExecuted("action_listen"), UserUttered("where is my order 10002?", {"name": "order_status"})],
+        domain.slots,
+    )
+    monkeypatch.setattr(store, "retrieve", no_reread)
+    monkeypatch.setattr(store, "retrieve_full_tracker", no_reread)
+    await store.save(tracker)
+    first = [e["event"] for e in broker.published]
+    assert first == ["action", "user"] and {e["sender_id"] for e in broker.published} == {"conv-1"}
+
+    tracker.update(SlotSet("customer_name", "Alice"))
+    tracker.update(BotUttered("Which e-mail address is on the order?"))
+    tracker.update(ActionExecuted("action_listen"))
+    await store.save(tracker)
+    assert [e["event"] for e in broker.published[2:]] == ["slot", "bot", "action"]  # only the new ones, in order
+    await store.save(tracker)  # nothing new: nothing stored or streamed twice
+    assert len(broker.published) == 5
+
+    monkeypatch.undo()
+    stock = SQLTrackerStore(domain, dialect="sqlite", db=str(tmp_path / "tracker.db"))  # Rasa's own reads it back
+    restored = await stock.retrieve("conv-1")
+    assert restored is not None
+    assert [e.as_dict() for e in restored.events] == [e.as_dict() for e in tracker.events]
+    assert restored.get_slot("customer_name") == "Alice"
+    with stock.session_scope() as session:
+        rows = session.query(stock.SQLEvent).order_by(stock.SQLEvent.id).all()
+        assert [(r.type_name, r.intent_name, r.action_name) for r in rows] == [
+            ("action", None, "action_listen"),
+            ("user", "order_status", None),
+            ("slot", None, "customer_name"),
+            ("bot", None, None),
+            ("action", None, "action_listen"),
+        ]
