@@ -27,17 +27,29 @@ from rasa.core.brokers.sql import SQLEventBroker
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy import create_engine, event
+from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import QueuePool
 
 from crm_backend.pii import Masker, mask_event
 
 logger = logging.getLogger(__name__)
 
 
-def tune_sqlite(engine: Engine) -> None:
-    if engine.dialect.name != "sqlite":
+def tune_sqlite(store: Any) -> None:
+    """SQLite in WAL mode, behind a connection pool, for a Rasa SQL store (`store.engine`, `store.sessionmaker`).
+
+    SQLAlchemy 1.4 gives a SQLite file no pool: every session of Rasa's stores opened a connection, and closing the
+    last one checkpointed the write-ahead log, several times per turn (a third of the Rasa server's CPU at 64
+    conversations in a py-spy profile, docs/benchmarks.md). Pooled connections keep the log open between sessions.
+    """
+    url = store.engine.url
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
         return
+    store.engine.dispose()
+    engine = create_engine(
+        url, poolclass=QueuePool, pool_size=5, max_overflow=10, connect_args={"check_same_thread": False}
+    )
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -46,7 +58,8 @@ def tune_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
-    engine.dispose()  # connections opened before the listener get the pragmas on their next checkout
+    store.engine = engine
+    store.sessionmaker = sessionmaker(bind=engine)
 
 
 class SaveOnceSQLTrackerStore(SQLTrackerStore):
@@ -85,7 +98,7 @@ class SQLiteTunedTrackerStore(SaveOnceSQLTrackerStore):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        tune_sqlite(self.engine)
+        tune_sqlite(self)
 
 
 class BatchingSQLEventBroker(SQLEventBroker):
@@ -93,7 +106,7 @@ class BatchingSQLEventBroker(SQLEventBroker):
 
     def __init__(self, *args: Any, flush_interval: float = 0.05, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        tune_sqlite(self.engine)
+        tune_sqlite(self)
         self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._interval = float(flush_interval)
         self._masker = Masker.from_env()
