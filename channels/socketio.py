@@ -6,14 +6,45 @@ An agent's reply reaches the widget as a bot event the CRM appends to the tracke
 the bot. This output adds ``"sender": "agent"`` and ``"agent_name"`` to such messages; everything else (the wire
 protocol, session persistence, rooms) is Rasa's unchanged. ``name()`` stays ``"socketio"``, so trackers, the CRM relay
 and ``output_channel=latest`` see the same channel name as before.
+
+Several replicas (the scaled profile): a customer's socket lives on one replica (nginx's route cookie keeps it there),
+but the CRM's call that delivers an agent's reply can reach any replica. With ``SOCKETIO_REDIS_URL`` set, the server
+shares its rooms through Redis (python-socketio's own Redis client manager): a message for a socket held by another
+replica is published there, a message for a local socket is emitted directly, so the customer's own answers never
+depend on Redis.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from rasa.core.channels.channel import OutputChannel
+from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
+from sanic import Blueprint
+from socketio import AsyncRedisManager
+
+logger = logging.getLogger(__name__)
+
+
+class LocalFirstRedisManager(AsyncRedisManager):
+    """Emits to a room with a member on this replica directly, and publishes through Redis only otherwise."""
+
+    async def emit(
+        self,
+        event: str,
+        data: Any,
+        namespace: str | None = None,
+        room: str | None = None,
+        skip_sid: Any = None,
+        callback: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        if room is not None and self.rooms.get(namespace or "/", {}).get(room):
+            kwargs["ignore_queue"] = True
+        await super().emit(event, data, namespace=namespace, room=room, skip_sid=skip_sid, callback=callback, **kwargs)
 
 
 class AgentAwareSocketIOOutput(SocketIOOutput):
@@ -33,6 +64,19 @@ class ShopCareSocketIOInput(SocketIOInput):
 
     Answers to the customer's own messages are bot messages and keep going through Rasa's output created per message.
     """
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        blueprint = super().blueprint(on_new_message)
+        url = os.environ.get("SOCKETIO_REDIS_URL", "").strip()
+        if url and self.sio is not None:
+            # replaced before the first connection: the server initialises its manager lazily, on the first one
+            manager = LocalFirstRedisManager(
+                url, channel=os.environ.get("SOCKETIO_REDIS_CHANNEL") or "shopcare-socketio"
+            )
+            manager.set_server(self.sio)
+            self.sio.manager = manager
+            logger.info("socket.io: rooms shared through Redis (channel %r)", manager.channel)
+        return blueprint
 
     def get_output_channel(self) -> OutputChannel | None:
         if super().get_output_channel() is None:  # no server attached yet: Rasa has already warned

@@ -79,6 +79,10 @@ class ScaledConfig:
             "RABBITMQ_PASSWORD": unquote(amqp.password or "guest"),
             "RABBITMQ_QUEUE": self.rabbitmq_queue,
             "RABBITMQ_EXCHANGE": self.rabbitmq_exchange,
+            # socket.io rooms shared by the replicas (channels/socketio.py): an agent's reply reaches the customer's
+            # socket whichever replica the CRM's call lands on
+            "SOCKETIO_REDIS_URL": self.redis_url,
+            "SOCKETIO_REDIS_CHANNEL": f"{self.redis_key_prefix}socketio",
         }
 
     def missing(self) -> list[str]:
