@@ -81,9 +81,11 @@ def build_features(tables: Mapping[str, pd.DataFrame], as_of: datetime) -> pd.Da
     created = _dt(customers, "created_at")
     known = customers[created <= now]
     index = pd.Index(known["customer_id"].astype("int64"), name="customer_id")
-    out = pd.DataFrame(index=index)
-    out["tenure_days"] = ((now - created[created <= now]) / DAY).to_numpy()
-    out["segment_premium"] = (known.get("segment", pd.Series("standard", index=known.index)) != "standard").to_numpy()
+    # columns are collected and framed once: a DataFrame column assignment costs more than the arithmetic here
+    out: dict[str, Any] = {}
+    out["tenure_days"] = pd.Series(((now - created[created <= now]) / DAY).to_numpy(), index=index)
+    segment = known.get("segment", pd.Series("standard", index=known.index))
+    out["segment_premium"] = pd.Series((segment != "standard").to_numpy(), index=index)
 
     orders = _table(tables, "orders", index)
     placed = _dt(orders, "placed_at")
@@ -153,7 +155,7 @@ def build_features(tables: Mapping[str, pd.DataFrame], as_of: datetime) -> pd.Da
     mkeys = messages["customer_id"]
     out["mean_sentiment"] = _per_customer(sentiment[scored], mkeys[scored], "mean", index)  # neutral 0 when none
     out["sentiment_messages"] = _count(scored, mkeys, index)
-    return out[FEATURES].astype("float64")
+    return pd.DataFrame(out, index=index)[FEATURES].astype("float64")
 
 
 def default_cutoffs(tables: Mapping[str, pd.DataFrame], horizon_days: int = 90, snapshots: int = 4) -> list[datetime]:
