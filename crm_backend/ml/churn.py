@@ -208,22 +208,27 @@ class ChurnModel:
         Logistic regression: coefficient x (transformed value - transformed median), averaged over the calibration
         folds (log-odds). Trees: probability minus the probability with that one feature set to the median.
         """
+        return self._probabilities_and_contributions(features)[1]
+
+    def _probabilities_and_contributions(self, features: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
         x = features[self.features].astype("float64")
-        ref = pd.DataFrame([self.reference])[self.features]
         if self.metadata.get("model") == LINEAR:
+            ref = pd.DataFrame([self.reference])[self.features]
             parts = []
             for calibrated in self.estimator.calibrated_classifiers_:
                 pipe: Pipeline = getattr(calibrated, "estimator", None) or calibrated.base_estimator
                 coef = pipe[-1].coef_[0]
                 parts.append(coef * (pipe[:-1].transform(x) - pipe[:-1].transform(ref)))
-            return pd.DataFrame(np.mean(parts, axis=0), index=x.index, columns=self.features)
+            contributions = pd.DataFrame(np.mean(parts, axis=0), index=x.index, columns=self.features)
+            return self.predict_proba(x), contributions
         n, k = x.shape
         stacked = np.repeat(x.to_numpy()[None, :, :], k + 1, axis=0)  # (feature + base, customer, column)
         for j in range(k):
             stacked[j + 1, :, j] = self.reference[self.features[j]]
         flat = pd.DataFrame(stacked.reshape((k + 1) * n, k), columns=self.features)
-        scored = self.predict_proba(flat).reshape(k + 1, n)  # one call: the base rows and every perturbation
-        return pd.DataFrame((scored[0][None, :] - scored[1:]).T, index=x.index, columns=self.features)
+        # one pass over the trees scores the customers themselves (the base rows) and every perturbation
+        scored = self.predict_proba(flat).reshape(k + 1, n)
+        return scored[0], pd.DataFrame((scored[0][None, :] - scored[1:]).T, index=x.index, columns=self.features)
 
     def drivers(self, row: pd.Series, contribution: pd.Series, top: int = 3) -> list[str]:
         """Up to ``top`` sentences: the strongest risk-raising reasons, then protective ones, one per topic."""
@@ -243,8 +248,7 @@ class ChurnModel:
         """One dict per row: ``probability``, ``risk_band`` (low / medium / high) and ``drivers`` (sentences)."""
         if features.empty:
             return []
-        probabilities = self.predict_proba(features)
-        contributions = self.contributions(features)
+        probabilities, contributions = self._probabilities_and_contributions(features)
         return [
             {
                 "probability": round(float(p), 4),
