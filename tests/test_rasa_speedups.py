@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import jsonschema
 import pytest
+from jsonschema.validators import validator_for
 from rasa.core.actions.action import RemoteAction
 
 import components  # noqa: F401  (installs the speed-up, as loading a model does)
@@ -30,3 +31,59 @@ def test_same_verdict_as_jsonschema(result):
     else:
         with pytest.raises(jsonschema.ValidationError, match="Failed to validate Action server response"):
             action._validate_action_result(result)
+
+
+def _events(*events: object) -> dict:
+    return {"events": list(events)}
+
+
+# answers Rasa's schema accepts, of every kind an action server sends, and answers it refuses for each kind of reason
+ACCEPTED = [
+    VALID,
+    {},
+    {"events": [], "responses": []},
+    _events({"event": "bot", "text": "hi", "data": {}, "metadata": {}, "timestamp": None}),
+    _events({"event": "slot", "name": "order_number", "value": {"nested": [1, 2]}, "timestamp": 1.5}),
+    _events({"event": "active_loop", "name": None}, {"event": "followup", "name": "action_x"}),
+    _events(
+        {
+            "event": "user",
+            "text": "hi",
+            "parse_data": {
+                "intent": {"name": "greet", "confidence": 0.9},
+                "entities": [{"entity": "e", "value": "v", "start": 0, "end": 1}],
+            },
+        }
+    ),
+    _events({"event": "action", "name": "action_listen", "policy": None, "confidence": None}),
+    _events({"event": "reset_slots"}, {"event": "restart"}, {"event": "session_started"}, {"event": "pause"}),
+    _events({"event": "entities", "entities": [{"entity": "e", "value": 1}]}),
+]
+REFUSED = [
+    INVALID,
+    [],
+    {"events": "not a list"},
+    {"responses": [1]},
+    _events({"event": "no_such_event"}),
+    _events({"event": 3}),
+    _events({"text": "no event key"}),
+    _events("not an object"),
+    _events({"event": "slot", "name": "x"}),
+    _events({"event": "slot", "name": 1, "value": 1}),
+    _events({"event": "bot", "timestamp": "yesterday"}),
+    _events({"event": "bot", "metadata": []}),
+    _events({"event": "user", "parse_data": "not an object"}),
+    _events({"event": "user", "parse_data": {"entities": [{"entity": "e"}]}}),
+    _events({"event": "entities"}),
+    _events({"event": "action", "hide_rule_turn": "yes"}),
+    _events({"event": "bot"}, {"event": "slot"}),  # a valid event does not hide an invalid one after it
+]
+
+
+@pytest.mark.parametrize("result", ACCEPTED + REFUSED)
+def test_fast_check_accepts_exactly_what_the_schema_accepts(result):
+    schema = RemoteAction.action_response_format_spec()
+    fast = rasa_speedups.FastActionResultCheck(schema)
+    valid = validator_for(schema)(schema).is_valid(result)  # what jsonschema.validate, used by Rasa, picks
+    assert fast.accepts(result) == valid
+    assert valid == (result in ACCEPTED)  # the cases are what they claim to be
