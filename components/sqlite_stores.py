@@ -17,6 +17,7 @@ docs/benchmarks.md. Named by class path in endpoints.yml.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import queue
@@ -34,6 +35,7 @@ from sqlalchemy.pool import QueuePool
 from crm_backend.pii import Masker, mask_event
 
 logger = logging.getLogger(__name__)
+STORED = "_shopcare_stored_events"  # attribute set on trackers this store loaded
 
 
 def tune_sqlite(store: Any) -> None:
@@ -68,13 +70,29 @@ class SaveOnceSQLTrackerStore(SQLTrackerStore):
     The events are stored before they are streamed (Rasa streams first): the broker never carries an event the
     conversation's record lacks. A broker that is down keeps them, as Rasa's does (the pika broker's own queue of
     unpublished messages). Under the lock store one replica at a time saves a conversation, so the count is exact.
+    A tracker this store loaded also remembers how many of its events are stored, so saving it needs no count query
+    at all; any other tracker (a new one, one loaded with all sessions) is counted as Rasa does.
     """
 
+    async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
+        tracker = await super().retrieve(sender_id)
+        if tracker is not None and tracker._max_event_history is None:
+            # what the count query of the next save would find: the events of the latest session, all loaded here
+            setattr(tracker, STORED, len(tracker.events))
+        return tracker
+
     async def save(self, tracker: DialogueStateTracker) -> None:
+        stored = getattr(tracker, STORED, None)
         with self.session_scope() as session:
-            new_events = [event.as_dict() for event in self._additional_events(session, tracker)]
+            if stored is None:  # a tracker this store did not load (a new one, a copy): count as Rasa does
+                events = self._additional_events(session, tracker)
+            else:
+                events = itertools.islice(tracker.events, stored, None)
+            new_events = [event.as_dict() for event in events]
             session.add_all(self._row(tracker.sender_id, data) for data in new_events)
             session.commit()
+        if stored is not None:
+            setattr(tracker, STORED, len(tracker.events))
         if self.event_broker is not None:
             for data in new_events:
                 self.event_broker.publish({"sender_id": tracker.sender_id, **data})

@@ -75,3 +75,27 @@ async def test_a_turn_is_stored_once_and_streamed_without_rereading(tmp_path, do
             ("bot", None, None),
             ("action", None, "action_listen"),
         ]
+
+
+async def test_a_loaded_tracker_is_saved_without_counting(tmp_path, domain, monkeypatch):
+    broker = Collecting()
+    store = SQLiteTunedTrackerStore(domain, dialect="sqlite", db=str(tmp_path / "tracker.db"), event_broker=broker)
+    first = DialogueStateTracker.from_events("conv-2", [ActionExecuted("action_listen")], domain.slots)
+    await store.save(first)  # a new tracker: counted as Rasa does
+
+    def no_count(*_args: Any, **_kwargs: Any) -> None:
+        raise AssertionError("saving a loaded tracker counted the stored events")
+
+    monkeypatch.setattr(store, "_additional_events", no_count)
+    for text in ("hello", "where is my order?"):
+        tracker = await store.retrieve("conv-2")
+        assert tracker is not None
+        tracker.update(UserUttered(text, {"name": "greet"}))
+        tracker.update(BotUttered(f"re: {text}"))
+        await store.save(tracker)
+        tracker.update(ActionExecuted("action_listen"))
+        await store.save(tracker)  # saved twice in one turn: the second save adds only what came after the first
+    assert [e["event"] for e in broker.published] == ["action"] + ["user", "bot", "action"] * 2
+    restored = await store.retrieve("conv-2")
+    assert restored is not None
+    assert [e.as_dict() for e in restored.events] == [e.as_dict() for e in tracker.events]
