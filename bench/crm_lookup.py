@@ -42,6 +42,7 @@ from stack import Stack  # noqa: E402
 
 from crm_backend.api import views  # noqa: E402
 from crm_backend.db import Order, new_session  # noqa: E402
+from crm_backend.db.base import make_engine  # noqa: E402
 from crm_backend.policies import load_policies  # noqa: E402
 from crm_backend.services import orders as order_service  # noqa: E402
 from crm_backend.settings import Settings  # noqa: E402
@@ -131,7 +132,7 @@ def sample(orders: int, lookups: int, seed: int = 7) -> list[tuple[int, str]]:
 
 def measure_service(url: str, pairs: list[tuple[int, str]]) -> list[float]:
     settings = Settings(database_url=url, relay_enabled=False)
-    engine = create_engine(url, future=True)
+    engine = make_engine(settings)  # the CRM's own engine (its pool, its SQLite pragmas)
     policies = load_policies(settings.policy_file)
     timings = []
     try:
