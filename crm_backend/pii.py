@@ -83,8 +83,8 @@ class Masker:
 
 
 # Slots whose value the broker stream may carry unmasked: the escalation outbox (the packet agents need, read by the
-# CRM's relay and served only behind the API key) and plain flags.
-UNMASKED_SLOTS = frozenset({"escalation_request"})
+# CRM's relay and served only behind the API key) and the CSAT outbox (a score and its key).
+UNMASKED_SLOTS = frozenset({"escalation_request", "csat_request"})
 
 
 def mask_event(event: dict[str, Any], masker: Masker) -> dict[str, Any]:

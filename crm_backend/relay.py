@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
 REQUEST_SLOT = "escalation_request"
+CSAT_SLOT = "csat_request"  # a CSAT answer the CRM could not take when it was given (actions/csat.py)
 
 _events_metadata = MetaData()
 EVENTS = Table(
@@ -144,6 +145,8 @@ class EventRelay(PeriodicWorker):
         try:
             if event.get("event") == "slot" and event.get("name") == REQUEST_SLOT:
                 return self._escalation_request(session, event_id, sender_id, event)
+            if event.get("event") == "slot" and event.get("name") == CSAT_SLOT:
+                return self._csat(session, sender_id, event)
             if event.get("event") == "user":
                 return self._user_message(session, key, sender_id, event)
         except IntegrityError:  # a concurrent writer (API fast path, another relay) got there first
@@ -177,6 +180,17 @@ class EventRelay(PeriodicWorker):
             escalations.create_escalation(
                 session=session, request_key=str(value["key"])[:200], actor="relay", created_at=created_at, **fields
             )
+        return True
+
+    def _csat(self, session: Session, sender_id: str, event: dict[str, Any]) -> bool:
+        """Store a CSAT answer given while the CRM was down; a redelivered one changes nothing."""
+        value = event.get("value")
+        score = value.get("score") if isinstance(value, dict) else None
+        if not isinstance(score, int) or isinstance(score, bool):
+            return False  # the slot being reset, or not an answer
+        if escalations.current_csat(sender_id, session=session) == score:
+            return False
+        escalations.record_csat(sender_id, score, session=session)  # refuses 1-5 violations and unknown ones
         return True
 
     def _user_message(self, session: Session, key: str, sender_id: str, event: dict[str, Any]) -> bool:

@@ -24,16 +24,16 @@ import aio_pika
 from sqlalchemy.engine import Engine
 
 from crm_backend.db import new_session
-from crm_backend.relay import REQUEST_SLOT, EventRelay
+from crm_backend.relay import CSAT_SLOT, REQUEST_SLOT, EventRelay
 from crm_backend.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 AMQP_SCHEMES = ("amqp://", "amqps://")
-# Only user messages and the escalation request matter to the CRM; most of a turn's 15-20 events are neither. A body
-# that contains neither string cannot be one of them (Rasa writes events with json.dumps: ASCII names, never escaped),
+# Only user messages and the escalation and CSAT outboxes matter to the CRM; most of a turn's 15-20 events are none of
+# them. A body that contains none of these strings cannot be one of them (Rasa writes events with json.dumps: ASCII names, never escaped),
 # so it is acknowledged without being decoded (bench/latency.py: CRM CPU per message, scaled profile).
-RELEVANT = (b'"user"', REQUEST_SLOT.encode())
+RELEVANT = (b'"user"', REQUEST_SLOT.encode(), CSAT_SLOT.encode())
 
 
 class PikaEventRelay(EventRelay):

@@ -238,12 +238,8 @@ def assign(
     return escalation
 
 
-def record_csat(conversation_id: str, score: int, *, session: Session) -> Escalation:
-    """The customer's answer to the CSAT question asked at hand-back: stored on the conversation's latest
-    handed-back escalation (a second answer replaces the first)."""
-    if not 1 <= score <= 5:
-        raise DomainError(422, "invalid_score", "The rating must be a whole number from 1 to 5.", {"score": score})
-    escalation = (
+def _latest_handed_back(conversation_id: str, session: Session) -> Escalation | None:
+    return (
         session.execute(
             select(Escalation)
             .where(Escalation.conversation_id == conversation_id, Escalation.handed_back_at.is_not(None))
@@ -252,6 +248,20 @@ def record_csat(conversation_id: str, score: int, *, session: Session) -> Escala
         .scalars()
         .first()
     )
+
+
+def current_csat(conversation_id: str, *, session: Session) -> int | None:
+    """The rating stored on the conversation's latest handed-back escalation, if any."""
+    escalation = _latest_handed_back(conversation_id, session)
+    return escalation.csat if escalation is not None else None
+
+
+def record_csat(conversation_id: str, score: int, *, session: Session) -> Escalation:
+    """The customer's answer to the CSAT question asked at hand-back: stored on the conversation's latest
+    handed-back escalation (a second answer replaces the first)."""
+    if not 1 <= score <= 5:
+        raise DomainError(422, "invalid_score", "The rating must be a whole number from 1 to 5.", {"score": score})
+    escalation = _latest_handed_back(conversation_id, session)
     if escalation is None:
         details = {"conversation_id": conversation_id}
         raise DomainError(404, "escalation_not_found", "There is no handed-back escalation to rate.", details)

@@ -55,12 +55,15 @@ async def test_rating_without_a_handed_back_escalation_is_thanked_and_nothing_br
     assert events == [] and messages[0]["response"] == "utter_csat_thanks"
 
 
-async def test_crm_down_still_thanks_the_customer(crm_down, make_tracker, domain):
+async def test_crm_down_still_thanks_the_customer_and_leaves_the_answer_for_the_relay(crm_down, make_tracker, domain):
     messages, events = await run(make_tracker, domain, [{"entity": "csat_score", "value": "3"}])
-    assert events == [] and messages[0]["response"] == "utter_csat_thanks"
+    assert messages[0]["response"] == "utter_csat_thanks"
+    (slot,) = events  # the outbox: the event stream carries it to the CRM's relay (tests/crm/test_relay.py)
+    assert slot["event"] == "slot" and slot["name"] == "csat_request"
+    assert slot["value"]["score"] == 3 and slot["value"]["key"].startswith("csat-conv:csat:")
 
 
 def test_domain_declares_the_csat_intent_entity_action_and_responses(domain):
     assert "rate_service" in domain["intents"] and "csat_score" in domain["entities"]
-    assert "action_record_csat" in domain["actions"]
+    assert "action_record_csat" in domain["actions"] and "csat_request" in domain["slots"]
     assert {"utter_csat_thanks", "utter_csat_sorry", "utter_csat_invalid"} <= set(domain["responses"])

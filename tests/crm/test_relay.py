@@ -273,3 +273,30 @@ def test_cli_relay_once(tmp_path: Path, store: EventStore, capsys: pytest.Captur
     assert f"relayed {ids['second']} event(s); cursor at {ids['second']}" in capsys.readouterr().out
     assert main(["relay", "--once"], settings) == 0 and "relayed 0 event(s)" in capsys.readouterr().out
     assert main(["relay", "--once"], Settings(database_url=settings.database_url, rasa_events_url="")) == 1
+
+
+def test_csat_given_while_the_crm_was_down_is_stored_once(engine: Engine, personas: None, store: EventStore) -> None:
+    conversation(store)
+    relay = EventRelay(engine, store.url)
+    relay.run_once()
+    with new_session(engine) as session:
+        (escalation,) = session.execute(select(Escalation)).scalars()
+        escalation.handed_back_at = datetime.utcnow()
+        session.commit()
+    answer = {"key": "conv-1:csat:40:2", "score": 2}
+    store.add("conv-1", {"event": "slot", "name": "csat_request", "value": answer, "timestamp": T0 + 300})
+    store.add("conv-1", {"event": "slot", "name": "csat_request", "value": None, "timestamp": T0 + 301})  # a reset
+    store.add("conv-1", {"event": "slot", "name": "csat_request", "value": {"score": 9}, "timestamp": T0 + 302})
+    store.add("conv-9", {"event": "slot", "name": "csat_request", "value": {"score": 4}, "timestamp": T0 + 303})
+    relay.run_once()
+    (escalation,) = rows(engine, Escalation)
+    assert escalation.csat == 2  # the out-of-range answer and the unknown conversation were refused, not stored
+    csat_audits = [a for a in rows(engine, AuditLog) if a.action == "escalation.csat"]
+    assert len(csat_audits) == 1 and csat_audits[0].after == {"csat": 2}
+
+    with new_session(engine) as session:  # the cursor is lost: every event is read again
+        session.execute(delete(RelayCursor))
+        session.commit()
+    relay.run_once()
+    again = [a.id for a in rows(engine, AuditLog) if a.action == "escalation.csat"]
+    assert again == [csat_audits[0].id]  # nothing written twice
