@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import yaml
-from pydantic import BaseModel, validator
+from pydantic import BaseModel, Field, validator
 
 from crm_backend.util import pounds_to_pence
 
@@ -52,6 +52,10 @@ class ComplaintRules(BaseModel):
     repeat_threshold: int
 
 
+class EscalationRules(BaseModel):
+    late_after_minutes: int = Field(5, ge=1)  # the console shows an open escalation waiting longer than this as late
+
+
 class AddressRules(BaseModel):
     editable_statuses: list[str]
 
@@ -78,6 +82,7 @@ class Policies(BaseModel):
     refunds: RefundRules
     cancellation: CancellationRules
     complaints: ComplaintRules
+    escalations: EscalationRules = EscalationRules(late_after_minutes=5)
     shipping_address: AddressRules
     payment_methods: list[PaymentMethod]
     delivery_options: list[DeliveryOption]

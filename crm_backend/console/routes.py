@@ -39,7 +39,6 @@ from crm_backend.services import escalations
 from crm_backend.services.agents import find_agent, list_agents
 
 router = APIRouter(prefix="/console", include_in_schema=False)
-SLA_MINUTES = 5  # an open escalation waiting longer than this is shown as late
 NOTICES = {
     "claimed": "You have claimed this escalation.",
     "assigned": "The escalation was assigned.",
@@ -157,11 +156,16 @@ def _filters(request: Request, auth: Auth, session: Session) -> tuple[dict[str, 
     return given, kwargs
 
 
+def _late_after(request: Request) -> int:
+    """Minutes an open escalation may wait before the queue shows it as late (policies.yml ``escalations``)."""
+    return int(request.app.state.policies.escalations.late_after_minutes)
+
+
 def _queue_rows(request: Request, auth: Auth, session: Session) -> tuple[dict[str, str], list[present.QueueRow]]:
     given, kwargs = _filters(request, auth, session)
     now = datetime.utcnow()
     rows = escalations.list_escalations(session=session, **kwargs)
-    return given, [present.queue_row(e, last, now, SLA_MINUTES) for e, last in rows]
+    return given, [present.queue_row(e, last, now, _late_after(request)) for e, last in rows]
 
 
 def _urgent(request: Request, session: Session) -> list[dict[str, Any]]:
@@ -191,7 +195,7 @@ def queue(request: Request, auth: Auth = Depends(current_auth), session: Session
         "agents": list_agents(session=session),
         "statuses": escalations.STATUSES,
         "present": present,
-        "sla_minutes": SLA_MINUTES,
+        "sla_minutes": _late_after(request),
     }
     return _render(request, "queue.html", context)
 
@@ -223,7 +227,7 @@ def escalation_page(
     context = {
         "auth": auth,
         "e": escalation,
-        "row": present.queue_row(escalation, last, datetime.utcnow(), SLA_MINUTES),
+        "row": present.queue_row(escalation, last, datetime.utcnow(), _late_after(request)),
         "packet": present.packet_of(escalation, session=session),
         "lines": lines,
         "chart": charts.sentiment_timeline(present.sentiment_points(lines)),

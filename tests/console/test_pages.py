@@ -33,6 +33,14 @@ def test_queue_is_ordered_by_priority_then_age_with_sla_timers(agent, add_escala
     assert f'class="row prio-high" data-id="{new_high}"' in page.text
 
 
+def test_the_late_threshold_comes_from_the_policies(agent, app, add_escalation):
+    now = datetime.utcnow()
+    waiting = add_escalation("c-wait", priority=85, created_at=now - timedelta(minutes=3))
+    assert f'class="row prio-high" data-id="{waiting}"' in agent.get("/console/queue").text  # 3 min < 5 (default)
+    app.state.policies.escalations.late_after_minutes = 2  # a team with a stricter SLA (policies.yml `escalations`)
+    assert f'class="row prio-high late" data-id="{waiting}"' in agent.get("/console/queue").text
+
+
 def test_queue_filters_by_channel_reason_status_and_assignee(agent, supervisor, add_escalation):
     slack = add_escalation("c-slack", channel="slack", reasons=("explicit_request",))
     web = add_escalation("c-web", channel="socketio", reasons=("strong_negative",))
