@@ -188,8 +188,6 @@ class EventRelay(PeriodicWorker):
         score = value.get("score") if isinstance(value, dict) else None
         if not isinstance(score, int) or isinstance(score, bool):
             return False  # the slot being reset, or not an answer
-        if escalations.current_csat(sender_id, session=session) == score:
-            return False
         escalations.record_csat(sender_id, score, session=session)  # refuses 1-5 violations and unknown ones
         return True
 

@@ -250,21 +250,18 @@ def _latest_handed_back(conversation_id: str, session: Session) -> Escalation | 
     )
 
 
-def current_csat(conversation_id: str, *, session: Session) -> int | None:
-    """The rating stored on the conversation's latest handed-back escalation, if any."""
-    escalation = _latest_handed_back(conversation_id, session)
-    return escalation.csat if escalation is not None else None
-
-
 def record_csat(conversation_id: str, score: int, *, session: Session) -> Escalation:
     """The customer's answer to the CSAT question asked at hand-back: stored on the conversation's latest
-    handed-back escalation (a second answer replaces the first)."""
+    handed-back escalation (a different second answer replaces the first; the same answer again changes nothing, so
+    a redelivered one from the relay writes no second audit row)."""
     if not 1 <= score <= 5:
         raise DomainError(422, "invalid_score", "The rating must be a whole number from 1 to 5.", {"score": score})
     escalation = _latest_handed_back(conversation_id, session)
     if escalation is None:
         details = {"conversation_id": conversation_id}
         raise DomainError(404, "escalation_not_found", "There is no handed-back escalation to rate.", details)
+    if escalation.csat == score:
+        return escalation
     before = {"csat": escalation.csat}
     escalation.csat = score
     row = {"entity": "escalation", "entity_id": escalation.id, "before": before, "after": {"csat": score}}

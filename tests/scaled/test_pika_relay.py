@@ -21,6 +21,7 @@ from stack import free_port as _free_port
 from crm_backend.db import Base, Escalation, EscalationMessage, new_session
 from crm_backend.relay_pika import PikaEventRelay, make_relay
 from crm_backend.settings import Settings
+from tests.support import wait_until
 
 
 @pytest.fixture
@@ -62,16 +63,6 @@ def queued(config: ScaledConfig) -> int:
 
 def event(sender: str, **fields: object) -> bytes:
     return json.dumps({"sender_id": sender, "timestamp": time.time(), **fields}).encode()
-
-
-def wait_for(check, timeout: float = 20.0):  # noqa: ANN001, ANN201
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"condition not met in time (last: {check()!r})")
 
 
 def thread(engine: Engine, sender: str) -> list[str]:
@@ -123,8 +114,8 @@ def test_events_wait_in_the_queue_while_the_database_is_down_and_arrive_once_in_
         assert relay.handled == 0  # nothing acknowledged without a commit
         ensure_database(services.crm_database_url)  # the database comes back (empty: create the schema)
         Base.metadata.create_all(engine)
-        assert wait_for(lambda: thread(engine, sender) == ["hello? anyone?", "my parcel is wet"])
-        wait_for(lambda: relay.handled == len(bodies))
+        assert wait_until(lambda: thread(engine, sender) == ["hello? anyone?", "my parcel is wet"])
+        wait_until(lambda: relay.handled == len(bodies))
         assert queued(services) == 0  # every message acknowledged, none left behind
     finally:
         relay.stop()
