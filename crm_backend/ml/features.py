@@ -51,110 +51,157 @@ def _dt(frame: pd.DataFrame, column: str) -> pd.Series:
     return pd.to_datetime(frame[column]) if column in frame else pd.Series(pd.NaT, index=frame.index)
 
 
-def _table(tables: Mapping[str, pd.DataFrame], name: str, index: pd.Index) -> pd.DataFrame:
-    frame = tables.get(name)
-    if frame is None or frame.empty:
-        return pd.DataFrame({"customer_id": pd.Series(dtype="int64")})
-    return frame[frame["customer_id"].isin(index)]
-
-
-def _per_customer(values: pd.Series, keys: pd.Series, how: str, index: pd.Index, fill: float = 0.0) -> pd.Series:
-    if values.empty:
-        return pd.Series(fill, index=index, dtype="float64")
-    grouped = values.groupby(keys.to_numpy()).agg(how)
-    return grouped.reindex(index).astype("float64").fillna(fill)
-
-
-def _count(mask: pd.Series, keys: pd.Series, index: pd.Index) -> pd.Series:
-    return _per_customer(mask.astype("float64"), keys, "sum", index)
-
-
 def _timestamp(as_of: datetime) -> pd.Timestamp:
     ts = pd.Timestamp(as_of)
     return ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo is not None else ts
 
 
+class _Rows:
+    """One table's rows of the customers in ``index``, as numpy columns, aggregated per customer with ``bincount``.
+
+    A pandas ``groupby`` + ``reindex`` per feature costs about 0.3 ms whatever the size, which made one customer's
+    features 40 ms at the CRM's features endpoint; the arithmetic below is the same for one customer or all of them
+    (training), so one code path still serves both.
+    """
+
+    def __init__(self, frame: pd.DataFrame | None, index: pd.Index, now: np.datetime64) -> None:
+        frame = frame if frame is not None else pd.DataFrame({"customer_id": pd.Series(dtype="int64")})
+        positions = index.get_indexer(frame["customer_id"].to_numpy()) if len(frame) else np.empty(0, np.intp)
+        keep = positions >= 0
+        self.columns = {str(name): frame[name].to_numpy()[keep] for name in frame.columns}
+        self.positions, self.size, self.now = positions[keep], len(index), now
+
+    def subset(self, mask: np.ndarray) -> _Rows:
+        rows = _Rows.__new__(_Rows)
+        rows.columns = {name: values[mask] for name, values in self.columns.items()}
+        rows.positions, rows.size, rows.now = self.positions[mask], self.size, self.now
+        return rows
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def values(self, column: str) -> np.ndarray:
+        """A column as it is (None where the table has no such column)."""
+        return self.columns.get(column, np.full(len(self), None, dtype=object))
+
+    def number(self, column: str) -> np.ndarray:
+        """A numeric column, 0 where missing or not a number."""
+        values = self.values(column)
+        if values.dtype.kind not in "iuf":
+            values = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype="float64")
+        return np.nan_to_num(values.astype("float64"), nan=0.0)
+
+    def age(self, column: str, shift_days: int = 0) -> np.ndarray:
+        """Days from the column's time (plus ``shift_days``) until now; NaN where there is no time."""
+        values = self.values(column)
+        if values.dtype.kind != "M":  # load_tables gives datetime64 already; hand-built frames may not
+            times = pd.to_datetime(pd.Series(values))
+            if times.dt.tz is not None:
+                times = times.dt.tz_convert("UTC").dt.tz_localize(None)
+            values = times.to_numpy(dtype="datetime64[ns]")
+        elapsed: np.ndarray = self.now - (values.astype("datetime64[ns]") + np.timedelta64(shift_days, "D"))
+        return elapsed / np.timedelta64(1, "D")
+
+    def count(self, mask: np.ndarray) -> np.ndarray:
+        return np.bincount(self.positions[mask], minlength=self.size).astype("float64")
+
+    def sum(self, values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return np.bincount(self.positions[mask], weights=values[mask], minlength=self.size).astype("float64")
+
+    def mean(self, values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Per-customer mean; 0 for a customer without rows."""
+        n = self.count(mask)
+        return np.divide(self.sum(values, mask), n, out=np.zeros(self.size), where=n > 0)
+
+    def extreme(self, how: str, values: np.ndarray, mask: np.ndarray, fill: float) -> np.ndarray:
+        """Per-customer ``min`` or ``max``; ``fill`` for a customer without rows."""
+        ufunc, start = (np.minimum, np.inf) if how == "min" else (np.maximum, -np.inf)
+        out = np.full(self.size, start)
+        ufunc.at(out, self.positions[mask], values[mask])
+        out[self.count(mask) == 0] = fill
+        return out
+
+
+def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """numerator / denominator, 0 where the denominator is not positive."""
+    return np.divide(numerator, denominator, out=np.zeros(len(numerator)), where=denominator > 0)
+
+
 def build_features(tables: Mapping[str, pd.DataFrame], as_of: datetime) -> pd.DataFrame:
     """One row per customer who existed at ``as_of`` (index ``customer_id``), columns ``FEATURES``, no NaN."""
-    now = _timestamp(as_of)
+    now = _timestamp(as_of).to_datetime64().astype("datetime64[ns]")
     customers = tables["customers"]
-    created = _dt(customers, "created_at")
-    known = customers[created <= now]
+    everyone = _Rows(customers, pd.Index(customers["customer_id"].astype("int64")), now)
+    tenure = everyone.age("created_at")
+    existed = tenure >= 0  # created at or before as_of
+    known = customers[existed]
     index = pd.Index(known["customer_id"].astype("int64"), name="customer_id")
-    # columns are collected and framed once: a DataFrame column assignment costs more than the arithmetic here
-    out: dict[str, Any] = {}
-    out["tenure_days"] = pd.Series(((now - created[created <= now]) / DAY).to_numpy(), index=index)
-    segment = known.get("segment", pd.Series("standard", index=known.index))
-    out["segment_premium"] = pd.Series((segment != "standard").to_numpy(), index=index)
+    out: dict[str, np.ndarray] = {"tenure_days": tenure[existed]}
+    segment = known["segment"].to_numpy() if "segment" in known else np.full(len(known), "standard", dtype=object)
+    out["segment_premium"] = (segment != "standard").astype("float64")
 
-    orders = _table(tables, "orders", index)
-    placed = _dt(orders, "placed_at")
-    orders, placed = orders[placed < now], placed[placed < now]
-    keys, age = orders["customer_id"], (now - placed) / DAY
-    cancelled = _dt(orders, "cancelled_at") < now
-    total = pd.to_numeric(orders.get("total_pence", pd.Series(dtype="float64")), errors="coerce").fillna(0) / 100
-    out["orders_90d"] = _count(age <= 90, keys, index)
-    out["orders_365d"] = _count(age <= 365, keys, index)
-    out["orders_total"] = _count(age >= 0, keys, index)
-    out["cancellations_365d"] = _count(cancelled & (age <= 365), keys, index)
+    orders = _Rows(tables.get("orders"), index, now)
+    orders = orders.subset(orders.age("placed_at") > 0)  # placed before as_of
+    age, total = orders.age("placed_at"), orders.number("total_pence") / 100
+    cancelled = orders.age("cancelled_at") > 0
     kept = ~cancelled
-    out["spend_365d"] = _per_customer(total[kept & (age <= 365)], keys[kept & (age <= 365)], "sum", index)
-    out["avg_order_value"] = _per_customer(total[kept], keys[kept], "mean", index)
-    last = _per_customer(age, keys, "min", index, fill=np.nan)
-    first = _per_customer(age, keys, "max", index, fill=np.nan)
-    out["recency_days"] = last.fillna(out["tenure_days"])
-    n = out["orders_total"]
-    gap = ((first - last) / (n - 1).where(n >= 2)).where(n >= 2)
-    out["usual_gap_days"] = gap.fillna(out["tenure_days"]).clip(lower=1.0)
-    out["recency_ratio"] = out["recency_days"] / out["usual_gap_days"]
+    out["orders_90d"] = orders.count(age <= 90)
+    out["orders_365d"] = orders.count(age <= 365)
+    out["orders_total"] = n = orders.count(age >= 0)
+    out["cancellations_365d"] = orders.count(cancelled & (age <= 365))
+    out["spend_365d"] = spend = orders.sum(total, kept & (age <= 365))
+    out["avg_order_value"] = orders.mean(total, kept)
+    everything = np.ones(len(age), dtype=bool)
+    last = orders.extreme("min", age, everything, fill=np.nan)
+    first = orders.extreme("max", age, everything, fill=np.nan)
+    out["recency_days"] = recency = np.where(np.isnan(last), out["tenure_days"], last)
+    several = n >= 2
+    gap = np.divide(first - last, n - 1, out=np.full(len(n), np.nan), where=several)
+    out["usual_gap_days"] = usual = np.maximum(np.where(np.isnan(gap), out["tenure_days"], gap), 1.0)
+    out["recency_ratio"] = recency / usual
 
-    ships = _table(tables, "shipments", index)
-    late_at = _dt(ships, "eta") + DAY  # a delivery is known to be late once its ETA day is over
-    delay = pd.to_numeric(ships.get("delay_days", pd.Series(dtype="float64")), errors="coerce").fillna(0)
-    delivered = _dt(ships, "delivered_at") < now
-    overdue = ((now - late_at) / DAY).clip(lower=0).fillna(0).apply(np.floor) + 1
-    known_delay = delay.where(delivered, np.minimum(delay, overdue))
-    due = late_at <= now
-    late, late_age, skeys = due & (delay > 0), (now - late_at) / DAY, ships["customer_id"]
-    out["late_deliveries_90d"] = _count(late & (late_age <= 90), skeys, index)
-    out["late_deliveries_365d"] = _count(late & (late_age <= 365), skeys, index)
-    due_365 = _count(due & (late_age <= 365), skeys, index)
-    out["late_share_365d"] = (out["late_deliveries_365d"] / due_365.where(due_365 > 0)).fillna(0.0)
-    out["late_deliveries_total"] = _count(late, skeys, index)
-    out["late_days_total"] = _per_customer(known_delay[late], skeys[late], "sum", index)
-    out["on_time_deliveries_total"] = _count(delivered & (delay <= 0), skeys, index)
+    ships = _Rows(tables.get("shipments"), index, now)
+    late_age = ships.age("eta", shift_days=1)  # a delivery is known to be late once its ETA day is over
+    delay = ships.number("delay_days")
+    delivered = ships.age("delivered_at") > 0
+    overdue = np.floor(np.where(np.isnan(late_age), 0.0, np.maximum(late_age, 0.0))) + 1
+    known_delay = np.where(delivered, delay, np.minimum(delay, overdue))
+    due = late_age >= 0
+    late = due & (delay > 0)
+    out["late_deliveries_90d"] = ships.count(late & (late_age <= 90))
+    out["late_deliveries_365d"] = late_365 = ships.count(late & (late_age <= 365))
+    out["late_share_365d"] = _ratio(late_365, ships.count(due & (late_age <= 365)))
+    out["late_deliveries_total"] = ships.count(late)
+    out["late_days_total"] = ships.sum(known_delay, late)
+    out["on_time_deliveries_total"] = ships.count(delivered & (delay <= 0))
 
-    refunds = _table(tables, "refunds", index)
-    refunded_at = _dt(refunds, "created_at")
-    cancelled_orders = set(orders.loc[cancelled, "order_id"]) if "order_id" in orders else set()
-    quality = (refunded_at < now) & ~refunds.get("order_id", pd.Series(dtype="int64")).isin(cancelled_orders)
-    r_age, rkeys = (now - refunded_at) / DAY, refunds["customer_id"]
-    amount = pd.to_numeric(refunds.get("amount_pence", pd.Series(dtype="float64")), errors="coerce").fillna(0) / 100
-    out["refunds_365d"] = _count(quality & (r_age <= 365), rkeys, index)
-    refunded_365 = _per_customer(amount[quality & (r_age <= 365)], rkeys[quality & (r_age <= 365)], "sum", index)
-    out["refund_amount_share_365d"] = (refunded_365 / out["spend_365d"].where(out["spend_365d"] > 0)).fillna(0.0)
-    out["refunds_total"] = _count(quality, rkeys, index)
+    refunds = _Rows(tables.get("refunds"), index, now)
+    r_age = refunds.age("created_at")
+    for_cancelled = np.isin(refunds.values("order_id"), orders.values("order_id")[cancelled])
+    quality = (r_age > 0) & ~for_cancelled  # a refund of a cancelled order says nothing about quality
+    amount = refunds.number("amount_pence") / 100
+    out["refunds_365d"] = refunds.count(quality & (r_age <= 365))
+    out["refund_amount_share_365d"] = _ratio(refunds.sum(amount, quality & (r_age <= 365)), spend)
+    out["refunds_total"] = refunds.count(quality)
 
-    tickets = _table(tables, "tickets", index)
-    t_age = (now - _dt(tickets, "created_at")) / DAY
-    complaint = (tickets.get("topic", pd.Series(dtype=object)) == "complaint") & (t_age > 0)
-    tkeys = tickets["customer_id"]
-    out["complaints_90d"] = _count(complaint & (t_age <= 90), tkeys, index)
-    out["complaints_365d"] = _count(complaint & (t_age <= 365), tkeys, index)
-    out["complaints_total"] = _count(complaint, tkeys, index)
-    since = _per_customer(t_age[complaint], tkeys[complaint], "min", index, fill=NO_EVENT_DAYS)
-    out["days_since_last_complaint"] = since.clip(upper=NO_EVENT_DAYS)
+    tickets = _Rows(tables.get("tickets"), index, now)
+    t_age = tickets.age("created_at")
+    complaint = (tickets.values("topic") == "complaint") & (t_age > 0)
+    out["complaints_90d"] = tickets.count(complaint & (t_age <= 90))
+    out["complaints_365d"] = tickets.count(complaint & (t_age <= 365))
+    out["complaints_total"] = tickets.count(complaint)
+    since = tickets.extreme("min", t_age, complaint, fill=NO_EVENT_DAYS)
+    out["days_since_last_complaint"] = np.minimum(since, NO_EVENT_DAYS)
 
-    escalations = _table(tables, "escalations", index)
-    e_age = (now - _dt(escalations, "created_at")) / DAY
-    out["escalations_365d"] = _count((e_age > 0) & (e_age <= 365), escalations["customer_id"], index)
-    messages = _table(tables, "escalation_messages", index)
-    m_age = (now - _dt(messages, "created_at")) / DAY
-    sentiment = pd.to_numeric(messages.get("sentiment", pd.Series(dtype="float64")), errors="coerce")
-    scored = (m_age > 0) & (m_age <= 365) & sentiment.notna()
-    mkeys = messages["customer_id"]
-    out["mean_sentiment"] = _per_customer(sentiment[scored], mkeys[scored], "mean", index)  # neutral 0 when none
-    out["sentiment_messages"] = _count(scored, mkeys, index)
+    escalations = _Rows(tables.get("escalations"), index, now)
+    e_age = escalations.age("created_at")
+    out["escalations_365d"] = escalations.count((e_age > 0) & (e_age <= 365))
+    messages = _Rows(tables.get("escalation_messages"), index, now)
+    m_age = messages.age("created_at")
+    sentiment = pd.to_numeric(pd.Series(messages.values("sentiment")), errors="coerce").to_numpy(dtype="float64")
+    scored = (m_age > 0) & (m_age <= 365) & ~np.isnan(sentiment)
+    out["mean_sentiment"] = messages.mean(np.nan_to_num(sentiment), scored)  # neutral 0 when none
+    out["sentiment_messages"] = messages.count(scored)
     return pd.DataFrame(out, index=index)[FEATURES].astype("float64")
 
 

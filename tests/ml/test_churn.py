@@ -165,6 +165,24 @@ def test_features_are_computed_right() -> None:
     assert two["segment_premium"] == 1
 
 
+def test_one_customer_alone_gets_the_features_it_gets_among_everyone() -> None:
+    """Scoring reads one customer's rows, training everyone's: the same function must give the same row."""
+    everyone = build_features(hand_built(), AS_OF)
+    for customer in (1, 2):
+        alone = {name: frame[frame["customer_id"] == customer] for name, frame in hand_built().items()}
+        pd.testing.assert_frame_equal(build_features(alone, AS_OF), everyone.loc[[customer]])
+
+
+def test_features_survive_missing_values_and_text_columns() -> None:
+    tables = hand_built()
+    tables["orders"]["total_pence"] = ["5000", None, "not a number"]
+    tables["escalation_messages"]["sentiment"] = [None, "-0.2"]
+    tables["orders"]["placed_at"] = tables["orders"]["placed_at"].astype(str)  # times as text, as some drivers give
+    f = build_features(tables, AS_OF)
+    assert not f.isna().any().any()
+    assert f.loc[1, "spend_365d"] == pytest.approx(50.0) and f.loc[2, "mean_sentiment"] == pytest.approx(-0.2)
+
+
 def test_features_as_of_a_cutoff_ignore_later_events() -> None:
     before = build_features(hand_built(), AS_OF)
     after = build_features(with_future_events(hand_built()), AS_OF)
