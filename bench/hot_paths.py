@@ -8,8 +8,10 @@
   probabilities are compared too;
 - validation: an action server's answer of ten events checked by the compiled full schema, against
   `FastActionResultCheck` (components/rasa_speedups.py), which must give the same verdict;
-- churn score: one customer, `predict_proba` + `contributions` (two passes over the trees) against `score` (one);
-- churn features: one customer's tables loaded and turned into features, as the CRM's features endpoint does.
+- churn score: one customer and their drivers, `score` through scikit-learn's forest (joblib dispatch per tree) against
+  `score` through `ForestProbability` (crm_backend/ml/churn.py), which must give the same scores;
+- churn features: one customer's tables loaded and turned into features, as the CRM's features endpoint does (the
+  pandas groupby version it replaced: docs/benchmarks.md, measured by this script at commit d8208c3).
 
 Messages: the first 300 of data/sentiment/customer_messages.csv. Customers: the first 200 of var/churn_train.db.
 """
@@ -111,7 +113,10 @@ def main() -> int:
     model = ChurnModel.load(ROOT / "models" / "churn.joblib")
     features = build_features(load_tables(engine, ids), as_of)
     customers = [features.iloc[[i]] for i in range(len(features))]
-    before = per_call_ms(lambda f: (model.predict_proba(f), model.contributions(f)), customers)
+    reference = ChurnModel.load(ROOT / "models" / "churn.joblib")
+    reference.fast = None
+    assert model.fast is not None and [model.score(c) for c in customers] == [reference.score(c) for c in customers]
+    before = per_call_ms(reference.score, customers)
     after = per_call_ms(model.score, customers)
     rows.append(("churn score + drivers, one customer", f"{len(customers)} customers", before, after))
     feature_ms = per_call_ms(lambda c: build_features(load_tables(engine, [c]), as_of), ids)

@@ -148,6 +148,7 @@ class ChurnModel:
 
     def __init__(self, estimator: Any, features: list[str], reference: dict[str, float], metadata: dict[str, Any]):
         self.estimator, self.features, self.reference, self.metadata = estimator, features, reference, metadata
+        self.fast: ForestProbability | None = None  # set by ``load`` where it gives scikit-learn's numbers exactly
 
     @classmethod
     def train(
@@ -196,7 +197,10 @@ class ChurnModel:
         missing = [f for f in self.features if f not in features.columns]
         if missing:
             raise ValueError(f"features missing: {', '.join(missing)}")
-        return self.estimator.predict_proba(features[self.features].astype("float64"))[:, 1]
+        x = features[self.features].astype("float64")
+        if self.fast is not None:
+            return self.fast(x.to_numpy())
+        return self.estimator.predict_proba(x)[:, 1]
 
     def band(self, probability: float) -> str:
         bands = self.metadata["bands"]
@@ -269,7 +273,9 @@ class ChurnModel:
         if state.get("metadata", {}).get("format") != MODEL_FORMAT:
             raise ValueError(f"{path}: not a churn model of format {MODEL_FORMAT}")
         single_threaded(state["estimator"])
-        return cls(state["estimator"], state["features"], state["reference"], state["metadata"])
+        model = cls(state["estimator"], state["features"], state["reference"], state["metadata"])
+        model.fast = ForestProbability.checked(model)
+        return model
 
 
 def single_threaded(estimator: Any) -> None:
@@ -279,3 +285,51 @@ def single_threaded(estimator: Any) -> None:
         for step in getattr(inner, "steps", [(None, inner)]):
             if hasattr(step[1], "n_jobs"):
                 step[1].n_jobs = 1
+
+
+class ForestProbability:
+    """P(churn) of the shipped calibrated random forest, each tree walked by its own Cython ``apply``.
+
+    scikit-learn dispatches every tree through joblib with input checks: for one customer and the 28 rows of their
+    drivers that was most of the action server's CPU at verification (bench/hot_paths.py). Here each tree's leaf
+    shares of the positive class are precomputed as scikit-learn normalises them, added in tree order into zeros and
+    divided by the number of trees as the forest does, then passed through the same calibrator: the same additions in
+    the same order, so the same numbers. ``checked`` compares it with scikit-learn on perturbed rows and returns
+    None (scikit-learn's path stays) unless every probability is identical.
+    """
+
+    def __init__(self, estimator: Any) -> None:
+        (calibrated,) = estimator.calibrated_classifiers_
+        forest = getattr(calibrated, "estimator", None) or calibrated.base_estimator
+        if not isinstance(forest, RandomForestClassifier) or forest.n_outputs_ != 1 or len(forest.classes_) != 2:
+            raise TypeError("not a binary random forest")
+        self.trees = []
+        for tree in forest.estimators_:
+            value = tree.tree_.value[:, 0, :]
+            normaliser = value.sum(axis=1)
+            normaliser[normaliser == 0.0] = 1.0
+            self.trees.append((tree.tree_, value[:, 1] / normaliser))
+        (self.calibrator,) = calibrated.calibrators
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        rows = np.ascontiguousarray(x, dtype=np.float32)  # trees compare float32 inputs, as scikit-learn's do
+        total = np.zeros(len(rows))
+        for tree, shares in self.trees:
+            total += shares[tree.apply(rows)]
+        total /= len(self.trees)
+        probability = np.asarray(self.calibrator.predict(total), dtype="float64")
+        probability[(1.0 < probability) & (probability <= 1.0 + 1e-5)] = 1.0  # as CalibratedClassifierCV does
+        return probability
+
+    @classmethod
+    def checked(cls, model: ChurnModel, samples: int = 200, seed: int = 0) -> ForestProbability | None:
+        try:
+            fast = cls(model.estimator)
+        except (TypeError, ValueError, AttributeError):
+            return None
+        reference = np.array([model.reference[f] for f in model.features], dtype="float64")
+        rng = np.random.default_rng(seed)
+        rows = reference * rng.uniform(0.0, 3.0, size=(samples, len(reference))) + rng.integers(0, 3, (samples, 1))
+        frame = pd.DataFrame(rows, columns=model.features)
+        expected = model.estimator.predict_proba(frame)[:, 1]
+        return fast if np.array_equal(fast(rows), expected) else None

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 
 from crm_backend.app import create_app
 from crm_backend.db import Base, Customer, make_engine, new_session
-from crm_backend.ml.churn import ChurnModel, CVResult
+from crm_backend.ml.churn import ChurnModel, CVResult, fit_calibrated
 from crm_backend.ml.data import load_tables
 from crm_backend.ml.features import FEATURES, build_features, build_training_set, default_cutoffs
 from crm_backend.ml.value import customer_lifetime_value, customer_value, expected_lifetime_years, segment
@@ -250,6 +250,32 @@ def test_save_load_roundtrip(trained: tuple[ChurnModel, dict[str, CVResult], pd.
     assert loaded.metadata == model.metadata
     np.testing.assert_allclose(loaded.predict_proba(features.head(50)), model.predict_proba(features.head(50)))
     assert loaded.score(features.head(5)) == model.score(features.head(5))
+
+
+def test_a_forest_is_scored_by_its_fast_path_with_scikit_learns_numbers(
+    trained: tuple[ChurnModel, dict[str, CVResult], pd.DataFrame], tmp_path: Path
+) -> None:
+    model, _, features = trained
+    forest = ChurnModel(fit_calibrated("random_forest", features, rng_labels(features), None), **state(model))
+    forest.metadata = {**model.metadata, "model": "random_forest"}
+    forest.save(tmp_path / "forest.joblib")
+    loaded = ChurnModel.load(tmp_path / "forest.joblib")
+    assert loaded.fast is not None
+    np.testing.assert_array_equal(loaded.predict_proba(features), loaded.estimator.predict_proba(features)[:, 1])
+    slow = ChurnModel.load(tmp_path / "forest.joblib")
+    slow.fast = None
+    assert loaded.score(features.head(20)) == slow.score(features.head(20))
+
+
+def rng_labels(features: pd.DataFrame) -> np.ndarray:
+    """Labels with some signal (late deliveries and complaints) and noise, for a forest to fit."""
+    rng = np.random.default_rng(3)
+    signal = features["late_deliveries_365d"] + features["complaints_365d"] - features["orders_90d"] * 0.5
+    return ((signal + rng.normal(0, 1, len(features))) > 1).astype(int).to_numpy()
+
+
+def state(model: ChurnModel) -> dict[str, Any]:
+    return {"features": model.features, "reference": model.reference, "metadata": model.metadata}
 
 
 def test_value_is_monotone_where_it_should_be() -> None:
