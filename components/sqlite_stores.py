@@ -26,11 +26,13 @@ from typing import Any
 
 from rasa.core.brokers.sql import SQLEventBroker
 from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.events import SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
-from sqlalchemy import create_engine, event
+from sqlalchemy import bindparam, create_engine, event, func, insert, or_, select
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
+from sqlalchemy.sql import Select
 
 from crm_backend.pii import Masker, mask_event
 
@@ -81,6 +83,34 @@ class SaveOnceSQLTrackerStore(SQLTrackerStore):
             setattr(tracker, STORED, len(tracker.events))
         return tracker
 
+    async def _retrieve(self, sender_id: str, fetch_events_from_all_sessions: bool) -> DialogueStateTracker | None:
+        """Rasa's query (the latest session, or all), reading only the ``data`` column with a statement built once.
+
+        Rasa's own builds the ORM query on every call and an ORM object per event row: about a third of the cost of
+        loading a conversation in a py-spy profile of the scaled profile (docs/benchmarks.md).
+        """
+        with self.session_scope() as session:
+            rows = session.execute(self._events_statement(fetch_events_from_all_sessions), {"sender": sender_id})
+            events = [json.loads(data) for (data,) in rows]
+        if self.domain and events:
+            return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
+        return None
+
+    def _events_statement(self, all_sessions: bool) -> Select:
+        cache = self.__dict__.setdefault("_shopcare_statements", {})
+        if all_sessions not in cache:
+            table = self.SQLEvent.__table__
+            statement = select(table.c.data).where(table.c.sender_id == bindparam("sender"))
+            if not all_sessions:  # events from the latest SessionStarted on, or all when there is none
+                start = (
+                    select(func.max(table.c.timestamp))
+                    .where(table.c.sender_id == bindparam("sender"), table.c.type_name == SessionStarted.type_name)
+                    .scalar_subquery()
+                )
+                statement = statement.where(or_(table.c.timestamp >= start, start.is_(None)))
+            cache[all_sessions] = statement.order_by(table.c.id)
+        return cache[all_sessions]
+
     async def save(self, tracker: DialogueStateTracker) -> None:
         stored = getattr(tracker, STORED, None)
         with self.session_scope() as session:
@@ -89,7 +119,10 @@ class SaveOnceSQLTrackerStore(SQLTrackerStore):
             else:
                 events = itertools.islice(tracker.events, stored, None)
             new_events = [event.as_dict() for event in events]
-            session.add_all(self._row(tracker.sender_id, data) for data in new_events)
+            if new_events:
+                # one multi-row INSERT (Core), not one ORM INSERT ... RETURNING id per event
+                rows = [self._row(tracker.sender_id, data) for data in new_events]
+                session.execute(insert(self.SQLEvent.__table__), rows)
             session.commit()
         if stored is not None:
             setattr(tracker, STORED, len(tracker.events))
@@ -97,18 +130,19 @@ class SaveOnceSQLTrackerStore(SQLTrackerStore):
             for data in new_events:
                 self.event_broker.publish({"sender_id": tracker.sender_id, **data})
 
-    def _row(self, sender_id: str, data: dict[str, Any]) -> Any:
+    @staticmethod
+    def _row(sender_id: str, data: dict[str, Any]) -> dict[str, Any]:
         """One row of Rasa's `events` table, with the columns Rasa fills (same schema, readable by Rasa)."""
         parse_data = data.get("parse_data")
         intent = parse_data.get("intent", {}).get(INTENT_NAME_KEY) if isinstance(parse_data, dict) else None
-        return self.SQLEvent(
-            sender_id=sender_id,
-            type_name=data.get("event"),
-            timestamp=data.get("timestamp"),
-            intent_name=intent,
-            action_name=data.get("name"),
-            data=json.dumps(data),
-        )
+        return {
+            "sender_id": sender_id,
+            "type_name": data.get("event"),
+            "timestamp": data.get("timestamp"),
+            "intent_name": intent,
+            "action_name": data.get("name"),
+            "data": json.dumps(data),
+        }
 
 
 class SQLiteTunedTrackerStore(SaveOnceSQLTrackerStore):

@@ -10,7 +10,7 @@ import pytest
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
+from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from components.sqlite_stores import SQLiteTunedTrackerStore
@@ -99,3 +99,33 @@ async def test_a_loaded_tracker_is_saved_without_counting(tmp_path, domain, monk
     restored = await store.retrieve("conv-2")
     assert restored is not None
     assert [e.as_dict() for e in restored.events] == [e.as_dict() for e in tracker.events]
+
+
+async def test_loading_reads_what_rasa_reads_latest_session_or_all(tmp_path, domain):
+    store = SQLiteTunedTrackerStore(domain, dialect="sqlite", db=str(tmp_path / "tracker.db"))
+    stock = SQLTrackerStore(domain, dialect="sqlite", db=str(tmp_path / "tracker.db"))
+    assert await store.retrieve("nobody") is None and await store.retrieve_full_tracker("nobody") is None
+    events = [ActionExecuted("action_listen", timestamp=1.0), UserUttered("hi", {"name": "greet"}, timestamp=2.0)]
+    for start in (10.0, 20.0):  # two later sessions, each opened by its SessionStarted
+        events += [
+            ActionExecuted("action_session_start", timestamp=start),
+            SessionStarted(timestamp=start),
+            SlotSet("customer_name", f"Alice {start:g}", timestamp=start + 1),
+            ActionExecuted("action_listen", timestamp=start + 1),
+            UserUttered(f"order {start:g}", {"name": "order_status"}, timestamp=start + 2),
+        ]
+    await store.save(DialogueStateTracker.from_events("conv-3", events, domain.slots))
+    await store.save(DialogueStateTracker.from_events("conv-4", events[:2], domain.slots))  # another conversation
+
+    latest, ours_all = await store.retrieve("conv-3"), await store.retrieve_full_tracker("conv-3")
+    theirs, theirs_all = await stock.retrieve("conv-3"), await stock.retrieve_full_tracker("conv-3")
+    assert latest is not None and theirs is not None and ours_all is not None and theirs_all is not None
+    assert [e.as_dict() for e in latest.events] == [e.as_dict() for e in theirs.events]
+    assert (
+        [e.as_dict() for e in ours_all.events]
+        == [e.as_dict() for e in theirs_all.events]
+        == [e.as_dict() for e in events]
+    )
+    assert len(latest.events) == 5 and latest.get_slot("customer_name") == "Alice 20"
+    other = await store.retrieve("conv-4")
+    assert other is not None and [e.as_dict() for e in other.events] == [e.as_dict() for e in events[:2]]
