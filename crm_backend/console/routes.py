@@ -9,7 +9,8 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy import distinct, select
+from sqlalchemy import delete, distinct, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crm_backend.api.deps import get_session
@@ -32,7 +33,7 @@ from crm_backend.console.auth import (
     tokens_match,
 )
 from crm_backend.console.metrics import days
-from crm_backend.db import Escalation
+from crm_backend.db import Escalation, IdempotencyKey
 from crm_backend.errors import DomainError
 from crm_backend.rasa_client import RasaError
 from crm_backend.services import escalations
@@ -46,6 +47,7 @@ NOTICES = {
     "noted": "Your note was added (agents only).",
     "resolved": "The escalation is resolved.",
     "handed_back": "The conversation is back with the assistant; the customer was asked to rate the help.",
+    "duplicate": "That form had already been sent; it was not sent a second time.",
 }
 ERRORS = {
     "delivery_failed": "The message could not be delivered to the customer's conversation; nothing was changed. Try again.",
@@ -234,6 +236,7 @@ def escalation_page(
         "agents": list_agents(session=session) if auth.is_supervisor else [],
         "present": present,
         "verdicts": present.VERDICTS,
+        "submission": secrets.token_urlsafe(16),  # one-time token of this page's reply and note forms
         "notice": NOTICES.get(request.query_params.get("ok", "")),
         "error": ERRORS.get(
             request.query_params.get("error", ""), "That did not work." if request.query_params.get("error") else None
@@ -242,20 +245,58 @@ def escalation_page(
     return _render(request, "escalation.html", context)
 
 
-def _act(escalation_id: int, session: Session, done: str, action: Any) -> RedirectResponse:
-    """Run one service call; come back to the escalation page with a notice or the reason it failed."""
+def _act(
+    escalation_id: int, session: Session, done: str, action: Any, submission: tuple[int, str] | None = None
+) -> RedirectResponse:
+    """Run one service call; come back to the escalation page with a notice or the reason it failed.
+
+    ``submission`` (agent id, the form's one-time token): the action runs once per token, so a double click or a
+    resent form does not send the customer the same reply twice.
+    """
     target = f"/console/escalations/{escalation_id}"
+    claim = _claim_submission(session, submission, f"console {done} {escalation_id}") if submission else None
+    if claim is False:
+        return RedirectResponse(f"{target}?ok=duplicate", status_code=303)
     try:
         escalation = escalations.get_escalation(escalation_id, session=session)
         action(escalation)
         session.commit()
     except DomainError as error:
         session.rollback()
+        _release_submission(session, claim)
         return RedirectResponse(f"{target}?error={error.code}", status_code=303)
     except RasaError:
         session.rollback()
+        _release_submission(session, claim)
         return RedirectResponse(f"{target}?error=delivery_failed", status_code=303)
     return RedirectResponse(f"{target}?ok={done}", status_code=303)
+
+
+def _submission(form: dict[str, str], auth: Auth) -> tuple[int, str] | None:
+    token = form.get("submission", "").strip()
+    return (auth.agent.id, token[:100]) if token else None  # a page rendered without a token: as before
+
+
+def _claim_submission(session: Session, submission: tuple[int, str], scope: str) -> IdempotencyKey | bool:
+    """Records the token before the action runs (the unique key decides between two concurrent posts)."""
+    agent_id, token = submission
+    row = IdempotencyKey(
+        key=f"console:{agent_id}:{token}", scope=scope, request_hash="", status_code=303, response_json=None
+    )
+    session.add(row)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        return False
+    return row
+
+
+def _release_submission(session: Session, claim: IdempotencyKey | bool | None) -> None:
+    """The action failed: the same form may be sent again."""
+    if isinstance(claim, IdempotencyKey):
+        session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == claim.id))
+        session.commit()
 
 
 def _text(form: dict[str, str], limit: int) -> str:
@@ -303,6 +344,7 @@ def reply(
         session,
         "replied",
         lambda e: escalations.reply(e, auth.agent, _text(form, 4000), session=session, rasa=rasa),
+        _submission(form, auth),
     )
 
 
@@ -318,6 +360,7 @@ def note(
         session,
         "noted",
         lambda e: escalations.add_note(e, auth.agent, _text(form, 4000), session=session),
+        _submission(form, auth),
     )
 
 

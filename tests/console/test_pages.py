@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 from datetime import datetime, timedelta
+from unittest.mock import ANY
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -147,6 +148,44 @@ def test_reply_that_cannot_be_delivered_changes_nothing_and_says_so(agent, add_e
     with new_session(engine) as session:
         assert session.execute(select(EscalationMessage)).first() is None
         assert session.get(Escalation, escalation_id).status == "open"
+
+
+def test_a_form_sent_twice_reaches_the_customer_once(agent, add_escalation, rasa, engine: Engine):
+    escalation_id = add_escalation("c-twice")
+    url = f"/console/escalations/{escalation_id}"
+    page = agent.get(url).text
+    token = csrf_of(page)
+    submission = re.search(r'name="submission" value="([^"]+)"', page).group(1)
+    form = {"csrf_token": token, "text": "I have refunded you.", "submission": submission}
+    first, again = agent.post(f"{url}/reply", data=form), agent.post(f"{url}/reply", data=form)  # a double click
+    assert first.headers["location"] == f"{url}?ok=replied" and again.headers["location"] == f"{url}?ok=duplicate"
+    assert "already been sent" in agent.get(again.headers["location"]).text
+    assert [c for c in rasa.calls if c[0] == "c-twice"] == [
+        ("c-twice", [{"event": "bot", "text": "I have refunded you.", "metadata": ANY}])
+    ]
+    note = {"csrf_token": token, "text": "Refunded", "submission": submission}
+    assert agent.post(f"{url}/note", data=note).headers["location"] == f"{url}?ok=noted"  # another form, same page
+    assert agent.post(f"{url}/note", data=note).headers["location"] == f"{url}?ok=duplicate"
+    fresh = re.search(r'name="submission" value="([^"]+)"', agent.get(url).text).group(1)
+    assert fresh != submission
+    assert agent.post(f"{url}/reply", data={**form, "submission": fresh}).headers["location"] == f"{url}?ok=replied"
+    with new_session(engine) as session:
+        senders = [m.sender for m in session.execute(select(EscalationMessage)).scalars()]
+        assert senders == ["agent", "note", "agent"]
+
+
+def test_a_reply_that_failed_can_be_sent_again_from_the_same_form(agent, add_escalation, rasa, engine: Engine):
+    escalation_id = add_escalation("c-retry")
+    url = f"/console/escalations/{escalation_id}"
+    page = agent.get(url).text
+    submission = re.search(r'name="submission" value="([^"]+)"', page).group(1)
+    form = {"csrf_token": csrf_of(page), "text": "Are you still there?", "submission": submission}
+    rasa.down = True
+    assert agent.post(f"{url}/reply", data=form).headers["location"] == f"{url}?error=delivery_failed"
+    rasa.down = False
+    assert agent.post(f"{url}/reply", data=form).headers["location"] == f"{url}?ok=replied"
+    with new_session(engine) as session:
+        assert [m.text for m in session.execute(select(EscalationMessage)).scalars()] == ["Are you still there?"]
 
 
 def test_another_agents_escalation_cannot_be_taken_but_a_supervisor_can_assign_it(
