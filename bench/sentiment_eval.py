@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--train", help="train the same method on this CSV instead of our training split")
     ap.add_argument("--cv", type=int, default=0, help="k-fold cross-validate the method on --test itself")
     ap.add_argument("--C", type=float, default=4.0)
-    ap.add_argument("--dense-weight", type=float, default=1.0)
+    ap.add_argument("--dense-weight", type=float, default=0.5)
     args = ap.parse_args(argv)
     params = {"C": args.C, "dense_weight": args.dense_weight}
 
