@@ -36,6 +36,10 @@ T = TypeVar("T")
 MAX_ATTEMPTS = 100
 RETRY_SECONDS = 2.0  # while Redis is down, how often a turn tries it again
 CONNECT_TIMEOUT_SECONDS = 2.0  # Redis is on the local network: a connect that takes longer means it is unreachable
+# An answer slower than this means a hung Redis. redis-py is synchronous and Rasa calls the lock store on its event
+# loop, so Rasa's socket_timeout of 10 s would freeze every conversation of the replica for 10 s per try while Redis
+# hangs (stopped process, full disk, network black hole): tests/faults/test_redis_stop.py.
+ANSWER_TIMEOUT_SECONDS = 1.0
 # refused, timed out, reset, or something that is not a healthy Redis answering: all mean "no shared lock now"
 REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, redis.ResponseError, redis.InvalidResponse)
 
@@ -45,10 +49,13 @@ class AtomicRedisLockStore(RedisLockStore):
         if endpoint_config is not None:  # created by Rasa from endpoints.yml
             kwargs = {"host": endpoint_config.url or "localhost", **endpoint_config.kwargs}
         super().__init__(**kwargs)
-        # Rasa passes only socket_timeout (10 s), which redis-py also uses to connect: cap the connect part
+        # Rasa passes only socket_timeout (10 s), which redis-py also uses to connect: cap both
         pool_kwargs = self.red.connection_pool.connection_kwargs
         if pool_kwargs.get("socket_connect_timeout") is None:
             pool_kwargs["socket_connect_timeout"] = CONNECT_TIMEOUT_SECONDS
+        pool_kwargs["socket_timeout"] = min(
+            pool_kwargs.get("socket_timeout") or ANSWER_TIMEOUT_SECONDS, ANSWER_TIMEOUT_SECONDS
+        )
         self.fallback = InMemoryLockStore()
         self._down_since: float | None = None  # monotonic time of the last failure while Redis is down
 

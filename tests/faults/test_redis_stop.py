@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -56,6 +57,15 @@ class PrivateRedis:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=20)
+
+    def hang(self) -> None:
+        """The process stops answering but its port still accepts connections (SIGSTOP): a hung Redis."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
 
     def _ping(self) -> bool:
         try:
@@ -139,6 +149,36 @@ def test_lock_store_falls_back_while_redis_is_down_and_returns_to_it(private_red
     time.sleep(0.3)
     assert asyncio.run(turns(3)) == ([True] * 3, 0)
     assert store.fallback.conversation_locks == {} and client.exists(key) == 0
+    messages = [r.getMessage() for r in caplog.records if r.name == "components.redis_lock_store"]
+    assert sum(DOWN_WARNING in m for m in messages) == 1 and sum(BACK_WARNING in m for m in messages) == 1
+
+
+def test_a_hung_redis_delays_a_turn_by_about_a_second_not_rasas_ten(private_redis, monkeypatch, caplog) -> None:
+    """redis-py blocks Rasa's event loop: while Redis hangs, a turn may wait for one short answer timeout only."""
+    monkeypatch.setattr("components.redis_lock_store.RETRY_SECONDS", 0.5)
+    # socket_timeout as Rasa passes it from endpoints.yml (its default)
+    store = AtomicRedisLockStore(host="127.0.0.1", port=private_redis.port, db=0, key_prefix="hang", socket_timeout=10)
+    client = redis.Redis(port=private_redis.port)
+
+    async def turn() -> float:
+        started = time.monotonic()
+        async with store.lock("c1", lock_lifetime=30, wait_time_in_seconds=0.01):
+            pass
+        return time.monotonic() - started
+
+    assert asyncio.run(turn()) < 0.5  # Redis answers: the pooled connection is now open
+    private_redis.hang()
+    try:
+        first = asyncio.run(turn())  # waits for the answer timeout once, then locks in this process
+        second = asyncio.run(turn())  # within RETRY_SECONDS: Redis is not asked again
+        time.sleep(0.6)
+        third = asyncio.run(turn())  # tried again once, still hung
+    finally:
+        private_redis.resume()
+    assert 0.5 < first < 2.5 and second < 0.2 and 0.5 < third < 2.5, (first, second, third)
+    time.sleep(0.6)
+    assert asyncio.run(turn()) < 0.5  # back to Redis
+    assert client.exists("hang:lock:c1") == 0 and store.fallback.conversation_locks == {}
     messages = [r.getMessage() for r in caplog.records if r.name == "components.redis_lock_store"]
     assert sum(DOWN_WARNING in m for m in messages) == 1 and sum(BACK_WARNING in m for m in messages) == 1
 
