@@ -6,8 +6,8 @@
   python bench/sentiment_eval.py --test TEST.csv --cv 5               # same method cross-validated on TEST.csv
 
 CSV: ``text,label`` or the airline format (``text,airline_sentiment``). Without --train the model is trained on the
-training split of data/sentiment/customer_messages.csv (the shipped model). Our own held-out split,
-data/sentiment/holdout_natural.csv and data/sentiment/holdout_voices.csv are always reported too. Last line: ``macro_f1=<x.xxxx>`` for the --test set.
+training split of data/sentiment/customer_messages.csv (the shipped model). Our own held-out split and
+data/sentiment/holdout_natural.csv are always reported too. Last line: ``macro_f1=<x.xxxx>`` for the --test set.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from crm_backend.ml.sentiment import LABELS, SentimentModel, read_labelled_csv, 
 
 OWN = REPO / "data/sentiment/customer_messages.csv"
 NATURAL = REPO / "data/sentiment/holdout_natural.csv"
-VOICES = REPO / "data/sentiment/holdout_voices.csv"
 
 
 def report(name: str, gold: list[str], pred: list[str]) -> float:
@@ -80,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--train", help="train the same method on this CSV instead of our training split")
     ap.add_argument("--cv", type=int, default=0, help="k-fold cross-validate the method on --test itself")
     ap.add_argument("--C", type=float, default=4.0)
-    ap.add_argument("--dense-weight", type=float, default=0.5)
+    ap.add_argument("--dense-weight", type=float, default=1.0)
     args = ap.parse_args(argv)
     params = {"C": args.C, "dense_weight": args.dense_weight}
 
@@ -95,9 +94,8 @@ def main(argv: list[str] | None = None) -> None:
         held["label"].tolist(),
         shipped.predict(held["text"].tolist()),
     )
-    for path in (NATURAL, VOICES):
-        held_out = read_labelled_csv(path)
-        report(path.name, held_out["label"].tolist(), shipped.predict(held_out["text"].tolist()))
+    natural = read_labelled_csv(NATURAL)
+    report(f"{NATURAL.name}", natural["label"].tolist(), shipped.predict(natural["text"].tolist()))
 
     test = read_labelled_csv(args.test)
     name = Path(args.test).name

@@ -40,7 +40,7 @@ class SentimentAnalyzer(GraphComponent):
             "holdout_fraction": 0.2,  # the fixed held-out split (seed 13) is never trained on
             "seed": 13,
             "C": 4.0,
-            "dense_weight": 0.5,
+            "dense_weight": 1.0,
         }
 
     @staticmethod
