@@ -9,12 +9,11 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy import delete, distinct, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import distinct, select
 from sqlalchemy.orm import Session
 
 from crm_backend.api.deps import get_session
-from crm_backend.console import charts, dashboard, present
+from crm_backend.console import charts, dashboard, present, submissions
 from crm_backend.console.auth import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -33,7 +32,7 @@ from crm_backend.console.auth import (
     tokens_match,
 )
 from crm_backend.console.metrics import days
-from crm_backend.db import Escalation, IdempotencyKey
+from crm_backend.db import Escalation
 from crm_backend.errors import DomainError
 from crm_backend.rasa_client import RasaError
 from crm_backend.services import escalations
@@ -254,7 +253,7 @@ def _act(
     resent form does not send the customer the same reply twice.
     """
     target = f"/console/escalations/{escalation_id}"
-    claim = _claim_submission(session, submission, f"console {done} {escalation_id}") if submission else None
+    claim = submissions.claim(session, submission, f"console {done} {escalation_id}") if submission else None
     if claim is False:
         return RedirectResponse(f"{target}?ok=duplicate", status_code=303)
     try:
@@ -263,40 +262,13 @@ def _act(
         session.commit()
     except DomainError as error:
         session.rollback()
-        _release_submission(session, claim)
+        submissions.release(session, claim)
         return RedirectResponse(f"{target}?error={error.code}", status_code=303)
     except RasaError:
         session.rollback()
-        _release_submission(session, claim)
+        submissions.release(session, claim)
         return RedirectResponse(f"{target}?error=delivery_failed", status_code=303)
     return RedirectResponse(f"{target}?ok={done}", status_code=303)
-
-
-def _submission(form: dict[str, str], auth: Auth) -> tuple[int, str] | None:
-    token = form.get("submission", "").strip()
-    return (auth.agent.id, token[:100]) if token else None  # a page rendered without a token: as before
-
-
-def _claim_submission(session: Session, submission: tuple[int, str], scope: str) -> IdempotencyKey | bool:
-    """Records the token before the action runs (the unique key decides between two concurrent posts)."""
-    agent_id, token = submission
-    row = IdempotencyKey(
-        key=f"console:{agent_id}:{token}", scope=scope, request_hash="", status_code=303, response_json=None
-    )
-    session.add(row)
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        return False
-    return row
-
-
-def _release_submission(session: Session, claim: IdempotencyKey | bool | None) -> None:
-    """The action failed: the same form may be sent again."""
-    if isinstance(claim, IdempotencyKey):
-        session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == claim.id))
-        session.commit()
 
 
 def _text(form: dict[str, str], limit: int) -> str:
@@ -344,7 +316,7 @@ def reply(
         session,
         "replied",
         lambda e: escalations.reply(e, auth.agent, _text(form, 4000), session=session, rasa=rasa),
-        _submission(form, auth),
+        submissions.of(form, auth.agent.id),
     )
 
 
@@ -360,7 +332,7 @@ def note(
         session,
         "noted",
         lambda e: escalations.add_note(e, auth.agent, _text(form, 4000), session=session),
-        _submission(form, auth),
+        submissions.of(form, auth.agent.id),
     )
 
 
