@@ -9,7 +9,7 @@ from typing import Any
 from rasa_sdk import Tracker
 
 ORDER_RE = re.compile(r"^#?\s*(\d{4,10})$")
-EMAIL_RE = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+EMAIL_RE = re.compile(r"[A-Za-z0-9._%+'-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,24}")  # bounded: linear time
 POSTCODE_RE = re.compile(r"\b([A-Za-z]{1,2}\d[A-Za-z\d]?)\s*(\d[A-Za-z]{2})\b")
 AMOUNT_RE = re.compile(r"(\d{1,6}(?:[.,]\d{1,2})?)")
 FULL_AMOUNT_WORDS = ("full", "all of it", "everything", "whole", "entire", "all the money", "total", "all")

@@ -92,7 +92,7 @@ SARCASM = [
         r"\bsure,? i'?ll just\b",
     )
 ]
-_SUBS = (r"\S+@\S+\.\w+", " _email_ "), (r"https?://\S+|www\.\S+", " _url_ "), (r"@\w+", " "), ("#", " "), (r"\d", "0")
+_SUBS = (r"[^\s@]{1,64}@[^\s@]{1,253}\.\w+", " _email_ "), (r"https?://\S+|www\.\S+", " _url_ "), (r"@\w+", " "), ("#", " "), (r"\d", "0")
 SUBSTITUTIONS = [(re.compile(p), r) for p, r in _SUBS]
 TOKEN = re.compile(r"_[a-z]+_|[a-z0-9][a-z0-9'’\-]*|[.,!?;:]")
 N_DENSE = 13
