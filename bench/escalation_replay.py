@@ -7,8 +7,8 @@
   python bench/escalation_replay.py --from-crm sqlite:///var/crm.db   # escalations in the CRM with agents' verdicts
 
 Labelled conversations (tests/data/escalation_conversations.yml): every customer message is scored with the shipped
-sentiment model (crm_backend/ml/sentiment.py trained on data/sentiment/customer_messages.csv minus its fixed held-out
-split, exactly as components/sentiment.py trains it) and replayed turn by turn as Rasa user events
+sentiment model (crm_backend/ml/sentiment.py trained on all of data/sentiment/customer_messages.csv, exactly as
+components/sentiment.py trains it) and replayed turn by turn as Rasa user events
 (parse_data.intent.name, parse_data.sentiment.score) with the slots churn_probability, customer_value and
 identity_locked; on every turn ``decide(signals_from(events, slots, rule_hits), thresholds)`` is called, as the
 escalation policy does, and the replay stops at the first escalation.
@@ -94,11 +94,8 @@ def load_sentiment_model(path: Path | str | None = None) -> tuple[SentimentModel
     if path:
         return SentimentModel.load(path), f"loaded from {path}"
     t0 = time.perf_counter()
-    model, held = train_from_csv(SENTIMENT_CSV)  # same defaults as components/sentiment.py (20% held out, seed 13)
-    how = (
-        f"shipped method trained on {SENTIMENT_CSV.relative_to(REPO)} minus its held-out split "
-        f"(held out n={len(held)}) in {time.perf_counter() - t0:.1f} s"
-    )
+    model, _ = train_from_csv(SENTIMENT_CSV, holdout_fraction=0.0)  # as components/sentiment.py: every message
+    how = f"shipped model trained on all of {SENTIMENT_CSV.relative_to(REPO)} in {time.perf_counter() - t0:.1f} s"
     return model, how
 
 

@@ -96,6 +96,14 @@ _SUBS = (r"[^\s@]{1,64}@[^\s@]{1,253}\.\w+", " _email_ "), (r"https?://\S+|www\.
 SUBSTITUTIONS = [(re.compile(p), r) for p, r in _SUBS]
 TOKEN = re.compile(r"_[a-z]+_|[a-z0-9][a-z0-9'’\-]*|[.,!?;:]")
 N_DENSE = 13
+DEFAULTS: dict[str, Any] = {
+    "C": 4.0,
+    "dense_weight": 0.5,
+    "class_weight": "balanced",
+    "min_df": 1,
+    "word_ngrams": (1, 2),
+    "char_ngrams": (2, 5),
+}
 
 
 def _markers(raw: str) -> list[str]:
@@ -193,12 +201,20 @@ class SentimentModel:
 
     @classmethod
     def train(cls, texts: Sequence[str], labels: Sequence[str], **params: Any) -> SentimentModel:
-        """Fit on texts and labels (negative/neutral/positive). params: C, dense_weight, class_weight, min_df."""
-        p = {"C": 4.0, "dense_weight": 1.0, "class_weight": "balanced", "min_df": 1, **params}
+        """Fit on texts and labels (negative/neutral/positive).
+
+        params: C, dense_weight, class_weight, min_df, word_ngrams, char_ngrams (defaults in ``DEFAULTS``)."""
+        p = {**DEFAULTS, **params}
         words = TfidfVectorizer(
-            token_pattern=r"\S+", ngram_range=(1, 2), lowercase=False, sublinear_tf=True, min_df=p["min_df"]
+            token_pattern=r"\S+",
+            ngram_range=tuple(p["word_ngrams"]),
+            lowercase=False,
+            sublinear_tf=True,
+            min_df=p["min_df"],
         )
-        chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2, lowercase=False)
+        chars = TfidfVectorizer(
+            analyzer="char_wb", ngram_range=tuple(p["char_ngrams"]), sublinear_tf=True, min_df=2, lowercase=False
+        )
         clf = LogisticRegression(C=p["C"], class_weight=p["class_weight"], max_iter=3000)
         model = cls.__new__(cls)
         model.words, model.chars, model.dense_weight = words, chars, p["dense_weight"]

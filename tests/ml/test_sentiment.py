@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from sklearn.metrics import f1_score
 
-from crm_backend.ml.sentiment import SentimentModel, normalise, train_from_csv
+from crm_backend.ml.sentiment import SentimentModel, normalise, read_labelled_csv, train_from_csv
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "sentiment" / "customer_messages.csv"
+VOICES = DATA.parent / "holdout_voices.csv"
 
 
 @pytest.fixture(scope="module")
@@ -118,3 +119,40 @@ def test_heldout_macro_f1(trained: tuple[SentimentModel, object]) -> None:
     model, held = trained
     predicted = model.predict(held["text"].tolist())
     assert f1_score(held["label"], predicted, average="macro") >= 0.85
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("why is my flight delayed AGAIN?", "negative"),
+        ("why has my parcel still not arrived??", "negative"),
+        ("is flight QX55 running on time this evening?", "neutral"),
+        ("why is the large size dearer than the medium?", "neutral"),
+        ("what happens if my train is cancelled?", "neutral"),
+        ("my train was cancelled and I've been stuck at the station for two hours", "negative"),
+    ],
+)
+def test_questions_neutral_unless_they_complain(model: SentimentModel, text: str, expected: str) -> None:
+    assert label(model, text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("CAN'T WAIT for my order to arrive!!!", "positive"),
+        ("@ShopCareUK huge thanks for the quick refund 😊", "positive"),
+        ("@ShopCareUK do you ship to Jersey? https://example.com/p/1", "neutral"),
+        ("@ShopCareUK third missed delivery this week #fail", "negative"),
+        ("thanks a lot, another hour on hold", "negative"),
+        ("the driver was friendly but the parcel was soaked", "negative"),
+        ("took a while but sorted now, thank you", "positive"),
+    ],
+)
+def test_social_media_style_and_mixed_messages(model: SentimentModel, text: str, expected: str) -> None:
+    assert label(model, text) == expected
+
+
+def test_holdout_voices_macro_f1(model: SentimentModel) -> None:
+    voices = read_labelled_csv(VOICES)
+    assert len(voices) >= 240
+    assert f1_score(voices["label"], model.predict(voices["text"].tolist()), average="macro") >= 0.85
