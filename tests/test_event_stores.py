@@ -129,3 +129,27 @@ async def test_loading_reads_what_rasa_reads_latest_session_or_all(tmp_path, dom
     assert len(latest.events) == 5 and latest.get_slot("customer_name") == "Alice 20"
     other = await store.retrieve("conv-4")
     assert other is not None and [e.as_dict() for e in other.events] == [e.as_dict() for e in events[:2]]
+
+
+def test_the_batching_broker_writes_every_event_masked_once_and_in_order(tmp_path):
+    import asyncio
+    import json
+    import sqlite3
+    import time
+
+    from components.sqlite_stores import BatchingSQLEventBroker
+
+    broker = BatchingSQLEventBroker(dialect="sqlite", db=str(tmp_path / "events.db"))
+    sent = [
+        {"sender_id": f"c{i % 3}", "event": "user", "text": f"message {i}: mail me at bob{i}@example.com"}
+        for i in range(250)
+    ]
+    for i, event in enumerate(sent):
+        broker.publish(event)
+        if i % 50 == 0:
+            time.sleep(0.06)  # let the writer flush part of it, so several batches are written
+    asyncio.run(broker.close())
+    rows = sqlite3.connect(tmp_path / "events.db").execute("SELECT sender_id, data FROM events ORDER BY id").fetchall()
+    assert [(s, json.loads(d)["text"]) for s, d in rows] == [
+        (e["sender_id"], e["text"].replace(f"bob{i}@example.com", "[email]")) for i, e in enumerate(sent)
+    ]

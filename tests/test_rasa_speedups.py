@@ -87,3 +87,31 @@ def test_fast_check_accepts_exactly_what_the_schema_accepts(result):
     valid = validator_for(schema)(schema).is_valid(result)  # what jsonschema.validate, used by Rasa, picks
     assert fast.accepts(result) == valid
     assert valid == (result in ACCEPTED)  # the cases are what they claim to be
+
+
+def test_event_types_resolve_to_the_classes_rasas_walk_finds():
+    from rasa.shared.core.events import Event
+    from rasa.shared.utils.common import all_subclasses
+
+    assert Event.resolve_by_type is rasa_speedups.resolve_event_type
+    names = {cls.type_name for cls in all_subclasses(Event)}
+    assert {"user", "bot", "action", "slot", "active_loop", "session_started"} <= names
+    for name in sorted(names):
+        expected = rasa_speedups._rasa_resolve_by_type(name)
+        assert Event.resolve_by_type(name) is expected
+        assert Event.resolve_by_type(name) is expected  # the second answer comes from the cache
+    with pytest.raises(ValueError, match="Unknown event name"):
+        Event.resolve_by_type("no_such_event")
+    from rasa.shared.core.events import UserUttered
+
+    assert Event.resolve_by_type("no_such_event", UserUttered) is UserUttered
+    assert Event.resolve_by_type("topic", UserUttered) is None  # Rasa's legacy answer is kept
+    assert Event.from_parameters({"event": "slot", "name": "x", "value": 1}).value == 1
+
+
+def test_domain_is_empty_answers_as_rasa_does():
+    from rasa.shared.core.domain import Domain
+
+    assert Domain.is_empty is rasa_speedups._domain_is_empty
+    assert Domain.empty().is_empty()
+    assert not Domain.from_dict({"intents": ["greet"]}).is_empty()
