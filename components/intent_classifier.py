@@ -28,6 +28,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
+from crm_backend.ml.tfidf import transformer
+
 logger = logging.getLogger(__name__)
 MODEL_FILE = "intent_classifier.joblib"
 
@@ -69,6 +71,7 @@ class FastPredictor:
 
     def __init__(self, pipeline: Pipeline) -> None:
         self.vectorisers = [v for _, v in pipeline.named_steps["features"].transformer_list]
+        self.transforms = [transformer(v) for v in self.vectorisers]  # exact, without per-call checks (ml/tfidf.py)
         clf = pipeline.named_steps["clf"]
         self.classes = clf.classes_
         self.folds = []
@@ -88,7 +91,7 @@ class FastPredictor:
 
     def features(self, texts: list[str]) -> tuple[sp.csr_matrix, np.ndarray]:
         """The feature matrix and, per text, how many known words it has."""
-        blocks = [vectoriser.transform(texts) for vectoriser in self.vectorisers]
+        blocks = [transform(texts) for transform in self.transforms]
         return sp.hstack(blocks).tocsr(), blocks[0].getnnz(axis=1)
 
     def predict_proba(self, features: sp.csr_matrix) -> np.ndarray:

@@ -24,6 +24,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
+from crm_backend.ml.tfidf import transformer
+
 LABELS: tuple[str, str, str] = ("negative", "neutral", "positive")
 
 POSITIVE = set(
@@ -92,7 +94,13 @@ SARCASM = [
         r"\bsure,? i'?ll just\b",
     )
 ]
-_SUBS = (r"[^\s@]{1,64}@[^\s@]{1,253}\.\w+", " _email_ "), (r"https?://\S+|www\.\S+", " _url_ "), (r"@\w+", " "), ("#", " "), (r"\d", "0")
+_SUBS = (
+    (r"[^\s@]{1,64}@[^\s@]{1,253}\.\w+", " _email_ "),
+    (r"https?://\S+|www\.\S+", " _url_ "),
+    (r"@\w+", " "),
+    ("#", " "),
+    (r"\d", "0"),
+)
 SUBSTITUTIONS = [(re.compile(p), r) for p, r in _SUBS]
 TOKEN = re.compile(r"_[a-z]+_|[a-z0-9][a-z0-9'’\-]*|[.,!?;:]")
 N_DENSE = 13
@@ -194,9 +202,12 @@ class SentimentModel:
 
     def _matrix(self, docs: list[str], dense: np.ndarray, fit: bool = False) -> sp.csr_matrix:
         if fit:
+            self.__dict__.pop("_transforms", None)
             w, c = self.words.fit_transform(docs), self.chars.fit_transform(docs)
         else:
-            w, c = self.words.transform(docs), self.chars.transform(docs)
+            if "_transforms" not in self.__dict__:  # scikit-learn's arithmetic without its per-call checks (tfidf.py)
+                self._transforms = (transformer(self.words), transformer(self.chars))
+            w, c = (transform(docs) for transform in self._transforms)
         return sp.hstack([w, c, sp.csr_matrix(dense * self.dense_weight)], format="csr")
 
     @classmethod
@@ -236,7 +247,7 @@ class SentimentModel:
         return {"label": label, "score": score, "probabilities": pr}
 
     def __getstate__(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "_fast"}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_fast", "_transforms")}
 
     def _fast_parts(self) -> list[tuple[Any, dict[str, int], np.ndarray, np.ndarray]]:
         if getattr(self, "_fast", None) is None:
