@@ -8,6 +8,10 @@
   probabilities are compared too;
 - validation: an action server's answer of ten events checked by the compiled full schema, against
   `FastActionResultCheck` (components/rasa_speedups.py), which must give the same verdict;
+- sentiment: the shipped sentiment model's `score_many` on one message (what the NLU component does), with
+  scikit-learn's TF-IDF transform against `FastTfidf` (crm_backend/ml/tfidf.py); the probabilities must be equal;
+- events: a stored 42-event conversation turned back into a tracker (`DialogueStateTracker.from_dict`), with Rasa's
+  event-type lookup (a walk over all event classes per event) against the cached one (components/rasa_speedups.py);
 - churn score: one customer and their drivers, `score` through scikit-learn's forest (joblib dispatch per tree) against
   `score` through `ForestProbability` (crm_backend/ml/churn.py), which must give the same scores;
 - churn features: one customer's tables loaded and turned into features, as the CRM's features endpoint does (the
@@ -37,12 +41,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import components  # noqa: E402,F401  (installs the speed-ups, as loading a model does)
+from components import rasa_speedups  # noqa: E402
 from components.intent_classifier import MODEL_FILE, FastPredictor  # noqa: E402
 from components.rasa_speedups import FastActionResultCheck, _compiled  # noqa: E402
 from crm_backend.db.base import make_engine  # noqa: E402
 from crm_backend.ml.churn import ChurnModel  # noqa: E402
 from crm_backend.ml.data import load_tables  # noqa: E402
 from crm_backend.ml.features import build_features  # noqa: E402
+from crm_backend.ml.sentiment import SentimentModel  # noqa: E402
 from crm_backend.settings import Settings  # noqa: E402
 
 
@@ -58,12 +64,40 @@ def per_call_ms(fn: Callable[[Any], Any], items: list[Any], rounds: int = 3) -> 
     return statistics.median(means)
 
 
+def _model_file(component: str, name: str) -> Path:
+    """A file of the trained Rasa model, extracted to a temporary directory kept for the run."""
+    tmp = Path(tempfile.mkdtemp(prefix="hot_paths_"))
+    with tarfile.open(ROOT / "models" / "shopcare.tar.gz") as archive:
+        member = next(m for m in archive.getmembers() if component in m.name and m.name.endswith(name))
+        archive.extract(member, tmp)
+    return tmp / member.name
+
+
 def intent_pipeline() -> Any:
-    with tempfile.TemporaryDirectory() as tmp:
-        with tarfile.open(ROOT / "models" / "shopcare.tar.gz") as archive:
-            member = next(m for m in archive.getmembers() if m.name.endswith(MODEL_FILE))
-            archive.extract(member, tmp)
-        return joblib.load(Path(tmp) / member.name)
+    return joblib.load(_model_file("intent_classifier", MODEL_FILE))
+
+
+def conversation_events() -> list[dict[str, Any]]:
+    """Five order-status turns as a conversation is stored (42 events)."""
+    events: list[dict[str, Any]] = [{"event": "action", "name": "action_session_start"}, {"event": "session_started"}]
+    for _turn in range(5):
+        parse = {
+            "text": "where is my order 10001?",
+            "intent": {"name": "order_status", "confidence": 0.9},
+            "entities": [{"entity": "order_id", "value": "10001", "start": 18, "end": 23}],
+            "sentiment": {"label": "neutral", "score": 0.0},
+        }
+        events += [
+            {"event": "action", "name": "action_listen"},
+            {"event": "user", "text": parse["text"], "parse_data": parse},
+            {"event": "user_featurization", "use_text_for_featurization": False},
+            {"event": "action", "name": "order_form"},
+            {"event": "active_loop", "name": "order_form"},
+            {"event": "slot", "name": "order_id", "value": "10001"},
+            {"event": "bot", "text": "Order 10001 is on its way.", "data": {}, "metadata": {}},
+            {"event": "active_loop", "name": None},
+        ]
+    return events
 
 
 def answer_with_ten_events() -> dict[str, Any]:
@@ -95,6 +129,30 @@ def main() -> int:
     before = per_call_ms(lambda t: (pipeline.predict_proba([t]), words.transform([t])), texts)
     after = per_call_ms(lambda t: fast.predict_proba(fast.features([t])[0]), texts)
     rows.append(("intent classifier, one message", f"{len(texts)} messages", before, after))
+
+    sentiment = SentimentModel.load(
+        _model_file("train_components.sentiment.SentimentAnalyzer", "sentiment_model.joblib")
+    )
+    reference = SentimentModel.load(
+        _model_file("train_components.sentiment.SentimentAnalyzer", "sentiment_model.joblib")
+    )
+    reference._transforms = (reference.words.transform, reference.chars.transform)
+    assert np.array_equal(sentiment.predict_proba(texts), reference.predict_proba(texts))
+    before = per_call_ms(lambda t: reference.score_many([t]), texts)
+    after = per_call_ms(lambda t: sentiment.score_many([t]), texts)
+    rows.append(("sentiment score, one message", f"{len(texts)} messages", before, after))
+
+    from rasa.shared.core.events import Event
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    events = conversation_events()
+    assert Event.resolve_by_type is rasa_speedups.resolve_event_type
+    load = lambda _: DialogueStateTracker.from_dict("bench", events, [])  # noqa: E731
+    after = per_call_ms(load, list(range(100)))
+    Event.resolve_by_type = staticmethod(rasa_speedups._rasa_resolve_by_type)
+    before = per_call_ms(load, list(range(100)))
+    rasa_speedups.install()
+    rows.append((f"conversation of {len(events)} events deserialised", "100 loads", before, after))
 
     from rasa.core.actions.action import RemoteAction
 
