@@ -133,12 +133,12 @@ def main() -> int:
     sentiment = SentimentModel.load(
         _model_file("train_components.sentiment.SentimentAnalyzer", "sentiment_model.joblib")
     )
-    reference = SentimentModel.load(
+    sklearn_sentiment = SentimentModel.load(
         _model_file("train_components.sentiment.SentimentAnalyzer", "sentiment_model.joblib")
     )
-    reference._transforms = (reference.words.transform, reference.chars.transform)
-    assert np.array_equal(sentiment.predict_proba(texts), reference.predict_proba(texts))
-    before = per_call_ms(lambda t: reference.score_many([t]), texts)
+    sklearn_sentiment._transforms = (sklearn_sentiment.words.transform, sklearn_sentiment.chars.transform)
+    assert np.array_equal(sentiment.predict_proba(texts), sklearn_sentiment.predict_proba(texts))
+    before = per_call_ms(lambda t: sklearn_sentiment.score_many([t]), texts)
     after = per_call_ms(lambda t: sentiment.score_many([t]), texts)
     rows.append(("sentiment score, one message", f"{len(texts)} messages", before, after))
 
