@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import hmac
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
@@ -38,25 +37,6 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
             await run_in_threadpool(session.close)
         else:
             session.close()
-
-
-def ends_in_thread(endpoint: Callable[..., Any]) -> Callable[..., Any]:
-    """For a plain `def` read endpoint with a ``session``: its transaction ends in the endpoint's own worker thread.
-
-    Otherwise `get_session` finds the transaction still open and sends the rollback to the thread pool: a second hop
-    per request, about 0.3 ms of a look-up's 4 through HTTP on PostgreSQL (bench/crm_lookup.py).
-    """
-
-    @functools.wraps(endpoint)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return endpoint(*args, **kwargs)
-        finally:
-            session = kwargs.get("session")
-            if isinstance(session, Session):
-                session.close()
-
-    return run
 
 
 def model_response(content: BaseModel | list[BaseModel], status_code: int = 200) -> Response:

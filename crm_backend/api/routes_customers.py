@@ -8,15 +8,7 @@ from sqlalchemy.orm import Session
 
 from crm_backend.api import schemas as s
 from crm_backend.api import views
-from crm_backend.api.deps import (
-    CustomerId,
-    Writer,
-    ends_in_thread,
-    get_policies,
-    get_session,
-    get_writer,
-    model_response,
-)
+from crm_backend.api.deps import CustomerId, Writer, get_policies, get_session, get_writer, model_response
 from crm_backend.policies import Policies
 from crm_backend.services import customers, invoices, orders, refunds
 
@@ -24,13 +16,11 @@ router = APIRouter(prefix="/customers/{customer_id}", tags=["customers"])
 
 
 @router.get("", response_model=s.CustomerPublic)
-@ends_in_thread
 def get_customer(customer_id: CustomerId, session: Session = Depends(get_session)) -> Response:
     return model_response(views.customer_public(customers.get_customer(customer_id, session=session)))
 
 
 @router.get("/orders", response_model=list[s.OrderSummary], tags=["orders"])
-@ends_in_thread
 def list_orders(
     customer_id: CustomerId, limit: int = Query(10, ge=1, le=100), session: Session = Depends(get_session)
 ) -> Response:
@@ -41,7 +31,6 @@ def list_orders(
 
 
 @router.get("/orders/{order_number}", response_model=s.OrderDetail, tags=["orders"])
-@ends_in_thread
 def get_order(
     customer_id: CustomerId,
     order_number: str,
@@ -52,7 +41,6 @@ def get_order(
 
 
 @router.get("/orders/{order_number}/cancellation", response_model=s.CancellationQuotePublic, tags=["orders"])
-@ends_in_thread
 def cancellation_quote(
     customer_id: CustomerId,
     order_number: str,
@@ -90,7 +78,6 @@ def cancel_order(
 
 
 @router.get("/orders/{order_number}/refund-eligibility", response_model=s.RefundQuotePublic, tags=["refunds"])
-@ends_in_thread
 def refund_eligibility(
     customer_id: CustomerId,
     order_number: str,
@@ -145,20 +132,17 @@ def change_shipping_address(
 
 
 @router.get("/refunds", response_model=list[s.RefundPublic], tags=["refunds"])
-@ends_in_thread
 def list_refunds(customer_id: CustomerId, session: Session = Depends(get_session)) -> Response:
     customers.get_customer(customer_id, session=session)
     return model_response([views.refund_public(r) for r in refunds.list_refunds(customer_id, session=session)])
 
 
 @router.get("/refunds/{reference}", response_model=s.RefundPublic, tags=["refunds"])
-@ends_in_thread
 def get_refund(customer_id: CustomerId, reference: str, session: Session = Depends(get_session)) -> Response:
     return model_response(views.refund_public(refunds.get_refund(customer_id, reference, session=session)))
 
 
 @router.get("/invoices", response_model=list[s.InvoicePublic], tags=["invoices"])
-@ends_in_thread
 def list_invoices(
     customer_id: CustomerId, session: Session = Depends(get_session), policies: Policies = Depends(get_policies)
 ) -> Response:
@@ -169,7 +153,6 @@ def list_invoices(
 
 
 @router.get("/invoices/{invoice_number}", response_model=s.InvoicePublic, tags=["invoices"])
-@ends_in_thread
 def get_invoice(
     customer_id: CustomerId,
     invoice_number: str,

@@ -257,24 +257,3 @@ def test_complaints_count_towards_the_repeat_rule(client: TestClient, write_head
     assert flags == [c >= 3 for c in counts] and flags[-1] is True
     other = client.post("/api/v1/tickets", headers=write_headers("rc-q"), json={**body, "topic": "other"}).json()
     assert other["complaints_in_window"] is None and other["repeat_complaint"] is False
-
-
-def test_a_read_endpoint_ends_its_transaction_in_its_own_thread():
-    import inspect
-
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.orm import Session
-
-    from crm_backend.api.deps import ends_in_thread
-    from crm_backend.api.routes_customers import get_order
-
-    session = Session(create_engine("sqlite://"))
-
-    @ends_in_thread
-    def endpoint(order_number: str, session: Session) -> int:
-        assert session.execute(text("SELECT 1")).scalar() == 1 and session.in_transaction()
-        return 7
-
-    assert endpoint("10001", session=session) == 7
-    assert not session.in_transaction()  # get_session finds nothing to roll back: no second thread-pool hop
-    assert "session" in inspect.signature(get_order).parameters  # FastAPI still sees the endpoint's own parameters
