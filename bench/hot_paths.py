@@ -64,17 +64,12 @@ def per_call_ms(fn: Callable[[Any], Any], items: list[Any], rounds: int = 3) -> 
     return statistics.median(means)
 
 
-def _model_file(component: str, name: str) -> Path:
-    """A file of the trained Rasa model, extracted to a temporary directory kept for the run."""
-    tmp = Path(tempfile.mkdtemp(prefix="hot_paths_"))
+def model_file(component: str, name: str, into: Path) -> Path:
+    """A file of the trained Rasa model, extracted into ``into``."""
     with tarfile.open(ROOT / "models" / "shopcare.tar.gz") as archive:
         member = next(m for m in archive.getmembers() if component in m.name and m.name.endswith(name))
-        archive.extract(member, tmp)
-    return tmp / member.name
-
-
-def intent_pipeline() -> Any:
-    return joblib.load(_model_file("intent_classifier", MODEL_FILE))
+        archive.extract(member, into)
+    return into / member.name
 
 
 def conversation_events() -> list[dict[str, Any]]:
@@ -120,7 +115,10 @@ def main() -> int:
     with open(ROOT / "data" / "sentiment" / "customer_messages.csv", newline="") as handle:
         texts = [row["text"] for row in csv.DictReader(handle)][:300]
 
-    pipeline = intent_pipeline()
+    with tempfile.TemporaryDirectory() as tmp:
+        pipeline = joblib.load(model_file("intent_classifier", MODEL_FILE, Path(tmp)))
+        sentiment_file = model_file("components.sentiment.SentimentAnalyzer", "sentiment_model.joblib", Path(tmp))
+        sentiment, sklearn_sentiment = SentimentModel.load(sentiment_file), SentimentModel.load(sentiment_file)
     fast = FastPredictor(pipeline)
     words = pipeline.named_steps["features"].transformer_list[0][1]
     expected = pipeline.predict_proba(texts)
@@ -130,12 +128,6 @@ def main() -> int:
     after = per_call_ms(lambda t: fast.predict_proba(fast.features([t])[0]), texts)
     rows.append(("intent classifier, one message", f"{len(texts)} messages", before, after))
 
-    sentiment = SentimentModel.load(
-        _model_file("train_components.sentiment.SentimentAnalyzer", "sentiment_model.joblib")
-    )
-    sklearn_sentiment = SentimentModel.load(
-        _model_file("train_components.sentiment.SentimentAnalyzer", "sentiment_model.joblib")
-    )
     sklearn_sentiment._transforms = (sklearn_sentiment.words.transform, sklearn_sentiment.chars.transform)
     assert np.array_equal(sentiment.predict_proba(texts), sklearn_sentiment.predict_proba(texts))
     before = per_call_ms(lambda t: sklearn_sentiment.score_many([t]), texts)

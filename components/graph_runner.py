@@ -9,7 +9,7 @@ about 9 % of a Rasa server's CPU in a py-spy profile of the running stack, more 
 `(name, value)` pairs, each node called with its parents' outputs in the order of its `needs`, an unknown name
 passed as the bare string (as dask does, and `GraphNode` then warns), a `RuntimeError` of the run turned into
 `GraphRunError`, and the targets' `(node name, output)` pairs returned as a dict. The plan (a topological order of
-the minimal schema) is computed once per (targets, input names). tests/test_rasa_speedups.py runs the shipped
+the minimal schema) is computed once per (targets, input names). tests/test_graph_runner.py runs the shipped
 model's parse and prediction graphs both ways and compares the results.
 """
 

@@ -9,9 +9,7 @@ grams + dense features -> multinomial logistic regression; ``score`` computes th
 
 from __future__ import annotations
 
-import math
 import re
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -247,39 +245,11 @@ class SentimentModel:
         return {"label": label, "score": score, "probabilities": pr}
 
     def __getstate__(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k not in ("_fast", "_transforms")}
-
-    def _fast_parts(self) -> list[tuple[Any, dict[str, int], np.ndarray, np.ndarray]]:
-        if getattr(self, "_fast", None) is None:
-            parts, start = [], 0
-            for vec in (self.words, self.chars):
-                n = len(vec.vocabulary_)
-                parts.append((vec.build_analyzer(), vec.vocabulary_, vec.idf_, self._coef[start : start + n]))
-                start += n
-            self._fast = parts
-        return self._fast
-
-    def _logits(self, text: str) -> np.ndarray:
-        """Same numbers as the sparse path for one text, without building sparse matrices."""
-        toks = tokens(text)
-        doc = " ".join(toks)
-        out = self._intercept + (dense_features(text, toks) * self.dense_weight) @ self._coef[-N_DENSE:]
-        for analyzer, vocab, idf, coef in self._fast_parts():
-            idx, vals = [], []
-            for term, n in Counter(analyzer(doc)).items():
-                j = vocab.get(term)
-                if j is not None:
-                    idx.append(j)
-                    vals.append((1.0 + math.log(n)) * idf[j])
-            if idx:
-                v = np.asarray(vals)
-                out = out + (v / math.sqrt(v @ v)) @ coef[idx]
-        return out
+        return {k: v for k, v in self.__dict__.items() if k != "_transforms"}
 
     def score(self, text: str) -> dict[str, Any]:
-        z = self._logits(text or "")
-        e = np.exp(z - z.max())
-        return self._result(e / e.sum())
+        """One message, the same way the NLU component scores it (``score_many``)."""
+        return self.score_many([text or ""])[0]
 
     def score_many(self, texts: Sequence[str]) -> list[dict[str, Any]]:
         if not texts:

@@ -16,7 +16,7 @@ differs, so a scikit-learn upgrade that changes the arithmetic cannot change a m
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -90,7 +90,7 @@ def _descending_rows(x: sp.csr_matrix) -> sp.csr_matrix:
     return sp.csr_matrix((x.data[order], x.indices[order], x.indptr), shape=x.shape)
 
 
-def transformer(vectorizer: TfidfVectorizer):  # noqa: ANN201 (a callable: texts -> matrix)
+def transformer(vectorizer: TfidfVectorizer) -> Callable[[Sequence[str]], sp.csr_matrix]:
     """The fast transform where it matches scikit-learn on the sample texts, else the vectoriser's own."""
     fast = FastTfidf.checked(vectorizer)
     return fast.transform if fast is not None else vectorizer.transform
