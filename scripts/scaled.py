@@ -46,7 +46,14 @@ ENDPOINTS = ROOT / "endpoints.scaled.yml"
 def nginx_conf(run_dir: Path, port: int, action_lb_port: int, rasa_ports: list[int], action_ports: list[int]) -> str:
     """Round robin by least connections for REST and the HTTP API (any replica can serve any conversation: the lock
     store serialises it); sticky sessions for socket.io (a socket lives in one replica) through a route cookie that
-    nginx sets itself on the first request (open-source nginx has no `sticky` directive)."""
+    nginx sets itself on the first request (open-source nginx has no `sticky` directive).
+
+    Request bodies are kept in memory up to the size nginx accepts (`client_body_buffer_size`). With nginx's default
+    buffer of 8 KB, a larger body (every action call: Rasa sends the conversation's events and the domain, 20-40 KB for
+    a short conversation) went to a temporary file and reached the upstream in two writes, and the second one waited
+    for the first one's delayed TCP acknowledgement: 40 ms per action call (tests/scaled/test_nginx_bodies.py). The
+    action servers' listener takes bodies up to 16 MB: the payload grows with the conversation and is internal
+    traffic; the public listener keeps 1 MB."""
     rasa = "".join(f"    server 127.0.0.1:{p} max_fails=3 fail_timeout=5s;\n" for p in rasa_ports)
     actions = "".join(f"    server 127.0.0.1:{p} max_fails=3 fail_timeout=5s;\n" for p in action_ports)
     user = "user root;\n" if os.geteuid() == 0 else ""
@@ -70,6 +77,7 @@ http {{
   uwsgi_temp_path {run_dir}/tmp/uwsgi;
   scgi_temp_path {run_dir}/tmp/scgi;
   client_max_body_size 1m;
+  client_body_buffer_size 1m;
   map $http_upgrade $connection_upgrade {{ default upgrade; "" ""; }}
   map $cookie_shopcare_route $shopcare_route {{ "" $request_id; default $cookie_shopcare_route; }}
   map $cookie_shopcare_route $shopcare_set_route {{ "" "shopcare_route=$request_id; Path=/; HttpOnly; SameSite=Lax"; default ""; }}
@@ -102,6 +110,8 @@ http {{
   }}
   server {{
     listen 127.0.0.1:{action_lb_port};
+    client_max_body_size 16m;
+    client_body_buffer_size 16m;
     location / {{
       proxy_pass http://actions;
 {proxy}      proxy_set_header Connection "";
