@@ -4,10 +4,15 @@ pip-audit exits 0 when it could not look a package up at all, which would read a
 nothing was checked. This wrapper says how many packages were audited, fails on any known vulnerability that is not
 listed with its reason in audit-ignore.txt, and fails on "nothing audited" only with AUDIT_STRICT=1 (a machine whose
 package index does not serve PyPI's JSON API, like this project's build machine, cannot audit).
+
+  python scripts/audit.py [--requirements FILE] [--ignore-file FILE]     # defaults: requirements.lock, audit-ignore.txt
+
+tests/security/test_dependency_audit.py runs it against a loopback stand-in for PyPI's JSON API.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -19,10 +24,10 @@ ROOT = Path(__file__).resolve().parent.parent
 TOOLS = ROOT / ".venv-tools" / "bin"
 
 
-def ignored() -> dict[str, str]:
-    """{vulnerability id: reason} from audit-ignore.txt ("ID  reason", # comments)."""
+def ignored(path: Path) -> dict[str, str]:
+    """{vulnerability id: reason} from an ignore file like audit-ignore.txt ("ID  reason", # comments)."""
     found = {}
-    for line in (ROOT / "audit-ignore.txt").read_text().splitlines():
+    for line in path.read_text().splitlines():
         line = line.split("#", 1)[0].strip()
         if line:
             vuln, _, reason = line.partition(" ")
@@ -30,10 +35,14 @@ def ignored() -> dict[str, str]:
     return found
 
 
-def main() -> int:
-    skip = ignored()
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requirements", type=Path, default=ROOT / "requirements.lock")
+    parser.add_argument("--ignore-file", type=Path, default=ROOT / "audit-ignore.txt")
+    args = parser.parse_args(argv)
+    skip = ignored(args.ignore_file)
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
-        cmd = [str(TOOLS / "pip-audit"), "-r", str(ROOT / "requirements.lock"), "--no-deps", "--disable-pip"]
+        cmd = [str(TOOLS / "pip-audit"), "-r", str(args.requirements), "--no-deps", "--disable-pip"]
         cmd += ["--progress-spinner", "off", "-f", "json", "-o", out.name]
         for vuln in skip:
             cmd += ["--ignore-vuln", vuln]
@@ -44,12 +53,14 @@ def main() -> int:
         print(f"[audit] pip-audit failed (exit {done.returncode}):\n{done.stderr[-2000:]}")
         return 1
     unaudited = [d["name"] for d in deps if "skip_reason" in d]
-    vulnerable = [(d["name"], d["version"], v["id"]) for d in deps for v in d.get("vulns", [])]
+    vulnerable = [(d["name"], d["version"], v) for d in deps for v in d.get("vulns", [])]
     print(
         f"[audit] {len(deps) - len(unaudited)} of {len(deps)} pinned packages audited; {len(skip)} documented ignores"
     )
     for name, version, vuln in vulnerable:
-        print(f"[audit] VULNERABLE {name}=={version}: {vuln}")
+        aliases = f" ({', '.join(vuln['aliases'])})" if vuln.get("aliases") else ""
+        fixed = f"fixed in {', '.join(vuln['fix_versions'])}" if vuln.get("fix_versions") else "no fixed version"
+        print(f"[audit] VULNERABLE {name}=={version}: {vuln['id']}{aliases}, {fixed}: {vuln.get('description', '')}")
     if unaudited:
         print(
             f"[audit] WARNING: {len(unaudited)} packages could not be looked up (the package index does not serve "
