@@ -1,0 +1,94 @@
+"""Bounded sessions: a conversation's session starts again, with its slots, once it holds too many events.
+
+Rasa reads back and replays the current session on every message (the tracker store loads it, the rule policy and the
+forms walk it, each action call sends it whole), so a turn's cost grows with the session: on the single profile a
+turn took 32 ms at the start of a conversation, 117 ms after 100 turns and 411 ms after 300 (5,163 events;
+docs/benchmarks.md). The Rasa server runs that work on its event loop, so one very long conversation, or a client
+that keeps one going on purpose, slows every other customer down.
+
+Rasa ends a session only after `session_expiration_time` minutes of silence. Here a message that arrives when the
+current session (the events since the last `session_started`) holds more than `SHOPCARE_SESSION_MAX_EVENTS` events
+(default 1,000, about 60 turns of this bot; 0 switches the bound off) also starts a new session, through Rasa's own
+`action_session_start`. The domain carries the slots over (`carry_over_slots_to_new_session: true`), so the customer
+stays identified and the orders in question stay known; the customer sees nothing. Older events stay in the tracker
+store and in the CRM's copy of the conversation. Never while a form is active (it would lose its place) and never
+while the bot is paused for an agent (a new session would lift the pause). Like a session that expires, the
+boundary also starts the escalation signals afresh (crm_backend/escalation/signals.py).
+
+Carrying the slots over: Rasa's `action_session_start` copies every `SlotSet` event of the ending session, the copies it
+began with included, so each session starts with all slot changes of every session before it (a conversation that
+went through a few sessions started each new one with hundreds of events, and with the bound above restarted on every
+message). Here it carries one `SlotSet` per slot, the latest, with its metadata: applied in order, both give the same
+slot values.
+
+Installed with the project's other changes to Rasa when Rasa imports `components` (components/__init__.py);
+tests/test_session_bound.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from rasa.core.actions.action import ActionSessionStart
+from rasa.core.processor import MessageProcessor
+from rasa.shared.core.events import SessionStarted, SlotSet
+from rasa.shared.core.trackers import DialogueStateTracker
+
+logger = logging.getLogger(__name__)
+
+ENV = "SHOPCARE_SESSION_MAX_EVENTS"
+DEFAULT_MAX_EVENTS = 1000
+
+_rasa_has_session_expired = MessageProcessor._has_session_expired
+
+
+def max_events() -> int:
+    """The bound from the environment (read per message, so a test or an operator can change it); 0 = no bound."""
+    raw = os.environ.get(ENV, "").strip()
+    try:
+        return max(int(raw), 0) if raw else DEFAULT_MAX_EVENTS
+    except ValueError:
+        logger.warning("%s=%r is not a whole number; using %d", ENV, raw, DEFAULT_MAX_EVENTS)
+        return DEFAULT_MAX_EVENTS
+
+
+def session_too_long(tracker: DialogueStateTracker, limit: int) -> bool:
+    """True when the current session holds more than `limit` events and may start again now."""
+    if limit <= 0 or len(tracker.events) <= limit or tracker.is_paused() or tracker.active_loop_name:
+        return False
+    count = 0
+    for event in reversed(tracker.events):
+        if isinstance(event, SessionStarted):
+            return False
+        count += 1
+        if count > limit:
+            return True
+    return False
+
+
+def _has_session_expired(self: MessageProcessor, tracker: DialogueStateTracker) -> bool:
+    if _rasa_has_session_expired(self, tracker):
+        return True
+    if not self.domain.session_config.are_sessions_enabled():
+        return False
+    limit = max_events()
+    if session_too_long(tracker, limit):
+        logger.info("Conversation %s: its session holds over %d events; starting a new one", tracker.sender_id, limit)
+        return True
+    return False
+
+
+def latest_slot_events(tracker: DialogueStateTracker) -> list[SlotSet]:
+    """The session's slot changes reduced to the latest per slot, in the order of those latest changes."""
+    latest: dict[str, SlotSet] = {}
+    for event in tracker.applied_events():
+        if isinstance(event, SlotSet):
+            latest.pop(event.key, None)
+            latest[event.key] = event
+    return [SlotSet(key=e.key, value=e.value, metadata=e.metadata) for e in latest.values()]
+
+
+def install() -> None:
+    MessageProcessor._has_session_expired = _has_session_expired  # type: ignore[method-assign]
+    ActionSessionStart._slot_set_events_from_tracker = staticmethod(latest_slot_events)  # type: ignore[assignment]

@@ -1,0 +1,143 @@
+"""A session that holds too many events starts again with its slots (components/session_bound.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rasa.core.agent import Agent
+from rasa.core.processor import MessageProcessor
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import (
+    ActionExecuted,
+    ActiveLoop,
+    ConversationPaused,
+    SessionStarted,
+    SlotSet,
+    UserUttered,
+)
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.utils.endpoints import EndpointConfig
+
+from components import session_bound
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+from stack import Stack, ensure_model  # noqa: E402
+
+
+def tracker(*events: Any) -> DialogueStateTracker:
+    domain = Domain.from_path(ROOT / "domain.yml")
+    return DialogueStateTracker.from_events("c1", list(events), domain.slots)
+
+
+def turns(n: int) -> list[Any]:
+    out: list[Any] = []
+    for i in range(n):
+        out += [
+            UserUttered(f"message {i}", {"name": "greet"}),
+            ActionExecuted("utter_greet"),
+            ActionExecuted("action_listen"),
+        ]
+    return out
+
+
+def test_installed() -> None:
+    assert MessageProcessor._has_session_expired is session_bound._has_session_expired
+
+
+def test_only_a_session_over_the_bound_starts_again() -> None:
+    assert not session_bound.session_too_long(tracker(*turns(10)), 30)  # 30 events: at the bound, not over it
+    assert session_bound.session_too_long(tracker(*turns(11)), 30)
+    assert not session_bound.session_too_long(tracker(*turns(11)), 0)  # 0: no bound
+    # only the current session counts: 33 events in all, 9 since the last session start
+    assert not session_bound.session_too_long(tracker(*turns(8), SessionStarted(), *turns(3)), 30)
+
+
+def test_never_inside_a_form_nor_while_an_agent_has_the_conversation() -> None:
+    in_form = tracker(*turns(20), ActiveLoop("verify_identity_form"))
+    assert in_form.active_loop_name and not session_bound.session_too_long(in_form, 30)
+    assert session_bound.session_too_long(tracker(*turns(20), ActiveLoop("verify_identity_form"), ActiveLoop(None)), 30)
+    paused = tracker(*turns(20), ConversationPaused())
+    assert paused.is_paused() and not session_bound.session_too_long(paused, 30)
+
+
+def test_a_new_session_carries_each_slots_latest_value_once() -> None:
+    earlier = [SlotSet("order_id", "10001"), SlotSet("customer_id", 7, metadata={"by": "verify"})]
+    history = tracker(
+        SessionStarted(),
+        *earlier,
+        *turns(2),
+        SlotSet("order_id", "10002"),
+        SlotSet("task", "track_order"),
+        SlotSet("task", None),
+        SlotSet("order_id", "10003"),
+    )
+    carried = session_bound.latest_slot_events(history)
+    assert [(e.key, e.value) for e in carried] == [("customer_id", 7), ("task", None), ("order_id", "10003")]
+    assert carried[0].metadata == {"by": "verify"}
+    # the same slot values as Rasa's own carry-over, which repeats every SlotSet of the session
+    rasa_way = tracker(*[e for e in history.events if isinstance(e, SlotSet)])
+    ours = tracker(*carried)
+    assert {k: s.value for k, s in ours.slots.items()} == {k: s.value for k, s in rasa_way.slots.items()}
+    # and a session that began with carried slots passes each on once, not twice
+    again = tracker(*history.events, SessionStarted(), *carried, *turns(1), SlotSet("order_id", "10004"))
+    assert [(e.key, e.value) for e in session_bound.latest_slot_events(again)] == [
+        ("customer_id", 7),
+        ("task", None),
+        ("order_id", "10004"),
+    ]
+
+
+def test_the_bound_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(session_bound.ENV, raising=False)
+    assert session_bound.max_events() == session_bound.DEFAULT_MAX_EVENTS
+    for raw, expected in (("250", 250), ("0", 0), ("-5", 0), ("lots", session_bound.DEFAULT_MAX_EVENTS)):
+        monkeypatch.setenv(session_bound.ENV, raw)
+        assert session_bound.max_events() == expected
+
+
+@pytest.fixture(scope="module")
+def agent(stack: Stack) -> Agent:
+    """The shipped model in process, with the shared stack's action server (and so its CRM) and an in-memory store."""
+    return Agent.load(str(ensure_model()), action_endpoint=EndpointConfig(f"{stack.action_url}/webhook"))
+
+
+def test_a_long_conversation_goes_on_in_a_new_session_with_its_slots(
+    agent: Agent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(session_bound.ENV, "20")
+    sender = "session-bound-1"
+
+    def say(text: str) -> str:
+        replies = asyncio.run(agent.handle_text(text, sender_id=sender)) or []
+        return " ".join(r.get("text") or "" for r in replies)
+
+    def full_tracker() -> DialogueStateTracker:
+        found = asyncio.run(agent.tracker_store.retrieve_full_tracker(sender))
+        assert found is not None
+        return found
+
+    def sessions() -> int:
+        return sum(isinstance(e, SessionStarted) for e in full_tracker().events)
+
+    say("hi")
+    assert "e-mail address" in say("where is my order 10001?")  # the identity form asks; the session is over 20 events
+    assert full_tracker().active_loop_name
+    started = sessions()
+    status = say("alice.martin@example.com")
+    assert "10001" in status and sessions() == started  # the form finished in the session it began in
+    follow_up = say("and order 10002?")
+    assert sessions() == started + 1  # the bound started a new session before this message
+    assert "10002" in follow_up and "e-mail" not in follow_up  # still identified: no second check
+    current = full_tracker()
+    assert current.get_slot("customer_id") is not None
+    events = list(current.events)
+    latest_start = max(i for i, e in enumerate(events) if isinstance(e, SessionStarted))
+    assert any(isinstance(e, SlotSet) and e.key == "customer_id" for e in events[latest_start:])  # carried over
+    end = next(i for i, e in enumerate(events) if i > latest_start and isinstance(e, ActionExecuted))
+    carried = [e.key for e in events[latest_start + 1 : end]]  # action_session_start's SlotSets, up to action_listen
+    assert "customer_id" in carried and len(carried) == len(set(carried))  # each slot once
