@@ -90,5 +90,5 @@ def latest_slot_events(tracker: DialogueStateTracker) -> list[SlotSet]:
 
 
 def install() -> None:
-    MessageProcessor._has_session_expired = _has_session_expired  # type: ignore[method-assign]
-    ActionSessionStart._slot_set_events_from_tracker = staticmethod(latest_slot_events)  # type: ignore[assignment]
+    MessageProcessor._has_session_expired = _has_session_expired
+    ActionSessionStart._slot_set_events_from_tracker = staticmethod(latest_slot_events)
