@@ -13,7 +13,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,28 +24,20 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 from scaled import nginx_conf  # noqa: E402
 from scaled_config import NGINX  # noqa: E402
-from stack import free_port  # noqa: E402
+from stack import free_port, wait_http  # noqa: E402
+
+from tests.fakes.loopback import LoopbackServer  # noqa: E402
 
 
-class RecordingUpstream:
+class RecordingUpstream(LoopbackServer):
     """An HTTP/1.1 server on loopback that answers `{}` and records, per request, the body size and the milliseconds
     between the request's first byte and its last (keep-alive connections, as nginx's upstream pool uses them)."""
 
     def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
         self.spreads: list[tuple[int, float]] = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn: socket.socket) -> None:
+    def serve(self, conn: socket.socket) -> None:
         buffer = b""
         with conn:
             while True:
@@ -75,9 +66,6 @@ class RecordingUpstream:
                 buffer = buffer[length:]
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
 
-    def close(self) -> None:
-        self.sock.close()
-
 
 @pytest.fixture(scope="module")
 def balancer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RecordingUpstream, int, int]]:
@@ -90,18 +78,9 @@ def balancer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Recordi
     public, actions = free_port(), free_port()
     conf = run_dir / "nginx.conf"
     conf.write_text(nginx_conf(run_dir, public, actions, [upstream.port], [upstream.port]))
-    proc = subprocess.Popen([NGINX, "-p", str(run_dir), "-c", str(conf)], stderr=subprocess.PIPE)
+    proc = subprocess.Popen([NGINX, "-p", str(run_dir), "-c", str(conf)], stderr=subprocess.DEVNULL)  # errors: its log
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{public}/lb-health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"nginx did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
-            time.sleep(0.1)
+        wait_http(f"http://127.0.0.1:{public}/lb-health", 15, proc)
         yield upstream, public, actions
     finally:
         proc.terminate()

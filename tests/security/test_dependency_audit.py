@@ -18,7 +18,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +26,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from tests.fakes.loopback import LoopbackServer
 
 ROOT = Path(__file__).resolve().parents[2]
 PIP_AUDIT = ROOT / ".venv-tools" / "bin" / "pip-audit"
@@ -85,24 +86,14 @@ def certificates(folder: Path) -> tuple[Path, Path, Path]:
     return files
 
 
-class FakePyPI:
+class FakePyPI(LoopbackServer):
     """An HTTPS proxy on loopback that answers PyPI's per-release JSON API itself instead of tunnelling."""
 
     def __init__(self, cert: Path, key: Path) -> None:
         self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.tls.load_cert_chain(cert, key)
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
         self.requests: list[str] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+        super().__init__()
 
     @staticmethod
     def _head(conn: socket.socket | ssl.SSLSocket) -> bytes:
@@ -114,7 +105,7 @@ class FakePyPI:
             data += chunk
         return data
 
-    def _serve(self, raw: socket.socket) -> None:
+    def serve(self, raw: socket.socket) -> None:
         try:
             connect = self._head(raw)
             if not connect.startswith(b"CONNECT pypi.org:443 "):
@@ -137,9 +128,6 @@ class FakePyPI:
             pass
         finally:
             raw.close()
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 @pytest.fixture(scope="module")
