@@ -74,6 +74,7 @@ class ValidateOrderForm(FormValidationAction):
         needed = ["order_id"]
         if not tracker.get_slot("customer_id"):
             needed.append("identity_proof")
+            risk.prefetch()  # scoring follows a successful check: load the churn model while the customer types
         return needed + TASK_SLOTS.get(tracker.get_slot("task") or "", [])
 
     async def validate_order_id(

@@ -1,12 +1,16 @@
 """Churn risk and value of an identified customer.
 
-The churn model (models/churn.joblib, built by `make models`) is loaded once per action-server process, on first
-use. Features come from the CRM's API (`/customers/{id}/features`, computed by the same code that built the training
+The churn model (models/churn.joblib, built by `make models`) is loaded once per action-server process. Importing
+scikit-learn and reading the forest take about 0.4 s, so loading starts in a background thread as soon as the bot asks
+a customer to identify (`prefetch`, from the order form), while the customer types; scoring then waits for it off the
+event loop. Loaded at the first identification instead, it made that customer's answer 0.4 s slower and held up every
+other conversation of the process meanwhile (docs/benchmarks.md). Features come from the CRM's API (`/customers/{id}/features`, computed by the same code that built the training
 data), so the action server never touches the CRM database.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import threading
@@ -26,6 +30,7 @@ MODEL_PATH = Path(
 _lock = threading.Lock()
 _model: Any = None
 _loaded = False
+_loading: threading.Thread | None = None
 
 
 def churn_model() -> Any:
@@ -45,9 +50,17 @@ def churn_model() -> Any:
         return _model
 
 
+def prefetch() -> None:
+    """Start loading the model in a background thread, once per process (the first caller starts it)."""
+    global _loading
+    if _loading is None and not _loaded:
+        _loading = threading.Thread(target=churn_model, name="churn-model-load", daemon=True)
+        _loading.start()
+
+
 async def assess(customer_id: str) -> dict[str, Any]:
     """Slots describing the customer's risk and value; {} when it cannot be scored (no model, CRM trouble)."""
-    model = churn_model()
+    model = await asyncio.to_thread(churn_model)  # waits for a load in progress without blocking the event loop
     if model is None:
         return {}
     try:

@@ -120,3 +120,25 @@ async def test_start_task_remembers_the_task_and_clears_the_last_one(dispatcher,
         "new_address": None,
         "refund_amount": None,
     }
+
+
+async def test_asking_for_identity_starts_loading_the_churn_model(dispatcher, make_tracker, domain, monkeypatch):
+    """The model loads in the background while the customer types, once per process; scoring then finds it loaded."""
+    from actions import risk
+
+    loads = []
+    monkeypatch.setattr(risk, "_model", None)
+    monkeypatch.setattr(risk, "_loaded", False)
+    monkeypatch.setattr(risk, "_loading", None)
+    monkeypatch.setattr(risk, "MODEL_PATH", risk.MODEL_PATH.with_name("not-trained-here.joblib"))
+    real_churn_model = risk.churn_model
+    monkeypatch.setattr(risk, "churn_model", lambda: loads.append(1) or real_churn_model())
+    identified = make_tracker(slots={"customer_id": "1", "order_id": "10001", "task": "track_order"})
+    await form.required_slots(["order_id"], dispatcher, identified, domain)
+    assert risk._loading is None  # nothing to verify, nothing to score: no load
+    stranger = make_tracker(slots={"order_id": "10001", "task": "track_order"})
+    assert "identity_proof" in await form.required_slots(["order_id"], dispatcher, stranger, domain)
+    await form.required_slots(["order_id"], dispatcher, stranger, domain)  # asked again: still one load
+    risk._loading.join(10)
+    assert loads == [1] and risk._loaded and risk._model is None  # no model file here: loaded as "none"
+    assert await risk.assess("1") == {}  # scoring without a model: no risk slots, no error
