@@ -4,7 +4,9 @@ The churn model (models/churn.joblib, built by `make models`) is loaded once per
 scikit-learn and reading the forest take about 0.4 s, so loading starts in a background thread as soon as the bot asks
 a customer to identify (`prefetch`, from the order form), while the customer types; scoring then waits for it off the
 event loop. Loaded at the first identification instead, it made that customer's answer 0.4 s slower and held up every
-other conversation of the process meanwhile (docs/benchmarks.md). Features come from the CRM's API (`/customers/{id}/features`, computed by the same code that built the training
+other conversation of the process meanwhile (docs/benchmarks.md, bench/cold_start.py).
+
+Features come from the CRM's API (`/customers/{id}/features`, computed by the same code that built the training
 data), so the action server never touches the CRM database.
 """
 
