@@ -2,13 +2,14 @@
 
 Rasa reads back and replays the current session on every message (the tracker store loads it, the rule policy and the
 forms walk it, each action call sends it whole), so a turn's cost grows with the session: on the single profile a
-turn took 32 ms at the start of a conversation, 117 ms after 100 turns and 411 ms after 300 (5,163 events;
-docs/benchmarks.md). The Rasa server runs that work on its event loop, so one very long conversation, or a client
+turn took 51 ms after 25 turns, 127 ms after 100 and 389 ms after 300 (5,172 events; `bench/long_conversation.py
+--max-events 0`, docs/benchmarks.md). The Rasa server runs that work on its event loop, so one very long conversation, or a client
 that keeps one going on purpose, slows every other customer down.
 
 Rasa ends a session only after `session_expiration_time` minutes of silence. Here a message that arrives when the
 current session (the events since the last `session_started`) holds more than `SHOPCARE_SESSION_MAX_EVENTS` events
-(default 1,000, about 60 turns of this bot; 0 switches the bound off) also starts a new session, through Rasa's own
+(default 1,000, about 60 turns of this bot; 0 switches the bound off; read once, when the Rasa server installs
+this module) also starts a new session, through Rasa's own
 `action_session_start`. The domain carries the slots over (`carry_over_slots_to_new_session: true`), so the customer
 stays identified and the orders in question stay known; the customer sees nothing. Older events stay in the tracker
 store and in the CRM's copy of the conversation. Never while a form is active (it would lose its place) and never
@@ -41,10 +42,11 @@ ENV = "SHOPCARE_SESSION_MAX_EVENTS"
 DEFAULT_MAX_EVENTS = 1000
 
 _rasa_has_session_expired = MessageProcessor._has_session_expired
+limit = DEFAULT_MAX_EVENTS  # set from the environment by install()
 
 
 def max_events() -> int:
-    """The bound from the environment (read per message, so a test or an operator can change it); 0 = no bound."""
+    """The bound the environment asks for; 0 = no bound."""
     raw = os.environ.get(ENV, "").strip()
     try:
         return max(int(raw), 0) if raw else DEFAULT_MAX_EVENTS
@@ -72,7 +74,6 @@ def _has_session_expired(self: MessageProcessor, tracker: DialogueStateTracker) 
         return True
     if not self.domain.session_config.are_sessions_enabled():
         return False
-    limit = max_events()
     if session_too_long(tracker, limit):
         logger.info("Conversation %s: its session holds over %d events; starting a new one", tracker.sender_id, limit)
         return True
@@ -90,5 +91,7 @@ def latest_slot_events(tracker: DialogueStateTracker) -> list[SlotSet]:
 
 
 def install() -> None:
+    global limit
+    limit = max_events()
     MessageProcessor._has_session_expired = _has_session_expired
     ActionSessionStart._slot_set_events_from_tracker = staticmethod(latest_slot_events)

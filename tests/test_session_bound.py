@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,9 +30,13 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from stack import Stack, ensure_model  # noqa: E402
 
 
+@functools.lru_cache(maxsize=1)
+def domain() -> Domain:
+    return Domain.from_path(ROOT / "domain.yml")
+
+
 def tracker(*events: Any) -> DialogueStateTracker:
-    domain = Domain.from_path(ROOT / "domain.yml")
-    return DialogueStateTracker.from_events("c1", list(events), domain.slots)
+    return DialogueStateTracker.from_events("c1", list(events), domain().slots)
 
 
 def turns(n: int) -> list[Any]:
@@ -47,6 +52,7 @@ def turns(n: int) -> list[Any]:
 
 def test_installed() -> None:
     assert MessageProcessor._has_session_expired is session_bound._has_session_expired
+    assert session_bound.limit == session_bound.max_events()  # read from the environment when installed
 
 
 def test_only_a_session_over_the_bound_starts_again() -> None:
@@ -109,7 +115,7 @@ def agent(stack: Stack) -> Agent:
 def test_a_long_conversation_goes_on_in_a_new_session_with_its_slots(
     agent: Agent, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(session_bound.ENV, "20")
+    monkeypatch.setattr(session_bound, "limit", 20)
     sender = "session-bound-1"
 
     def say(text: str) -> str:
