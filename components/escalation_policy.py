@@ -31,6 +31,15 @@ ESCALATE_ACTION = "action_escalate"
 ACTIVE_STATES = {"requested", "open", "claimed"}
 
 
+def signal_events(tracker: DialogueStateTracker) -> list[dict[str, Any]]:
+    """The events the escalation signals are read from (customer messages and the boundaries), as JSON dicts."""
+    return [
+        e.as_dict()
+        for e in tracker.events
+        if isinstance(e, (UserUttered, ConversationResumed, Restarted, SessionStarted))
+    ]
+
+
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False)
 class EscalationPolicy(StatelessPolicy):
     @staticmethod
@@ -63,12 +72,7 @@ class EscalationPolicy(StatelessPolicy):
             or ESCALATE_ACTION not in domain.action_names_or_texts
         ):
             return self._prediction(probabilities)
-        events = [
-            e.as_dict()
-            for e in tracker.events
-            if isinstance(e, (UserUttered, ConversationResumed, Restarted, SessionStarted))
-        ]
-        decision = decide(signals_from(events, tracker.current_slot_values()), self.thresholds)
+        decision = decide(signals_from(signal_events(tracker), tracker.current_slot_values()), self.thresholds)
         if not decision.escalate:
             return self._prediction(probabilities)
         logger.info("Escalating %s: %s (priority %d)", tracker.sender_id, decision.reasons, decision.priority)

@@ -13,8 +13,14 @@ this module) also starts a new session, through Rasa's own
 `action_session_start`. The domain carries the slots over (`carry_over_slots_to_new_session: true`), so the customer
 stays identified and the orders in question stay known; the customer sees nothing. Older events stay in the tracker
 store and in the CRM's copy of the conversation. Never while a form is active (it would lose its place) and never
-while the bot is paused for an agent (a new session would lift the pause). Like a session that expires, the
-boundary also starts the escalation signals afresh (crm_backend/escalation/signals.py).
+while the bot is paused for an agent (a new session would lift the pause).
+
+A new session starts the escalation signals afresh (crm_backend/escalation/signals.py): the decision only sees the
+current session's messages. So the bound waits for a calm moment. None of the last `trend_window` customer messages
+may be negative, and the last may not be a fallback. Only then can the reset lose nothing the decision would act on
+at once. It waits at most until the session holds twice the bound, so a conversation cannot keep its session
+unbounded by staying negative. One turn's delay remains possible: two negative messages right after the boundary
+could have made a trend with the calm message before it, and now need a third.
 
 Carrying the slots over: Rasa's `action_session_start` copies every `SlotSet` event of the ending session, the copies it
 began with included, so each session starts with all slot changes of every session before it (a conversation that
@@ -36,6 +42,10 @@ from rasa.core.processor import MessageProcessor
 from rasa.shared.core.events import SessionStarted, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from components.escalation_policy import signal_events
+from crm_backend.escalation.decision import NEGATIVE_MESSAGE, Thresholds
+from crm_backend.escalation.signals import FALLBACK_INTENTS, customer_messages, intent_of, sentiment_of
+
 logger = logging.getLogger(__name__)
 
 ENV = "SHOPCARE_SESSION_MAX_EVENTS"
@@ -43,6 +53,7 @@ DEFAULT_MAX_EVENTS = 1000
 
 _rasa_has_session_expired = MessageProcessor._has_session_expired
 limit = DEFAULT_MAX_EVENTS  # set from the environment by install()
+calm_window = 3  # set from the escalation thresholds by install()
 
 
 def max_events() -> int:
@@ -55,18 +66,28 @@ def max_events() -> int:
         return DEFAULT_MAX_EVENTS
 
 
-def session_too_long(tracker: DialogueStateTracker, limit: int) -> bool:
-    """True when the current session holds more than `limit` events and may start again now."""
+def session_too_long(tracker: DialogueStateTracker, limit: int, window: int | None = None) -> bool:
+    """True when the current session holds more than `limit` events and may start again now: at a calm moment (see
+    `calm`), or in any case once it holds more than twice `limit`."""
     if limit <= 0 or len(tracker.events) <= limit or tracker.is_paused() or tracker.active_loop_name:
         return False
     count = 0
     for event in reversed(tracker.events):
         if isinstance(event, SessionStarted):
-            return False
+            break
         count += 1
-        if count > limit:
+        if count > 2 * limit:
             return True
-    return False
+    return count > limit and calm(tracker, calm_window if window is None else window)
+
+
+def calm(tracker: DialogueStateTracker, window: int) -> bool:
+    """No negative message among the session's last `window` customer messages, and the last one understood."""
+    messages = customer_messages(signal_events(tracker))
+    recent = messages[-window:] if window > 0 else []
+    if messages and intent_of(messages[-1]) in FALLBACK_INTENTS:
+        return False
+    return all((sentiment_of(m) or 0.0) >= NEGATIVE_MESSAGE for m in recent)
 
 
 def _has_session_expired(self: MessageProcessor, tracker: DialogueStateTracker) -> bool:
@@ -91,7 +112,8 @@ def latest_slot_events(tracker: DialogueStateTracker) -> list[SlotSet]:
 
 
 def install() -> None:
-    global limit
+    global limit, calm_window
     limit = max_events()
+    calm_window = Thresholds.load().trend_window
     MessageProcessor._has_session_expired = _has_session_expired
     ActionSessionStart._slot_set_events_from_tracker = staticmethod(latest_slot_events)

@@ -16,6 +16,7 @@ from rasa.shared.core.events import (
     ActionExecuted,
     ActiveLoop,
     ConversationPaused,
+    ConversationResumed,
     SessionStarted,
     SlotSet,
     UserUttered,
@@ -24,6 +25,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
 from components import session_bound
+from crm_backend.escalation.decision import Thresholds
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -69,6 +71,33 @@ def test_never_inside_a_form_nor_while_an_agent_has_the_conversation() -> None:
     assert session_bound.session_too_long(tracker(*turns(20), ActiveLoop("verify_identity_form"), ActiveLoop(None)), 30)
     paused = tracker(*turns(20), ConversationPaused())
     assert paused.is_paused() and not session_bound.session_too_long(paused, 30)
+
+
+def said(text: str, score: float, intent: str = "inform") -> list[Any]:
+    """One customer turn whose message the NLU scored `score`."""
+    return [
+        UserUttered(text, {"name": intent}, parse_data={"sentiment": {"score": score}}),
+        ActionExecuted("utter_ok"),
+        ActionExecuted("action_listen"),
+    ]
+
+
+def test_the_bound_waits_for_a_calm_moment() -> None:
+    """A new session starts the escalation signals afresh, so it must not come while they are building up."""
+    assert session_bound.session_too_long(tracker(*turns(11), *said("fine", 0.1)), 30, window=3)
+    upset = tracker(*turns(11), *said("still nothing", -0.5), *said("ok", 0.0))
+    assert not session_bound.session_too_long(upset, 30, window=3)  # a negative message among the last three
+    later = tracker(*upset.events, *said("ok", 0.0), *said("and the other order?", 0.0))
+    assert session_bound.session_too_long(later, 30, window=3)  # three calm messages since: it may start again
+    misunderstood = tracker(*turns(11), *said("asdf qwer", 0.0, intent="nlu_fallback"))
+    assert not session_bound.session_too_long(misunderstood, 30, window=3)  # a fallback streak would be lost
+    # a conversation cannot keep its session unbounded by staying upset: at twice the bound it starts again anyway
+    assert not session_bound.session_too_long(tracker(*turns(18), *said("rubbish", -0.6)), 30, window=3)
+    assert session_bound.session_too_long(tracker(*turns(20), *said("rubbish", -0.6)), 30, window=3)
+    # what an agent saw before handing back does not count, as for the escalation decision
+    handed_back = tracker(*turns(11), *said("awful", -0.9), ConversationResumed(), *said("thanks", 0.6))
+    assert session_bound.session_too_long(handed_back, 30, window=3)
+    assert session_bound.calm_window == Thresholds.load().trend_window  # the decision's own window, when installed
 
 
 def test_a_new_session_carries_each_slots_latest_value_once() -> None:

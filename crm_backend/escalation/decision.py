@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 THRESHOLDS_FILE = Path(__file__).with_name("thresholds.yml")
+NEGATIVE_MESSAGE = -0.2  # a message scored below this counts as negative in a trend
 
 PERSISTENT = {"identity_locked", "at_risk_customer", "refund_review", "repeat_complaint"}
 REASON_TEXT = {
@@ -99,7 +100,7 @@ def _reasons(s: Signals, t: Thresholds) -> list[str]:
     if (
         len(window) >= t.trend_window
         and sum(window) / len(window) <= t.trend_negative_mean
-        and sum(1 for x in window if x < -0.2) >= t.trend_min_negative
+        and sum(1 for x in window if x < NEGATIVE_MESSAGE) >= t.trend_min_negative
     ):
         reasons.append("negative_trend")
     at_risk = (s.churn_probability or 0.0) >= t.churn_high and (s.customer_value or 0.0) >= t.value_high
