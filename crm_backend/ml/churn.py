@@ -3,7 +3,8 @@
 ``compare_models`` cross-validates logistic regression (standardised), gradient boosting and a random
 forest with stratified 5-fold CV (grouped by customer when a customer has several snapshots) and reports ROC-AUC
 mean +- sd and the Brier score of the out-of-fold probabilities. ``ChurnModel.train`` picks the best mean ROC-AUC,
-evaluates it calibrated in the same folds, and ships it wrapped in ``CalibratedClassifierCV``.
+evaluates it calibrated both ways (sigmoid, isotonic) in the same folds, and ships it wrapped in
+``CalibratedClassifierCV`` with the calibration of the lower Brier score.
 """
 
 from __future__ import annotations
@@ -127,19 +128,26 @@ def choose(results: dict[str, CVResult]) -> str:
     return min(close, key=lambda r: r.brier).name
 
 
+CALIBRATIONS = ("sigmoid", "isotonic")  # in order of preference on an exact tie: sigmoid keeps the model's ranking
+
+
 def calibration_method(y: np.ndarray) -> str:
-    """Isotonic needs plenty of positives to not overfit its steps; sigmoid otherwise."""
+    """The default where none was chosen by ``ChurnModel.train``: isotonic needs plenty of positives to not overfit its
+    steps; sigmoid otherwise."""
     return "isotonic" if int(np.sum(y)) >= 400 else "sigmoid"
 
 
-def fit_calibrated(name: str, x: pd.DataFrame, y: np.ndarray, groups: np.ndarray | None, seed: int = 0) -> Any:
+def fit_calibrated(
+    name: str, x: pd.DataFrame, y: np.ndarray, groups: np.ndarray | None, seed: int = 0, method: str | None = None
+) -> Any:
     """The candidate ``name`` wrapped in CalibratedClassifierCV (3 internal folds, grouped like the outer ones).
 
     ensemble=False: the calibrator learns from out-of-fold predictions and the model is refitted once on all rows, so
     serving scores one model (the action server scores a customer during verification), not one per fold.
     """
     cv = list(folds(y, groups, 3, seed + 1))
-    model = CalibratedClassifierCV(candidates(seed)[name], method=calibration_method(y), cv=cv, ensemble=False)
+    method = method or calibration_method(y)
+    model = CalibratedClassifierCV(candidates(seed)[name], method=method, cv=cv, ensemble=False)
     return model.fit(x, y)
 
 
@@ -161,20 +169,38 @@ class ChurnModel:
         metadata: dict[str, Any] | None = None,
         log: Callable[[str], None] = print,
     ) -> tuple[ChurnModel, dict[str, CVResult]]:
-        """Compares the candidates, evaluates the chosen one calibrated in the same folds, fits it on everything."""
+        """Compares the candidates; calibrates the chosen one both ways (sigmoid, isotonic) in the same folds and keeps
+        the lower out-of-fold Brier score; fits that on everything. ``results[f"{model} (calibrated)"]`` is the
+        shipped calibration's CV result, the other one is kept as ``f"{model} ({method}, not chosen)"``."""
         y = np.asarray(y).astype(int)
         groups = None if groups is None else np.asarray(groups)
         results = compare_models(x, y, groups, seed=seed, log=log)
         chosen = choose(results)
-        calibrated = cross_validate(
-            f"{chosen} (calibrated)", lambda a, b, g: fit_calibrated(chosen, a, b, g, seed), x, y, groups, 5, seed
-        )
-        results[calibrated.name] = calibrated
+        trials = {
+            method: cross_validate(
+                f"{chosen} ({method})",
+                lambda a, b, g, m=method: fit_calibrated(chosen, a, b, g, seed, m),
+                x,
+                y,
+                groups,
+                5,
+                seed,
+            )
+            for method in CALIBRATIONS
+        }
+        calibration = min(CALIBRATIONS, key=lambda m: trials[m].brier)
+        for method, trial in trials.items():
+            log(
+                f"  {trial.name:<20} ROC-AUC {trial.roc_auc_mean:.4f} +- {trial.roc_auc_sd:.4f}   Brier {trial.brier:.4f}"
+            )
+            trial.name = f"{chosen} (calibrated)" if method == calibration else f"{chosen} ({method}, not chosen)"
+            results[trial.name] = trial
+        calibrated = trials[calibration]
         log(
-            f"  chosen: {calibrated.name:<20} ROC-AUC {calibrated.roc_auc_mean:.4f} +- {calibrated.roc_auc_sd:.4f}"
-            f"   Brier {calibrated.brier:.4f}"
+            f"  chosen: {chosen} with {calibration} calibration (lower Brier): ROC-AUC {calibrated.roc_auc_mean:.4f}"
+            f" +- {calibrated.roc_auc_sd:.4f}   Brier {calibrated.brier:.4f}"
         )
-        estimator = fit_calibrated(chosen, x, y, groups, seed)
+        estimator = fit_calibrated(chosen, x, y, groups, seed, calibration)
         bands = {"medium": float(np.quantile(calibrated.oof, 0.7)), "high": float(np.quantile(calibrated.oof, 0.9))}
         trained_at = datetime.now(timezone.utc).replace(microsecond=0)
         info = {
@@ -182,7 +208,7 @@ class ChurnModel:
             "version": trained_at.strftime("%Y%m%d.%H%M%S"),
             "trained_at": trained_at.isoformat(),
             "model": chosen,
-            "calibration": calibration_method(y),
+            "calibration": calibration,
             "features": list(x.columns),
             "metrics": {name: r.summary() for name, r in results.items()},
             "bands": bands,

@@ -71,7 +71,8 @@ def model_card(meta: dict[str, Any], results: dict[str, CVResult]) -> str:
     return f"""# Churn model card
 
 - Version: {meta["version"]} (trained {meta["trained_at"]})
-- Chosen model: **{meta["model"]}**, wrapped in `CalibratedClassifierCV` ({meta["calibration"]})
+- Chosen model: **{meta["model"]}**, wrapped in `CalibratedClassifierCV` ({meta["calibration"]}: of sigmoid and
+  isotonic, the lower out-of-fold Brier score)
 
 ## Data
 - Source: `{meta["source"]}`

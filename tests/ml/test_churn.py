@@ -221,13 +221,19 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[ChurnModel, dict[
 
 def test_model_learns_the_seeded_churn(trained: tuple[ChurnModel, dict[str, CVResult], pd.DataFrame]) -> None:
     model, results, _ = trained
+    chosen, calibration = model.metadata["model"], model.metadata["calibration"]
+    other = next(m for m in ("sigmoid", "isotonic") if m != calibration)
     assert set(results) == {
         "logistic_regression",
         "gradient_boosting",
         "random_forest",
-        f"{model.metadata['model']} (calibrated)",
+        f"{chosen} (calibrated)",
+        f"{chosen} ({other}, not chosen)",
     }
-    assert results[f"{model.metadata['model']} (calibrated)"].roc_auc_mean > 0.6
+    assert results[f"{chosen} (calibrated)"].roc_auc_mean > 0.6
+    # the shipped calibration is the one with the lower out-of-fold Brier score, and the estimator uses it
+    assert results[f"{chosen} (calibrated)"].brier <= results[f"{chosen} ({other}, not chosen)"].brier
+    assert model.estimator.method == calibration
     assert model.metadata["features"] == FEATURES and model.metadata["version"] and model.metadata["trained_at"]
 
 
