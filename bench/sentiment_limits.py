@@ -137,7 +137,8 @@ def with_vectors(own: pd.DataFrame, test: pd.DataFrame, path: Path, weight: floa
     def embed(texts: list[str]) -> sp.csr_matrix:
         rows = []
         for text in texts:
-            plain, negated = [], []
+            plain: list[np.ndarray] = []
+            negated: list[np.ndarray] = []
             for tok in tokens(text):
                 word = tok[4:] if tok.startswith("not_") else tok
                 if word in vectors:

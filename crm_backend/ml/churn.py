@@ -176,16 +176,12 @@ class ChurnModel:
         groups = None if groups is None else np.asarray(groups)
         results = compare_models(x, y, groups, seed=seed, log=log)
         chosen = choose(results)
+
+        def calibrated_fit(method: str) -> Fit:
+            return lambda a, b, g: fit_calibrated(chosen, a, b, g, seed, method)
+
         trials = {
-            method: cross_validate(
-                f"{chosen} ({method})",
-                lambda a, b, g, m=method: fit_calibrated(chosen, a, b, g, seed, m),
-                x,
-                y,
-                groups,
-                5,
-                seed,
-            )
+            method: cross_validate(f"{chosen} ({method})", calibrated_fit(method), x, y, groups, 5, seed)
             for method in CALIBRATIONS
         }
         calibration = min(CALIBRATIONS, key=lambda m: trials[m].brier)
