@@ -131,22 +131,14 @@ def choose(results: dict[str, CVResult]) -> str:
 CALIBRATIONS = ("sigmoid", "isotonic")  # in order of preference on an exact tie: sigmoid keeps the model's ranking
 
 
-def calibration_method(y: np.ndarray) -> str:
-    """The default where none was chosen by ``ChurnModel.train``: isotonic needs plenty of positives to not overfit its
-    steps; sigmoid otherwise."""
-    return "isotonic" if int(np.sum(y)) >= 400 else "sigmoid"
-
-
-def fit_calibrated(
-    name: str, x: pd.DataFrame, y: np.ndarray, groups: np.ndarray | None, seed: int = 0, method: str | None = None
-) -> Any:
-    """The candidate ``name`` wrapped in CalibratedClassifierCV (3 internal folds, grouped like the outer ones).
+def fit_calibrated(name: str, x: pd.DataFrame, y: np.ndarray, groups: np.ndarray | None, seed: int, method: str) -> Any:
+    """The candidate ``name`` wrapped in CalibratedClassifierCV with ``method`` (one of ``CALIBRATIONS``; 3 internal
+    folds, grouped like the outer ones).
 
     ensemble=False: the calibrator learns from out-of-fold predictions and the model is refitted once on all rows, so
     serving scores one model (the action server scores a customer during verification), not one per fold.
     """
     cv = list(folds(y, groups, 3, seed + 1))
-    method = method or calibration_method(y)
     model = CalibratedClassifierCV(candidates(seed)[name], method=method, cv=cv, ensemble=False)
     return model.fit(x, y)
 

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 
 from crm_backend.app import create_app
 from crm_backend.db import Base, Customer, make_engine, new_session
-from crm_backend.ml.churn import ChurnModel, CVResult, fit_calibrated
+from crm_backend.ml.churn import CALIBRATIONS, ChurnModel, CVResult, fit_calibrated
 from crm_backend.ml.data import load_tables
 from crm_backend.ml.features import FEATURES, build_features, build_training_set, default_cutoffs
 from crm_backend.ml.value import customer_lifetime_value, customer_value, expected_lifetime_years, segment
@@ -258,11 +258,13 @@ def test_save_load_roundtrip(trained: tuple[ChurnModel, dict[str, CVResult], pd.
     assert loaded.score(features.head(5)) == model.score(features.head(5))
 
 
+@pytest.mark.parametrize("calibration", CALIBRATIONS)  # either may be chosen for the CRM's data
 def test_a_forest_is_scored_by_its_fast_path_with_scikit_learns_numbers(
-    trained: tuple[ChurnModel, dict[str, CVResult], pd.DataFrame], tmp_path: Path
+    trained: tuple[ChurnModel, dict[str, CVResult], pd.DataFrame], tmp_path: Path, calibration: str
 ) -> None:
     model, _, features = trained
-    forest = ChurnModel(fit_calibrated("random_forest", features, rng_labels(features), None), **state(model))
+    estimator = fit_calibrated("random_forest", features, rng_labels(features), None, 0, calibration)
+    forest = ChurnModel(estimator, **state(model))
     forest.metadata = {**model.metadata, "model": "random_forest"}
     forest.save(tmp_path / "forest.joblib")
     loaded = ChurnModel.load(tmp_path / "forest.joblib")
