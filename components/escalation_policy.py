@@ -31,13 +31,13 @@ ESCALATE_ACTION = "action_escalate"
 ACTIVE_STATES = {"requested", "open", "claimed"}
 
 
+# after one of these, the signals start afresh (crm_backend/escalation/signals.py BOUNDARIES)
+BOUNDARY_EVENTS = (ConversationResumed, Restarted, SessionStarted)
+
+
 def signal_events(tracker: DialogueStateTracker) -> list[dict[str, Any]]:
     """The events the escalation signals are read from (customer messages and the boundaries), as JSON dicts."""
-    return [
-        e.as_dict()
-        for e in tracker.events
-        if isinstance(e, (UserUttered, ConversationResumed, Restarted, SessionStarted))
-    ]
+    return [e.as_dict() for e in tracker.events if isinstance(e, (UserUttered, *BOUNDARY_EVENTS))]
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False)

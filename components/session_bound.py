@@ -36,15 +36,16 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any
 
 from rasa.core.actions.action import ActionSessionStart
 from rasa.core.processor import MessageProcessor
-from rasa.shared.core.events import SessionStarted, SlotSet
+from rasa.shared.core.events import SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from components.escalation_policy import signal_events
+from components.escalation_policy import BOUNDARY_EVENTS
 from crm_backend.escalation.decision import NEGATIVE_MESSAGE, Thresholds
-from crm_backend.escalation.signals import FALLBACK_INTENTS, customer_messages, intent_of, sentiment_of
+from crm_backend.escalation.signals import FALLBACK_INTENTS, intent_of, sentiment_of
 
 logger = logging.getLogger(__name__)
 
@@ -82,12 +83,17 @@ def session_too_long(tracker: DialogueStateTracker, limit: int, window: int | No
 
 
 def calm(tracker: DialogueStateTracker, window: int) -> bool:
-    """No negative message among the session's last `window` customer messages, and the last one understood."""
-    messages = customer_messages(signal_events(tracker))
-    recent = messages[-window:] if window > 0 else []
-    if messages and intent_of(messages[-1]) in FALLBACK_INTENTS:
+    """No negative message among the last `window` customer messages since the signals' last boundary, and the last
+    one understood. Walks back only as far as it needs: it runs on every message of a session over the bound."""
+    recent: list[dict[str, Any]] = []  # newest first
+    for event in reversed(tracker.events):
+        if isinstance(event, BOUNDARY_EVENTS) or len(recent) >= max(window, 1):
+            break
+        if isinstance(event, UserUttered):
+            recent.append(event.as_dict())
+    if recent and intent_of(recent[0]) in FALLBACK_INTENTS:
         return False
-    return all((sentiment_of(m) or 0.0) >= NEGATIVE_MESSAGE for m in recent)
+    return all((sentiment_of(m) or 0.0) >= NEGATIVE_MESSAGE for m in recent[:window])
 
 
 def _has_session_expired(self: MessageProcessor, tracker: DialogueStateTracker) -> bool:

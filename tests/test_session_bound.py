@@ -25,7 +25,9 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
 from components import session_bound
+from components.escalation_policy import BOUNDARY_EVENTS
 from crm_backend.escalation.decision import Thresholds
+from crm_backend.escalation.signals import BOUNDARIES
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -98,6 +100,8 @@ def test_the_bound_waits_for_a_calm_moment() -> None:
     handed_back = tracker(*turns(11), *said("awful", -0.9), ConversationResumed(), *said("thanks", 0.6))
     assert session_bound.session_too_long(handed_back, 30, window=3)
     assert session_bound.calm_window == Thresholds.load().trend_window  # the decision's own window, when installed
+    # the bound walks back to the same boundaries the escalation signals start afresh at
+    assert {e.type_name for e in BOUNDARY_EVENTS} == BOUNDARIES
 
 
 def test_a_new_session_carries_each_slots_latest_value_once() -> None:
