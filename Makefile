@@ -66,8 +66,8 @@ tools: $(TOOLS_STAMP) ## create .venv-tools (schemathesis, pip-audit; pinned in 
 
 .PHONY: db
 db: venv ## migrate the CRM database and seed it if empty (var/crm.db)
-	$(VENV)/bin/crm init
-	$(VENV)/bin/crm seed-if-empty --customers $${SEED_CUSTOMERS:-300}
+	CRM_ENV=$${CRM_ENV:-development} $(VENV)/bin/crm init
+	CRM_ENV=$${CRM_ENV:-development} $(VENV)/bin/crm seed-if-empty --customers $${SEED_CUSTOMERS:-300}
 
 .PHONY: models
 models: venv ## train what models/ lacks for the current data/config (fingerprinted)

@@ -12,28 +12,71 @@ import asyncio
 import contextvars
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
 logger = logging.getLogger(__name__)
 
-# The CRM calls made while one action runs (method, path, status, code): the escalation packet shows an agent
-# what the assistant looked up and changed. Actions start a fresh log with `start_call_log()`.
-_call_log: contextvars.ContextVar[list[dict[str, Any]] | None] = contextvars.ContextVar("crm_call_log", default=None)
+
+@dataclass
+class CallContext:
+    """One action run's dealings with the CRM: the calls it made (method, path, status, code), shown to agents in the
+    escalation packet, and the conversation's identity grant, sent with every call and refreshed by the CRM."""
+
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    conversation_id: str = ""
+    channel: str = ""
+    grant: str | None = None
+    grant_changed: bool = False
+
+    def use_grant(self, token: str | None) -> None:
+        if token != self.grant:
+            self.grant, self.grant_changed = token, True
 
 
-def start_call_log() -> list[dict[str, Any]]:
-    log: list[dict[str, Any]] = []
-    _call_log.set(log)
-    return log
+_context: contextvars.ContextVar[CallContext | None] = contextvars.ContextVar("crm_call_context", default=None)
+
+
+def start_call_log(tracker: Any = None) -> CallContext:
+    """A fresh context for this action run, for the tracker's conversation (its sender, channel and grant)."""
+    context = CallContext()
+    if tracker is not None:
+        context.conversation_id = str(tracker.sender_id)
+        context.channel = str(tracker.get_latest_input_channel() or "unknown")
+        context.grant = tracker.get_slot("identity_grant") or None
+    _context.set(context)
+    return context
+
+
+def current_context() -> CallContext | None:
+    return _context.get()
+
+
+def context_for(tracker: Any) -> CallContext:
+    """The running action's context if it is this conversation's, else a fresh one for it."""
+    context = _context.get()
+    if context is None or context.conversation_id != str(tracker.sender_id):
+        context = start_call_log(tracker)
+    return context
 
 
 def _record(method: str, path: str, status: Any, code: str | None = None) -> None:
-    log = _call_log.get()
-    if log is not None:
-        log.append({"call": f"{method} {path}", "status": status, **({"code": code} if code else {})})
+    context = _context.get()
+    if context is not None:
+        context.calls.append({"call": f"{method} {path}", "status": status, **({"code": code} if code else {})})
+
+
+def _identity_headers() -> dict[str, str]:
+    context = _context.get()
+    if context is None or not context.grant:
+        return {}
+    return {
+        "X-Identity-Grant": context.grant,
+        "X-Conversation-Id": context.conversation_id,
+        "X-Channel": context.channel,
+    }
 
 
 class CRMError(Exception):
@@ -96,7 +139,9 @@ class CRMClient:
     async def request(
         self, method: str, path: str, json: dict[str, Any] | None = None, idempotency_key: str | None = None
     ) -> Any:
-        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        headers = _identity_headers()
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
         last_error: Exception | None = None
         for attempt in range(self.settings.retries + 1):
             if attempt:
@@ -118,15 +163,41 @@ class CRMClient:
                 _record(method, path, response.status_code, refusal.code)
                 raise refusal
             _record(method, path, response.status_code)
+            refreshed = response.headers.get("x-identity-grant")
+            context = _context.get()
+            if refreshed and context is not None and context.grant:
+                context.use_grant(refreshed)  # the CRM extended the grant's idle period
             return response.json()
         raise CRMUnavailable(str(last_error)) from last_error
 
-    # --- identity
+    # --- identity (the conversation and channel come from the action's call context)
+    def _where(self, **extra: Any) -> dict[str, Any]:
+        context = _context.get() or CallContext()
+        body = {"conversation_id": context.conversation_id, "channel": context.channel, **extra}
+        return {k: v for k, v in body.items() if v is not None}
+
     async def verify_identity(
-        self, order_number: str, conversation_id: str, email: str | None = None, postcode: str | None = None
+        self,
+        order_number: str,
+        email: str | None = None,
+        postcode: str | None = None,
+        client_address: str | None = None,
     ) -> dict[str, Any]:
-        body = {"order_number": order_number, "conversation_id": conversation_id, "email": email, "postcode": postcode}
-        return await self.request("POST", "/identity/verify", json={k: v for k, v in body.items() if v is not None})
+        body = self._where(order_number=order_number, email=email, postcode=postcode, client_address=client_address)
+        return await self.request("POST", "/identity/verify", json=body)
+
+    async def send_one_time_code(self, order_number: str | None = None) -> dict[str, Any]:
+        """To the granted customer's address (when the context holds a grant), else to the order's."""
+        return await self.request("POST", "/identity/one-time-code", json=self._where(order_number=order_number))
+
+    async def verify_one_time_code(self, code: str) -> dict[str, Any]:
+        return await self.request("POST", "/identity/one-time-code/verify", json=self._where(code=code))
+
+    async def shop_login(self, token: str) -> dict[str, Any]:
+        return await self.request("POST", "/identity/shop-login", json=self._where(token=token))
+
+    async def list_orders(self, customer_id: str, limit: int = 5) -> Any:
+        return await self.request("GET", f"/customers/{customer_id}/orders?limit={limit}")
 
     # --- orders
     async def get_order(self, customer_id: str, order_number: str) -> dict[str, Any]:

@@ -114,7 +114,24 @@ def build_request(tracker: Tracker, decision: Decision) -> dict[str, Any]:
             "customer_value": slots.get("customer_value"),
         },
         "packet": packet,
+        "identity_grant": slots.get("identity_grant"),  # the CRM keeps customer_id only with its own grant
     }
+
+
+def decision_for(
+    tracker: Tracker, rule_hits: Iterable[str] = (), explicit: bool = False, intent: str | None = None
+) -> Decision:
+    """The one decision function on this conversation's signals (plus what the caller knows)."""
+    signals = signals_from(tracker.events, tracker.slots, rule_hits)
+    if explicit or intent:
+        signals = signals.__class__(
+            **{
+                **signals.__dict__,
+                "explicit_request": explicit or signals.explicit_request,
+                "intent": intent or signals.intent,
+            }
+        )
+    return decide(signals, thresholds())
 
 
 async def raise_escalation(
@@ -125,16 +142,7 @@ async def raise_escalation(
     intent: str | None = None,
 ) -> list[EventType]:
     """Escalate if the decision says so; returns the events (empty when it does not)."""
-    signals = signals_from(tracker.events, tracker.slots, rule_hits)
-    if explicit or intent:
-        signals = signals.__class__(
-            **{
-                **signals.__dict__,
-                "explicit_request": explicit or signals.explicit_request,
-                "intent": intent or signals.intent,
-            }
-        )
-    decision = decide(signals, thresholds())
+    decision = decision_for(tracker, rule_hits, explicit, intent)
     if not decision.escalate:
         return []
     count = int(tracker.get_slot("escalation_count") or 0) + 1

@@ -3,7 +3,10 @@
 The form `order_form` serves every order task (track, cancel, refund, address change, invoices, payment problems).
 `ValidateOrderForm.required_slots` asks only what the task in hand needs:
 order number -> e-mail or postcode (until verified) -> task-specific slots (refund reason and amount, new address).
-Once verified, the customer id is bound to the conversation; any other order number is checked against it.
+Once verified, the CRM's identity grant (slot `identity_grant`) is what lets the actions act for the customer; any
+other order number is checked against it by the CRM. A change needs a strong proof: when the customer verified with an
+e-mail or postcode only, the form also asks for a one-time code (actions/codes.py). A lapsed grant clears the identity
+and the form asks again; a shop login (actions/shop_login.py) verifies with no questions.
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import risk, tasks
+from actions import escalation, grant, risk, shop_login, tasks
+from actions.codes import parse_code, wants_new_code
 from actions.common import first, normalise_order_id, parse_address, parse_amount, parse_identity_proof
-from actions.crm_client import CRMRefused, CRMUnavailable, get_client, start_call_log
+from actions.crm_client import CRMRefused, CRMUnavailable, context_for, current_context, get_client, start_call_log
 
 logger = logging.getLogger(__name__)
 
@@ -58,9 +62,17 @@ class ValidateOrderForm(FormValidationAction):
         return "validate_order_form"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        calls = start_call_log()
+        context = start_call_log(tracker)
+        before: list[EventType] = []
+        if tracker.get_slot("customer_id") and not grant.is_current(tracker):
+            dispatcher.utter_message(response="utter_verify_again")
+            before = grant.cleared()
+            context.use_grant(None)
+        signed_in = await shop_login.login(tracker, context) if not tracker.get_slot("customer_id") or before else {}
+        before += [SlotSet(name, value) for name, value in signed_in.items()]
+        tracker.add_slots(before)  # what the form decides next starts from these
         events = await super().run(dispatcher, tracker, domain)
-        return tasks.with_call_log(tracker, events, calls)
+        return tasks.with_call_log(tracker, before + events, context)
 
     async def required_slots(
         self,
@@ -72,14 +84,20 @@ class ValidateOrderForm(FormValidationAction):
         if tracker.get_slot("identity_locked") or tracker.get_slot("task_blocked"):
             return []
         needed = ["order_id"]
+        task_slots = TASK_SLOTS.get(tracker.get_slot("task") or "", [])
         if not tracker.get_slot("customer_id"):
-            needed.append("identity_proof")
+            # identity checks paused by the CRM: the way in is a code sent to the address on the order
+            needed.append("one_time_code" if tracker.get_slot("otp_fallback") else "identity_proof")
             risk.prefetch()  # scoring follows a successful check: load the churn model while the customer types
-        return needed + TASK_SLOTS.get(tracker.get_slot("task") or "", [])
+            return needed + task_slots
+        return needed + task_slots + (["one_time_code"] if _needs_code(tracker) else [])
 
     async def validate_order_id(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
+        context_for(tracker)
+        if tracker.get_slot("requested_slot") == "one_time_code" and parse_code(tracker.latest_message.get("text")):
+            return {"order_id": _previous_value(tracker, "order_id")}  # the code's digits are not an order number
         order_id = normalise_order_id(value)
         if order_id is None:
             dispatcher.utter_message(response="utter_invalid_order_id")
@@ -93,6 +111,8 @@ class ValidateOrderForm(FormValidationAction):
             dispatcher.utter_message(response="utter_crm_down")
             return {"order_id": order_id, "task_blocked": "crm_down"}
         except CRMRefused as refusal:
+            if refusal.code in grant.REFUSED_CODES:
+                return {"order_id": order_id, **_identity_lapsed(dispatcher)}
             if refusal.code != "order_not_found":
                 raise
             dispatcher.utter_message(response="utter_not_your_order", order_id=order_id)
@@ -102,6 +122,7 @@ class ValidateOrderForm(FormValidationAction):
     async def validate_identity_proof(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
+        context_for(tracker)
         proof = parse_identity_proof(value)
         if not proof:
             dispatcher.utter_message(response="utter_invalid_identity_proof")
@@ -109,7 +130,7 @@ class ValidateOrderForm(FormValidationAction):
             return {"identity_proof": None}
         order_id = tracker.get_slot("order_id")
         try:
-            verified = await get_client().verify_identity(order_id, tracker.sender_id, **proof)
+            verified = await get_client().verify_identity(order_id, client_address=_client_address(tracker), **proof)
         except CRMUnavailable:
             dispatcher.utter_message(response="utter_crm_down")
             return {"identity_proof": None, "task_blocked": "crm_down"}
@@ -118,19 +139,43 @@ class ValidateOrderForm(FormValidationAction):
                 dispatcher.utter_message(response="utter_invalid_identity_proof")
                 dispatcher.utter_message(response="utter_ask_order_form_identity_proof")
                 return {"identity_proof": None}
+            if refusal.code == "too_many_attempts" and refusal.details.get("one_time_code"):
+                return {"identity_proof": None, "otp_fallback": True}  # action_ask_one_time_code explains
             if refusal.code not in ("verification_failed", "too_many_attempts"):
                 raise
             return _failed_attempt(dispatcher, tracker, locked_by_crm=refusal.code == "too_many_attempts")
-        customer_id = str(verified["customer_id"])
-        dispatcher.utter_message(response="utter_identity_verified", customer_name=verified["first_name"])
-        slots = {
-            "identity_proof": "verified",
-            "customer_id": customer_id,
-            "customer_name": verified["first_name"],
-            "verify_failures": 0,
-            **await risk.assess(customer_id),
-        }
-        return {**slots, **await _precheck(dispatcher, tracker, customer_id, order_id)}
+        return await _verified(dispatcher, tracker, verified)
+
+    async def validate_one_time_code(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        context_for(tracker)
+        if wants_new_code(value):
+            return {"one_time_code": None, "otp_sent_at": None}  # the form's ask sends a new one
+        code = parse_code(value)
+        if code is None:
+            dispatcher.utter_message(response="utter_invalid_code")
+            return {"one_time_code": None}
+        try:
+            verified = await get_client().verify_one_time_code(code)
+        except CRMUnavailable:
+            dispatcher.utter_message(response="utter_crm_down")
+            return {"one_time_code": None, "task_blocked": "crm_down"}
+        except CRMRefused as refusal:
+            if refusal.code == "code_mismatch":
+                left = int(refusal.details.get("attempts_left") or 0)
+                dispatcher.utter_message(response="utter_code_mismatch", attempts_left=left)
+                return {"one_time_code": None}
+            if refusal.code == "code_expired":
+                dispatcher.utter_message(response="utter_code_expired")
+                return {"one_time_code": None}
+            raise
+        slots: dict[str, Any] = {"one_time_code": "verified", "otp_fallback": None, "otp_sent_at": None}
+        if tracker.get_slot("customer_id"):
+            _use_grant(verified["grant"])
+            dispatcher.utter_message(response="utter_code_accepted")
+            return {**slots, "identity_grant": verified["grant"]}
+        return {**slots, **await _verified(dispatcher, tracker, verified)}
 
     async def validate_refund_reason(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -144,6 +189,7 @@ class ValidateOrderForm(FormValidationAction):
     async def validate_refund_amount(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
+        context_for(tracker)
         try:
             quote = await get_client().refund_eligibility(tracker.get_slot("customer_id"), tracker.get_slot("order_id"))
         except CRMUnavailable:
@@ -168,6 +214,62 @@ class ValidateOrderForm(FormValidationAction):
             dispatcher.utter_message(response="utter_invalid_address")
             return {"new_address": None}
         return {"new_address": str(first(value)).strip()}
+
+
+async def _verified(dispatcher: CollectingDispatcher, tracker: Tracker, verified: dict[str, Any]) -> dict[str, Any]:
+    """The slots of a customer the CRM has just verified (its grant in use for the calls that follow)."""
+    customer_id = str(verified["customer_id"])
+    _use_grant(verified["grant"])
+    dispatcher.utter_message(response="utter_identity_verified", customer_name=verified["first_name"])
+    slots = {
+        "identity_proof": "verified",
+        "identity_grant": verified["grant"],
+        "customer_id": customer_id,
+        "customer_name": verified["first_name"],
+        "verify_failures": 0,
+        **await risk.assess(customer_id),
+    }
+    return {**slots, **await _precheck(dispatcher, tracker, customer_id, tracker.get_slot("order_id"))}
+
+
+def _needs_code(tracker: Tracker) -> bool:
+    """A change needs a code, unless the change will go to a person anyway (a valuable customer at risk)."""
+    task = tracker.get_slot("task")
+    return grant.needs_code(tracker) and not (
+        task in tasks.RISKY_TASKS and escalation.decision_for(tracker, intent=task).escalate
+    )
+
+
+def _use_grant(token: str | None) -> None:
+    context = current_context()
+    if context is not None:
+        context.use_grant(token)
+
+
+def _identity_lapsed(dispatcher: CollectingDispatcher) -> dict[str, Any]:
+    """The CRM no longer accepts the conversation's grant: verify again."""
+    dispatcher.utter_message(response="utter_verify_again")
+    _use_grant(None)
+    return {name: None for name in grant.IDENTITY_SLOTS}
+
+
+def _client_address(tracker: Tracker) -> str | None:
+    """The customer's network address, as the channel recorded it (never what the client claims)."""
+    metadata = (tracker.latest_message or {}).get("metadata") or {}
+    client = metadata.get("shopcare_client") if isinstance(metadata, dict) else None
+    address = client.get("address") if isinstance(client, dict) else None
+    return str(address)[:64] if isinstance(address, str) and address else None
+
+
+def _previous_value(tracker: Tracker, slot: str) -> Any:
+    """The slot's value before the latest customer message."""
+    seen_user = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            seen_user = True
+        elif seen_user and event.get("event") == "slot" and event.get("name") == slot:
+            return event.get("value")
+    return None
 
 
 def _failed_attempt(dispatcher: CollectingDispatcher, tracker: Tracker, locked_by_crm: bool) -> dict[str, Any]:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import describe_order, money
 from actions.context import TaskContext
+from actions.crm_client import get_client
 
 NOT_CANCELLABLE_NEXT_STEP = {
     "order_already_shipped": (
@@ -14,6 +16,21 @@ NOT_CANCELLABLE_NEXT_STEP = {
     ),
     "order_already_cancelled": "There's nothing more to do: it won't be sent and you won't be charged for it.",
 }
+
+
+def _not_cancellable(order_id: str, quote: dict) -> str:
+    next_step = NOT_CANCELLABLE_NEXT_STEP.get(quote.get("code") or "", "")
+    return f"I'm sorry, order {order_id} can't be cancelled: {quote['message']} {next_step}".strip()
+
+
+async def precheck(dispatcher: CollectingDispatcher, customer_id: str, order_id: str) -> str | None:
+    """Stop before asking for a one-time code when the order cannot be cancelled anyway."""
+    quote = await get_client().cancellation_quote(customer_id, order_id)
+    if quote["cancellable"]:
+        return None
+    dispatcher.utter_message(text=_not_cancellable(order_id, quote))
+    dispatcher.utter_message(response="utter_anything_else")
+    return str(quote.get("code") or "not_cancellable")
 
 
 async def run_track(ctx: TaskContext) -> list[EventType]:
@@ -26,8 +43,7 @@ async def run_track(ctx: TaskContext) -> list[EventType]:
 async def run_cancel(ctx: TaskContext) -> list[EventType]:
     quote = await ctx.client.cancellation_quote(ctx.customer_id, ctx.order_id)
     if not quote["cancellable"]:
-        next_step = NOT_CANCELLABLE_NEXT_STEP.get(quote.get("code") or "", "")
-        ctx.say(f"I'm sorry, order {ctx.order_id} can't be cancelled: {quote['message']} {next_step}".strip())
+        ctx.say(_not_cancellable(ctx.order_id, quote))
         ctx.dispatcher.utter_message(response="utter_anything_else")
         return []
     fee = float(quote.get("fee") or 0)

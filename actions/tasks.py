@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import invoices, orders, refunds, shipping, support
+from actions import grant, invoices, orders, refunds, shipping, support
 from actions.context import TaskContext
-from actions.crm_client import CRMRefused, CRMUnavailable, start_call_log
+from actions.crm_client import CallContext, CRMRefused, CRMUnavailable, start_call_log
 from actions.escalation import raise_escalation
 
 logger = logging.getLogger(__name__)
@@ -46,35 +45,45 @@ CONFIRMERS: dict[str, Runner] = {
 }
 RISKY_TASKS = {"cancel_order", "get_refund"}  # task names equal the at-risk intents of the escalation decision
 PRECHECKS: dict[str, Precheck] = {
+    "cancel_order": orders.precheck,
     "get_refund": refunds.precheck,
     "change_shipping_address": shipping.precheck,
 }
 
 
-def with_call_log(tracker: Tracker, events: list[EventType], calls: list[dict[str, Any]]) -> list[EventType]:
-    """Append this action's CRM calls to the conversation's log (slot crm_calls, shown to agents)."""
-    if not calls:
+def with_call_log(tracker: Tracker, events: list[EventType], context: CallContext) -> list[EventType]:
+    """Append this action's CRM calls to the conversation's log (slot crm_calls, shown to agents), and the grant
+    as the CRM last issued it (it refreshes the grant's idle period on every customer-scoped call)."""
+    if context.grant_changed:
+        events = events + [SlotSet("identity_grant", context.grant)]
+    if not context.calls:
         return events
-    return events + [SlotSet("crm_calls", (list(tracker.get_slot("crm_calls") or []) + calls)[-40:])]
+    return events + [SlotSet("crm_calls", (list(tracker.get_slot("crm_calls") or []) + context.calls)[-40:])]
 
 
 async def _guarded(ctx: TaskContext, work: Runner) -> list[EventType]:
     """Run `work`; a CRM outage or an unexpected refusal becomes an apology and a path to a person."""
-    calls = start_call_log()
+    context = start_call_log(ctx.tracker)
     try:
         events = await work(ctx)
     except CRMUnavailable:
         ctx.dispatcher.utter_message(response="utter_crm_down")
         events = [SlotSet("pending_confirmation", None)]
     except CRMRefused as refusal:
-        if refusal.code == "order_not_found":
+        if refusal.code in grant.REFUSED_CODES:  # the grant lapsed or is not this conversation's: verify again
+            ctx.dispatcher.utter_message(response="utter_verify_again_then_ask")
+            context.use_grant(None)
+            events = grant.cleared() + [SlotSet("task", None)]
+        elif refusal.code == "order_not_found":
             ctx.dispatcher.utter_message(response="utter_not_your_order", order_id=ctx.order_id)
+            events = []
         else:
             logger.warning("CRM refused %s: %s", ctx.task, refusal)
             ctx.dispatcher.utter_message(text=refusal.message or "Sorry, I couldn't do that.")
             ctx.dispatcher.utter_message(response="utter_anything_else")
-        events = [SlotSet("pending_confirmation", None)]
-    return with_call_log(ctx.tracker, events, calls)
+            events = []
+        events = [SlotSet("pending_confirmation", None), *events]
+    return with_call_log(ctx.tracker, events, context)
 
 
 class ActionRunTask(Action):

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from typing import Any
 
 from rasa.core.actions.action import ActionSessionStart
@@ -43,6 +44,7 @@ from rasa.core.processor import MessageProcessor
 from rasa.shared.core.events import SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from actions import grant
 from components.escalation_policy import BOUNDARY_EVENTS
 from crm_backend.escalation.decision import NEGATIVE_MESSAGE, Thresholds
 from crm_backend.escalation.signals import FALLBACK_INTENTS, intent_of, sentiment_of
@@ -108,12 +110,21 @@ def _has_session_expired(self: MessageProcessor, tracker: DialogueStateTracker) 
 
 
 def latest_slot_events(tracker: DialogueStateTracker) -> list[SlotSet]:
-    """The session's slot changes reduced to the latest per slot, in the order of those latest changes."""
+    """The session's slot changes reduced to the latest per slot, in the order of those latest changes.
+
+    A verified identity is carried only while its grant is live: a customer who comes back after it lapsed (the
+    grant's idle period is shorter than the session's expiry) starts as a guest and verifies again.
+    """
     latest: dict[str, SlotSet] = {}
     for event in tracker.applied_events():
         if isinstance(event, SlotSet):
             latest.pop(event.key, None)
             latest[event.key] = event
+    grant_event = latest.get("identity_grant")
+    found = grant.claims(grant_event.value if grant_event else None)
+    if not found or float(found.get("exp") or 0) <= time.time():
+        for name in grant.IDENTITY_SLOTS:
+            latest.pop(name, None)
     return [SlotSet(key=e.key, value=e.value, metadata=e.metadata) for e in latest.values()]
 
 

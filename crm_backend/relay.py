@@ -28,6 +28,7 @@ from crm_backend.db import new_session
 from crm_backend.db.support import RelayCursor
 from crm_backend.errors import DomainError
 from crm_backend.services import escalations
+from crm_backend.services.grants import GrantPolicy, vouch
 from crm_backend.settings import Settings
 from crm_backend.worker import PeriodicWorker
 
@@ -55,9 +56,10 @@ def _short(text: str, limit: int) -> str:
 class EventRelay(PeriodicWorker):
     thread_name = "crm-event-relay"
 
-    def __init__(self, engine: Engine, events_url: str, *, batch_size: int = BATCH_SIZE) -> None:
+    def __init__(self, engine: Engine, events_url: str, *, grants: GrantPolicy, batch_size: int = BATCH_SIZE) -> None:
         self.engine = engine  # the CRM database
         self.events_url = events_url
+        self.grants = grants  # checks the identity grant an escalation request carries
         self.batch_size = batch_size
         self.source = _short(make_url(events_url).render_as_string(hide_password=True), 200)
         self._events_engine: Engine | None = None
@@ -65,7 +67,7 @@ class EventRelay(PeriodicWorker):
 
     @classmethod
     def from_settings(cls, settings: Settings, engine: Engine) -> EventRelay:
-        return cls(engine, settings.rasa_events_url)
+        return cls(engine, settings.rasa_events_url, grants=GrantPolicy.from_settings(settings))
 
     # --- reading the source
     def _source_ready(self) -> bool:
@@ -166,6 +168,13 @@ class EventRelay(PeriodicWorker):
             logger.warning("relay: escalation request in event %s is invalid; skipped: %s", event_id, exc)
             return False
         fields = body.dict()
+        fields["customer_id"], fields["packet"] = vouch(
+            self.grants,
+            fields.pop("identity_grant"),
+            customer_id=body.customer_id,
+            conversation_id=sender_id,
+            packet=body.packet,
+        )
         created_at = _timestamp(event) or datetime.utcnow()
         try:
             escalations.create_escalation(

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Engine
 
 from crm_backend.db import new_session
 from crm_backend.relay import CSAT_SLOT, REQUEST_SLOT, EventRelay
+from crm_backend.services.grants import GrantPolicy
 from crm_backend.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -39,8 +40,10 @@ RELEVANT = (b'"user"', REQUEST_SLOT.encode(), CSAT_SLOT.encode())
 class PikaEventRelay(EventRelay):
     """Consumes the queue in a background thread running its own event loop."""
 
-    def __init__(self, engine: Engine, events_url: str, *, queue: str, exchange: str, prefetch: int = 100) -> None:
-        super().__init__(engine, events_url)
+    def __init__(
+        self, engine: Engine, events_url: str, *, grants: GrantPolicy, queue: str, exchange: str, prefetch: int = 100
+    ) -> None:
+        super().__init__(engine, events_url, grants=grants)
         self.queue_name, self.exchange_name, self.prefetch = queue, exchange, prefetch
         self.connected = threading.Event()  # set while consuming (tests and health wait on it)
         self.handled = 0  # messages acknowledged since start
@@ -148,5 +151,11 @@ def make_relay(settings: Settings, engine: Engine) -> EventRelay | None:
     if not settings.relay_enabled or not url:
         return None
     if url.startswith(AMQP_SCHEMES):
-        return PikaEventRelay(engine, url, queue=settings.rasa_events_queue, exchange=settings.rasa_events_exchange)
+        return PikaEventRelay(
+            engine,
+            url,
+            grants=GrantPolicy.from_settings(settings),
+            queue=settings.rasa_events_queue,
+            exchange=settings.rasa_events_exchange,
+        )
     return EventRelay.from_settings(settings, engine)

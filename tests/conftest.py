@@ -15,11 +15,12 @@ from fastapi import FastAPI
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.crm_client import CRMClient, CRMSettings, use_client
+from actions.crm_client import CRMClient, CRMSettings, start_call_log, use_client
 from crm_backend.app import create_app
 from crm_backend.db import Base, make_engine, new_session
 from crm_backend.personas import ensure_personas
 from crm_backend.settings import Settings
+from tests.factories import grant_headers
 from tests.live_stack import chat, crm_api, stack  # noqa: F401 - one live stack per session for every suite
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,7 +39,11 @@ def dispatcher() -> CollectingDispatcher:
 
 @pytest.fixture
 def make_tracker(domain: dict[str, Any]) -> Callable[..., Tracker]:
-    """A tracker with every domain slot at its initial value, overridden by `slots`."""
+    """A tracker with every domain slot at its initial value, overridden by `slots`.
+
+    A tracker of a verified customer (`customer_id` in `slots`) holds the CRM's grant for that customer, this
+    conversation and channel, with a strong proof, unless `slots` gives its own `identity_grant` (None: no grant).
+    """
 
     def build(
         *,
@@ -53,6 +58,8 @@ def make_tracker(domain: dict[str, Any]) -> Callable[..., Tracker]:
         values = {name: spec.get("initial_value") for name, spec in domain["slots"].items()}
         values["requested_slot"] = None
         values.update(slots or {})
+        if values.get("customer_id") and "identity_grant" not in (slots or {}):
+            values["identity_grant"] = grant_token(int(values["customer_id"]), conversation_id=sender_id)
         latest = {
             "intent": {"name": intent, "confidence": 1.0},
             "intent_ranking": [{"name": intent, "confidence": 1.0}],
@@ -71,6 +78,22 @@ def make_tracker(domain: dict[str, Any]) -> Callable[..., Tracker]:
         )
 
     return build
+
+
+def grant_token(
+    customer_id: int, *, strength: str = "one_time_code", conversation_id: str = "test-conversation", channel: str = "unknown"
+) -> str:
+    """The CRM's grant as the test CRM (default grant secret) issues it; trackers built here have no input channel."""
+    return grant_headers(customer_id, strength=strength, conversation_id=conversation_id, channel=channel)[
+        "X-Identity-Grant"
+    ]
+
+
+def act_as(customer_id: int, *, conversation_id: str = "test-conversation", channel: str = "unknown") -> None:
+    """Let the test itself call customer-scoped CRM routes through the actions' client, as that conversation."""
+    context = start_call_log()
+    context.conversation_id, context.channel = conversation_id, channel
+    context.grant = grant_token(customer_id, conversation_id=conversation_id, channel=channel)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from crm_backend.db import Customer, Invoice, Order, OrderItem, Payment, Product, Refund, Shipment
+from crm_backend.services.grants import GrantPolicy
 
 _seq = itertools.count(1)
 
@@ -142,3 +143,17 @@ def make_refund(
     session.flush()
     session.refresh(order)
     return refund
+
+
+def grant_headers(
+    customer_id: int,
+    *,
+    secret: str = "dev-grant-secret",
+    strength: str = "one_time_code",
+    conversation_id: str = "test-conversation",
+    channel: str = "rest",
+) -> dict[str, str]:
+    """The headers of a customer-scoped CRM call from a conversation holding the CRM's grant for ``customer_id``."""
+    policy = GrantPolicy(secret, idle=timedelta(minutes=30), absolute=timedelta(hours=8))
+    token, _ = policy.issue(customer_id=customer_id, conversation_id=conversation_id, channel=channel, strength=strength)
+    return {"X-Identity-Grant": token, "X-Conversation-Id": conversation_id, "X-Channel": channel}

@@ -18,6 +18,7 @@ from crm_backend.db import new_session
 from crm_backend.errors import DomainError
 from crm_backend.policies import Policies
 from crm_backend.services import idempotency
+from crm_backend.services.grants import Grant, GrantPolicy
 
 # Ids are 32-bit integers in every database the CRM runs on (PostgreSQL INTEGER); a larger number is a bad request,
 # not a server error (schemathesis found the SQLite OverflowError).
@@ -62,6 +63,54 @@ async def require_api_key(request: Request, x_api_key: str | None = Header(None,
     expected: str = request.app.state.settings.api_key
     if not x_api_key or not hmac.compare_digest(x_api_key.encode(), expected.encode()):
         raise DomainError(401, "invalid_api_key", "A valid X-API-Key header is required.")
+
+
+def _grant(request: Request, customer_id: int, write: bool) -> Grant:
+    headers = request.headers
+    policy: GrantPolicy = request.app.state.grants
+    grant = policy.authorise(
+        headers.get("x-identity-grant"),
+        customer_id=customer_id,
+        conversation_id=headers.get("x-conversation-id"),
+        channel=headers.get("x-channel"),
+        write=write,
+    )
+    request.state.grant_refresh = policy.refresh(grant)  # sent back by GrantRefresh: the idle period starts again
+    return grant
+
+
+async def read_grant(request: Request, customer_id: CustomerId) -> Grant:
+    """A customer-scoped read needs the CRM's grant for that customer, this conversation and channel (any proof)."""
+    return _grant(request, customer_id, write=False)
+
+
+async def write_grant(request: Request, customer_id: CustomerId) -> Grant:
+    """A customer-scoped write needs a grant earned with a strong proof (one-time code or shop login)."""
+    return _grant(request, customer_id, write=True)
+
+
+class GrantRefresh:
+    """ASGI middleware: a successful response to a granted call carries the refreshed grant (X-Identity-Grant)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_grant(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start" and message["status"] < 400:
+                token = scope.get("state", {}).get("grant_refresh")
+                if token:
+                    message = {
+                        **message,
+                        "headers": [*message.get("headers", []), (b"x-identity-grant", token.encode())],
+                    }
+            await send(message)
+
+        await self.app(scope, receive, send_with_grant)
 
 
 async def get_actor(x_actor: str | None = Header(None, alias="X-Actor")) -> str:

@@ -1,4 +1,4 @@
-"""Customer-scoped endpoints: profile, orders, cancellation, refunds, invoices, shipping address."""
+"""Customer-scoped endpoints: profile, orders, cancellation, refunds, invoices, shipping address (grant-checked)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,22 @@ from sqlalchemy.orm import Session
 
 from crm_backend.api import schemas as s
 from crm_backend.api import views
-from crm_backend.api.deps import CustomerId, Writer, get_policies, get_session, get_writer, model_response
+from crm_backend.api.deps import (
+    CustomerId,
+    Writer,
+    get_policies,
+    get_session,
+    get_writer,
+    model_response,
+    read_grant,
+    write_grant,
+)
 from crm_backend.policies import Policies
 from crm_backend.services import customers, invoices, orders, refunds
 
-router = APIRouter(prefix="/customers/{customer_id}", tags=["customers"])
+# Every route needs the CRM's identity grant for this customer (read_grant); writes a strong one (write_grant).
+router = APIRouter(prefix="/customers/{customer_id}", tags=["customers"], dependencies=[Depends(read_grant)])
+WRITE = [Depends(write_grant)]
 
 
 @router.get("", response_model=s.CustomerPublic)
@@ -51,7 +62,7 @@ def cancellation_quote(
     return model_response(views.cancellation_public(orders.quote_cancellation(order, policies=policies)))
 
 
-@router.post("/orders/{order_number}/cancel", response_model=s.CancelResult, tags=["orders"])
+@router.post("/orders/{order_number}/cancel", response_model=s.CancelResult, tags=["orders"], dependencies=WRITE)
 def cancel_order(
     customer_id: CustomerId, order_number: str, body: s.CancelRequest, writer: Writer = Depends(get_writer)
 ) -> JSONResponse:
@@ -88,7 +99,13 @@ def refund_eligibility(
     return model_response(views.refund_quote_public(refunds.refund_quote(order, policies=policies)))
 
 
-@router.post("/orders/{order_number}/refunds", response_model=s.RefundPublic, status_code=201, tags=["refunds"])
+@router.post(
+    "/orders/{order_number}/refunds",
+    response_model=s.RefundPublic,
+    status_code=201,
+    tags=["refunds"],
+    dependencies=WRITE,
+)
 def create_refund(
     customer_id: CustomerId, order_number: str, body: s.RefundCreate, writer: Writer = Depends(get_writer)
 ) -> JSONResponse:
@@ -108,7 +125,9 @@ def create_refund(
     return writer.run(body.dict(), 201, action)
 
 
-@router.put("/orders/{order_number}/shipping-address", response_model=s.OrderDetail, tags=["orders"])
+@router.put(
+    "/orders/{order_number}/shipping-address", response_model=s.OrderDetail, tags=["orders"], dependencies=WRITE
+)
 def change_shipping_address(
     customer_id: CustomerId, order_number: str, body: s.AddressUpdate, writer: Writer = Depends(get_writer)
 ) -> JSONResponse:

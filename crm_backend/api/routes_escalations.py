@@ -16,6 +16,7 @@ from crm_backend.db import Escalation, EscalationMessage
 from crm_backend.errors import DomainError
 from crm_backend.rasa_client import RasaError, RasaEvents
 from crm_backend.services import escalations
+from crm_backend.services.grants import vouch
 
 router = APIRouter(prefix="/escalations", tags=["escalations"])
 
@@ -104,8 +105,16 @@ def _delivering(run: Callable[[], JSONResponse]) -> JSONResponse:
 @router.post("", response_model=s.EscalationCreated, status_code=201, responses={200: {"model": s.EscalationCreated}})
 def create_escalation(body: s.EscalationCreate, writer: Writer = Depends(get_writer)) -> JSONResponse:
     def action() -> s.EscalationCreated:
+        fields = body.dict()
+        fields["customer_id"], fields["packet"] = vouch(
+            writer.request.app.state.grants,
+            fields.pop("identity_grant"),
+            customer_id=body.customer_id,
+            conversation_id=body.conversation_id,
+            packet=body.packet,
+        )
         escalation, created = escalations.create_escalation(
-            session=writer.session, request_key=writer.key, actor=writer.actor, **body.dict()
+            session=writer.session, request_key=writer.key, actor=writer.actor, **fields
         )
         position = escalations.queue_position(escalation, session=writer.session)
         result = s.EscalationCreated(

@@ -1,19 +1,18 @@
-"""Policies, identity verification and tickets."""
+"""Policies and tickets."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
-from sqlalchemy.orm import Session
 
 from crm_backend.api import schemas as s
 from crm_backend.api import views
-from crm_backend.api.deps import Writer, get_policies, get_session, get_writer
-from crm_backend.errors import DomainError, not_found
+from crm_backend.api.deps import Writer, get_policies, get_writer
+from crm_backend.errors import not_found
 from crm_backend.policies import Policies
-from crm_backend.services import customers, tickets, verification
+from crm_backend.services import tickets
 
 router = APIRouter()
 
@@ -29,27 +28,6 @@ def one_policy(topic: str, policies: Policies = Depends(get_policies)) -> s.Poli
     if topic not in topics:
         raise not_found("policy", topic=topic, topics=sorted(topics))
     return s.PolicyPublic(topic=topic, **topics[topic])
-
-
-@router.post("/identity/verify", response_model=s.IdentityVerified, tags=["identity"])
-def verify_identity(
-    body: s.IdentityVerify, request: Request, session: Session = Depends(get_session)
-) -> s.IdentityVerified:
-    settings = request.app.state.settings
-    window = timedelta(minutes=settings.verify_lock_minutes)
-    verification.check_not_locked(
-        body.order_number, session=session, max_failures=settings.verify_max_failures_per_order, window=window
-    )
-    try:
-        customer, verified_by = customers.verify_identity(
-            session=session, order_number=body.order_number, email=body.email, postcode=body.postcode
-        )
-    except DomainError as error:
-        if error.code == "verification_failed":  # counted towards the per-order lock, across conversations
-            verification.record_failure(body.order_number, body.conversation_id, session=session)
-            session.commit()
-        raise
-    return s.IdentityVerified(customer_id=customer.id, first_name=customer.first_name, verified_by=verified_by)
 
 
 @router.post("/tickets", response_model=s.TicketPublic, status_code=201, tags=["tickets"])

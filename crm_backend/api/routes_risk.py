@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
-from crm_backend.api.deps import CustomerId
+from crm_backend.api.deps import CustomerId, read_grant
 from crm_backend.errors import not_found
 from crm_backend.ml.data import load_tables
 from crm_backend.ml.features import build_features
 from crm_backend.ml.value import customer_value
 from crm_backend.util import utcnow
 
-router = APIRouter(prefix="/customers/{customer_id}", tags=["risk"])
+router = APIRouter(prefix="/customers/{customer_id}", tags=["risk"], dependencies=[Depends(read_grant)])
 
 
 class CustomerFeatures(BaseModel):

@@ -29,11 +29,18 @@ class PolicyPublic(PolicyTopic):
     topic: str
 
 
-class IdentityVerify(BaseModel):
+class ConversationRef(BaseModel):
+    """Where the customer is talking: the grant is bound to this conversation and channel."""
+
+    conversation_id: str = Field(..., min_length=1, max_length=100)
+    channel: str = Field("unknown", min_length=1, max_length=40)
+    client_address: str | None = Field(None, max_length=64, description="the customer's network address, if known")
+
+
+class IdentityVerify(ConversationRef):
     order_number: str = Field(..., min_length=1, max_length=20)
     email: str | None = Field(None, max_length=254)
     postcode: str | None = Field(None, max_length=10)
-    conversation_id: str = Field(..., min_length=1, max_length=100)
 
     @root_validator(skip_on_failure=True)
     def _email_or_postcode(cls, values: dict) -> dict:
@@ -46,6 +53,28 @@ class IdentityVerified(BaseModel):
     customer_id: int
     first_name: str
     verified_by: str
+    grant: str = Field(..., description="send as X-Identity-Grant with every customer-scoped call")
+    grant_expires_at: datetime
+
+
+class OneTimeCodeRequest(ConversationRef):
+    order_number: str | None = Field(
+        None, min_length=1, max_length=20, description="without a grant: the code goes to the e-mail on this order"
+    )
+
+
+class OneTimeCodeSent(BaseModel):
+    sent: bool
+    sent_to: str | None = Field(None, description="the masked address, only to a caller holding a grant")
+    expires_in_seconds: int
+
+
+class OneTimeCodeVerify(ConversationRef):
+    code: str = Field(..., min_length=1, max_length=20)
+
+
+class ShopLogin(ConversationRef):
+    token: str = Field(..., min_length=1, max_length=2000)
 
 
 class CustomerPublic(BaseModel):

@@ -20,6 +20,9 @@ class EscalationCreate(BaseModel):
     suggested_action: str = Field("", max_length=4000)
     scores: dict[str, Any] = Field(default_factory=dict, description="sentiment_last, churn_probability, ...")
     packet: dict[str, Any] = Field(default_factory=dict, description="context for the agent, shown as-is")
+    identity_grant: str | None = Field(
+        None, max_length=2000, description="the conversation's identity grant: without it customer_id is not kept"
+    )
 
 
 class EscalationCreated(BaseModel):

@@ -20,6 +20,7 @@ from crm_backend.db.support import (
     EscalationMessage,
     IdempotencyKey,
     LoginAttempt,
+    OneTimeCode,
     Ticket,
 )
 
@@ -35,6 +36,7 @@ __all__ = [
     "IdempotencyKey",
     "Invoice",
     "LoginAttempt",
+    "OneTimeCode",
     "Order",
     "OrderItem",
     "Payment",

@@ -9,6 +9,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -117,6 +118,8 @@ class LoginAttempt(Base):
 
 class AuditLog(Base):
     __tablename__ = "audit_log"
+    # the identity-check limits count rows by (action, entity, entity_id) within a window
+    __table_args__ = (Index("ix_audit_log_action_entity", "action", "entity", "entity_id", "at"),)
     id = Column(Integer, primary_key=True)
     at = Column(DateTime, nullable=False, default=utcnow, index=True)
     actor = Column(String(100), nullable=False)
@@ -126,6 +129,21 @@ class AuditLog(Base):
     before = Column(JSON)
     after = Column(JSON)
     idempotency_key = Column(String(200))
+
+
+class OneTimeCode(Base):
+    """A one-time code e-mailed to a customer's address on file, usable once, from the conversation that asked."""
+
+    __tablename__ = "one_time_codes"
+    id = Column(Integer, primary_key=True)
+    customer_id = Column(Integer, ForeignKey("customers.id", ondelete="CASCADE"), nullable=False, index=True)
+    conversation_id = Column(String(100), nullable=False, index=True)
+    channel = Column(String(40), nullable=False)
+    code_hash = Column(String(64), nullable=False)  # HMAC of the code with the grant secret; the code is not stored
+    created_at = Column(DateTime, nullable=False, default=utcnow, index=True)
+    expires_at = Column(DateTime, nullable=False)
+    attempts = Column(Integer, nullable=False, default=0)
+    used_at = Column(DateTime, nullable=True)
 
 
 class IdempotencyKey(Base):

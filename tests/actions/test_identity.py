@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import grant
 from actions.identity import ActionStartTask, ValidateOrderForm
 
 form = ValidateOrderForm()
@@ -14,13 +15,15 @@ RISK_SLOTS = {"churn_probability", "churn_drivers", "customer_value", "customer_
 async def test_correct_email_verifies_and_binds_the_customer(crm, dispatcher, make_tracker, domain, said):
     tracker = make_tracker(slots={"order_id": "10001", "task": "track_order"}, active_loop="order_form")
     slots = await form.validate_identity_proof("Alice.Martin@Example.com", dispatcher, tracker, domain)
-    identity = {k: v for k, v in slots.items() if k not in RISK_SLOTS}
+    identity = {k: v for k, v in slots.items() if k not in RISK_SLOTS | {"identity_grant"}}
     assert identity == {
         "identity_proof": "verified",
         "customer_id": "1",
         "customer_name": "Alice",
         "verify_failures": 0,
     }
+    granted = grant.claims(slots["identity_grant"])  # the CRM's grant: this customer, conversation, e-mail proof
+    assert granted and (granted["sub"], granted["cid"], granted["prf"]) == ("1", "test-conversation", "email")
     if "churn_probability" in slots:  # scored when models/churn.joblib exists (make models)
         assert 0 <= slots["churn_probability"] <= 1 and slots["churn_drivers"] and slots["customer_value"] > 0
     assert said() == ["utter_identity_verified"]

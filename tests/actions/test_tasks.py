@@ -6,6 +6,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.identity import ValidateOrderForm
 from actions.tasks import ActionConfirm, ActionDecline, ActionRunTask
+from tests.conftest import act_as
 
 ALICE = {"customer_id": "1", "customer_name": "Alice"}
 
@@ -51,6 +52,7 @@ async def test_shipped_order_cannot_be_cancelled_and_customer_hears_the_alternat
     said = text_of(dispatcher)
     assert "can't be cancelled" in said and "refund" in said
     assert "pending_confirmation" not in slot_events(events)
+    act_as(1)  # the test reads the CRM as Alice's conversation
     order = await crm.get_order("1", "10001")
     assert order["status"] == "shipped"
 
@@ -59,6 +61,7 @@ async def test_cancel_needs_an_explicit_yes_and_happens_once(crm, make_tracker, 
     dispatcher, events = await run(make_tracker, domain, task="cancel_order", order_id="10004")
     assert slot_events(events) == {"pending_confirmation": "cancel_order"}
     assert "£4.95" in text_of(dispatcher) and dispatcher.messages[0]["buttons"]
+    act_as(1)  # the test reads the CRM as Alice's conversation
     assert (await crm.get_order("1", "10004"))["status"] == "packed"  # nothing changed before the yes
 
     dispatcher, events = await confirm(
@@ -66,6 +69,7 @@ async def test_cancel_needs_an_explicit_yes_and_happens_once(crm, make_tracker, 
     )
     assert "is cancelled" in text_of(dispatcher)
     assert slot_events(events)["pending_confirmation"] is None
+    act_as(1)  # the test reads the CRM as Alice's conversation
     assert (await crm.get_order("1", "10004"))["status"] == "cancelled"
 
     dispatcher, _ = await confirm(make_tracker, domain, task="cancel_order", order_id="10004")
@@ -78,6 +82,7 @@ async def test_no_keeps_the_order(crm, make_tracker, domain):
     events = await ActionDecline().run(dispatcher, tracker, domain)
     assert [m["response"] for m in dispatcher.messages] == ["utter_kept_as_is", "utter_anything_else"]
     assert slot_events(events) == {"pending_confirmation": None}
+    act_as(1)  # the test reads the CRM as Alice's conversation
     assert (await crm.get_order("1", "10002"))["status"] == "paid"
 
 
@@ -99,6 +104,7 @@ async def test_refund_submitted_twice_creates_one_refund(crm, make_tracker, doma
         assert "RF-" in said
         references.append(said.split("request ")[1].split(" ")[0])
     assert references[0] == references[1]
+    act_as(1)  # the test reads the CRM as Alice's conversation
     refunds = [r for r in await crm.list_refunds("1") if r["order_number"] == "10008"]
     assert len(refunds) == 1 and refunds[0]["amount"] == 20.0 and refunds[0]["status"] == "approved"
 
@@ -107,6 +113,7 @@ async def test_large_refund_goes_to_review(crm, make_tracker, domain):
     slots = {"task": "get_refund", "order_id": "10003", "refund_reason": "never worked", "refund_amount": "149.00"}
     dispatcher, _ = await confirm(make_tracker, domain, **slots, pending_confirmation="get_refund")
     assert "review" in text_of(dispatcher)
+    act_as(1)  # the test reads the CRM as Alice's conversation
     refunds = [r for r in await crm.list_refunds("1") if r["order_number"] == "10003"]
     assert [r["status"] for r in refunds] == ["pending_review"]
 
@@ -135,6 +142,7 @@ async def test_address_change_before_shipping(crm, make_tracker, domain):
     assert "12 High Street, Leeds, LS1 4AP" in text_of(dispatcher)
     dispatcher, _ = await confirm(make_tracker, domain, **slots, pending_confirmation="change_shipping_address")
     assert "will go to 12 High Street, Leeds, LS1 4AP" in text_of(dispatcher)
+    act_as(1)  # the test reads the CRM as Alice's conversation
     address = (await crm.get_order("1", "10002"))["shipping_address"]
     assert (address["line1"], address["city"], address["postcode"]) == ("12 High Street", "Leeds", "LS1 4AP")
 

@@ -29,6 +29,7 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(
         database_url=f"sqlite:///{tmp_path / 'crm.db'}",
         api_key="console-test-key",
+        env="development",
         relay_enabled=False,
         rasa_events_url="",
         login_max_failures=3,

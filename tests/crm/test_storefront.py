@@ -13,7 +13,8 @@ from crm_backend.settings import Settings
 
 
 def app_with(tmp_path: Path, **overrides: str) -> TestClient:
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'crm.db'}", relay_enabled=False, **overrides)
+    values = {"env": "development", **overrides}
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'crm.db'}", relay_enabled=False, **values)
     return TestClient(create_app(settings))
 
 

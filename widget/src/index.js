@@ -22,6 +22,7 @@ const DEFAULTS = {
   maxLength: 1000,
   typingTimeoutMs: 6000,
   customData: null,
+  identityToken: "", // a shop login: the JWT the shop signed for its logged-in customer (docs/widget.md)
 };
 
 // Rasa's socketio output: {text}, {text, quick_replies: [{title, payload}]}, {attachment: {type: "image", ...}};
@@ -43,10 +44,25 @@ function fromBot(data) {
   return message.text || message.image ? message : null;
 }
 
+// A short, stable tag of the token's e-mail (read, not verified: the assistant's CRM verifies the token).
+function tokenSubject(token) {
+  try {
+    const part = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    const email = String(JSON.parse(atob(part)).email || "");
+    let hash = 0;
+    for (let i = 0; i < email.length; i += 1) hash = (hash * 31 + email.charCodeAt(i)) | 0;
+    return (hash >>> 0).toString(36);
+  } catch (_) {
+    return "token";
+  }
+}
+
 function start(options) {
   const config = { ...DEFAULTS, ...options };
   if (!config.socketUrl) throw new Error("ShopCareChat: socketUrl is required");
-  const store = createStore(`${config.storageKey}:${config.socketUrl}`, config.maxHistory);
+  // a logged-in customer gets a conversation of their own: another login on the same browser starts afresh
+  const who = config.identityToken ? `:${tokenSubject(config.identityToken)}` : "";
+  const store = createStore(`${config.storageKey}:${config.socketUrl}${who}`, config.maxHistory);
   const outbox = []; // messages typed while the connection is down: sent once the session is confirmed again
   let socket = null;
   let ready = false; // connected and in the conversation's room
@@ -111,7 +127,10 @@ function start(options) {
 
   function emit(entry) {
     const body = { message: entry.payload, session_id: store.get().sessionId };
-    if (config.customData) body.customData = config.customData;
+    if (config.customData || config.identityToken) {
+      body.customData = { ...(config.customData || {}) };
+      if (config.identityToken) body.customData.identityToken = config.identityToken;
+    }
     socket.emit("user_uttered", body);
     if (entry.item) entry.item.classList.remove("pending");
     // the bot answers within a second or two; a person (during a handoff) is not "typing" on our word

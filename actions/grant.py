@@ -1,0 +1,70 @@
+"""The conversation's identity grant as the actions see it: a token the CRM signed and only the CRM can check.
+
+The actions read its claims without the CRM's secret, for the dialogue only: is the customer still verified in this
+conversation and channel, and was the proof strong enough for a change? The CRM decides again on every call.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import jwt
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
+
+STRONG = frozenset({"one_time_code", "shop_login"})
+WRITE_TASKS = frozenset({"cancel_order", "get_refund", "change_shipping_address"})
+EXPIRY_MARGIN_SECONDS = 10
+# What belongs to a verified customer: cleared together when the grant lapses or is refused.
+IDENTITY_SLOTS = (
+    "customer_id",
+    "customer_name",
+    "identity_grant",
+    "identity_proof",
+    "one_time_code",
+    "otp_sent_at",
+    "churn_probability",
+    "churn_drivers",
+    "customer_value",
+    "customer_segment",
+)
+REFUSED_CODES = frozenset(
+    {"grant_required", "grant_invalid", "grant_expired", "grant_other_customer", "grant_other_conversation"}
+)
+
+
+def claims(token: Any) -> dict[str, Any] | None:
+    if not isinstance(token, str) or not token:
+        return None
+    try:
+        return dict(jwt.decode(token, options={"verify_signature": False}))
+    except jwt.InvalidTokenError:
+        return None
+
+
+def is_current(tracker: Tracker, now: float | None = None) -> bool:
+    """The grant is for this conversation and channel and has not lapsed."""
+    found = claims(tracker.get_slot("identity_grant"))
+    if not found:
+        return False
+    current = time.time() if now is None else now
+    return (
+        float(found.get("exp") or 0) > current + EXPIRY_MARGIN_SECONDS
+        and found.get("cid") == tracker.sender_id
+        and found.get("chn") == (tracker.get_latest_input_channel() or "unknown")
+    )
+
+
+def is_strong(tracker: Tracker) -> bool:
+    found = claims(tracker.get_slot("identity_grant"))
+    return bool(found) and found.get("prf") in STRONG
+
+
+def needs_code(tracker: Tracker) -> bool:
+    """A change (cancel, refund, address) is in hand and the customer proved who they are only with a read proof."""
+    return tracker.get_slot("task") in WRITE_TASKS and not is_strong(tracker)
+
+
+def cleared() -> list[EventType]:
+    return [SlotSet(name, None) for name in IDENTITY_SLOTS]
