@@ -1,12 +1,11 @@
 """PII and secret masking for every log record of a process, and a launcher that installs it before a CLI runs.
 
 The masking sits in the log-record factory, so it covers every logger and every handler (Rasa's, Sanic's access log,
-uvicorn's, httpx's request lines) whatever the libraries configure later. The CRM installs it in ``crm serve``; the
-Rasa server and the action server are started through the launcher, which masks the secrets named on the command line
-too (``--auth-token``)::
+uvicorn's, httpx's request lines) whatever the libraries configure later. The CRM installs it in ``crm serve``, the
+action server in its launcher (``python -m actions.server``); the Rasa server is started through this module's
+launcher, which masks the secrets named on the command line too (``--auth-token``)::
 
     python -m crm_backend.logmask rasa run --auth-token ... ...
-    python -m crm_backend.logmask rasa run actions ...
 """
 
 from __future__ import annotations

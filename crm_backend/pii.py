@@ -2,7 +2,8 @@
 
 What is masked (docs/security.md): e-mail addresses, phone numbers, card-like digit runs (13-19 digits), UK
 postcodes, street addresses ("12 High Street"), and secrets (``token=``/``api_key=`` query parameters,
-``X-API-Key``/``Authorization`` headers, ``password`` fields, and the literal values of the configured secrets).
+``X-API-Key``/``Authorization``/``X-Action-Token`` headers, ``password`` fields, passwords in URLs, Telegram and Slack
+tokens by their shape, and the literal values of the secrets named in ``SECRET_ENV``).
 Order numbers (5-8 digits) and customer ids stay readable: operators need them and they disclose nothing alone.
 
 The escalation packet is *not* masked here: agents need the customer's details and the CRM serves it only behind
@@ -33,10 +34,37 @@ SECRET_PARAM = re.compile(
     r"(?i)((?:token|api[_-]?key|auth[_-]?token|password|passwd|secret|access_token)[\"']?\s*[=:]\s*[\"']?)([^\s&\"',}]+)"
 )
 SECRET_HEADER = re.compile(
-    r"(?i)((?:x-api-key|authorization)[\"']?\s*[:=]\s*[\"']?(?:bearer\s+|basic\s+)?)([^\s\"',}]+)"
+    r"(?i)((?:x-api-key|x-action-token|authorization)[\"']?\s*[:=]\s*[\"']?(?:bearer\s+|basic\s+)?)([^\s\"',}]+)"
 )
+# the password of a URL's user part: postgresql://user:secret@host, amqp://user:secret@host
+URL_PASSWORD = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]{0,20}://[^\s:/@]{0,256}:)([^\s/@]{1,256})(?=@)")
+# a Telegram bot token (digits, a colon, 35 characters), in an API URL (/bot<token>/sendMessage) or alone
+TELEGRAM_TOKEN = re.compile(r"(?:(?<=/bot)|(?<![A-Za-z0-9_-]))\d{5,15}:[A-Za-z0-9_-]{35}(?![A-Za-z0-9_-])")
+# Slack tokens (xoxb-..., xoxp-..., xapp-...) and the secret path of an incoming webhook
+SLACK_TOKEN = re.compile(r"(?<![A-Za-z0-9])(?:xox[abposr]|xapp)-[A-Za-z0-9-]{10,250}")
+SLACK_WEBHOOK = re.compile(r"(?i)(hooks\.slack\.com/(?:services|workflows|triggers)/)[A-Za-z0-9/_-]{1,250}")
 
-SECRET_ENV = ("CRM_API_KEY", "CRM_RASA_TOKEN", "RASA_AUTH_TOKEN", "CRM_AGENT_SECRET", "SLACK_TOKEN", "TELEGRAM_TOKEN")
+# Every variable that holds a secret, in any process of the project (.env.example, deploy/docker-compose.yml): their
+# values are masked wherever they appear. Values shorter than 6 characters are not (they would mask ordinary words).
+SECRET_ENV = (
+    "CRM_API_KEY",
+    "CRM_RASA_TOKEN",
+    "RASA_TOKEN",
+    "ACTION_SERVER_TOKEN",
+    "REST_CHANNEL_TOKEN",
+    "CRM_GRANT_SECRET",
+    "CRM_SHOP_LOGIN_SECRET",
+    "CRM_CONSOLE_SECRET",
+    "CRM_SMTP_PASSWORD",
+    "CRM_AGENT_SLACK_WEBHOOK_URL",
+    "SLACK_BOT_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "TELEGRAM_BOT_TOKEN",
+    "TELEGRAM_WEBHOOK_SECRET",
+    "POSTGRES_PASSWORD",
+    "TRACKER_DB_PASSWORD",
+    "RABBITMQ_PASSWORD",
+)
 MASK = "[redacted]"
 
 
@@ -67,6 +95,10 @@ class Masker:
                 value = value.replace(secret, MASK)
         value = SECRET_HEADER.sub(lambda m: m.group(1) + MASK, value)
         value = SECRET_PARAM.sub(lambda m: m.group(1) + MASK, value)
+        value = URL_PASSWORD.sub(lambda m: m.group(1) + MASK, value)
+        value = TELEGRAM_TOKEN.sub(MASK, value)
+        value = SLACK_TOKEN.sub(MASK, value)
+        value = SLACK_WEBHOOK.sub(lambda m: m.group(1) + MASK, value)
         value = EMAIL.sub("[email]", value)
         value = CARD.sub("[card]", value)
         value = PHONE.sub(_phone, value)

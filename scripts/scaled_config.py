@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import shutil
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+def new_action_token() -> str:
+    return secrets.token_urlsafe(32)
 
 
 @dataclass
@@ -21,8 +26,9 @@ class ScaledConfig:
 
     replicas: int = 2
     action_replicas: int = 2
-    port: int = 5080  # nginx: Rasa's REST, socket.io and HTTP API
-    action_lb_port: int = 5085  # nginx: the action servers, for the Rasa replicas
+    port: int = 5080  # nginx, public: the channels' webhooks, socket.io and the CRM's customer pages
+    api_port: int = 5081  # nginx, internal: Rasa's HTTP API, for the CRM (agent replies, hand-backs)
+    action_lb_port: int = 5085  # nginx, internal: the action servers, for the Rasa replicas
     crm_port: int = 8000
     rasa_port: int = 5005  # replica i listens on rasa_port + i
     action_port: int = 5055  # action server i on action_port + i
@@ -33,6 +39,8 @@ class ScaledConfig:
     rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     rabbitmq_queue: str = "shopcare_events"
     rabbitmq_exchange: str = "shopcare_events"
+    # X-Action-Token between the replicas and the action servers: ACTION_SERVER_TOKEN, else a new one per run
+    action_token: str = field(default_factory=new_action_token, repr=False)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> ScaledConfig:
@@ -43,6 +51,7 @@ class ScaledConfig:
             replicas=replicas,
             action_replicas=int(env.get("SCALED_ACTION_REPLICAS", replicas)),
             port=int(env.get("SCALED_PORT", default.port)),
+            api_port=int(env.get("SCALED_API_PORT", default.api_port)),
             action_lb_port=int(env.get("SCALED_ACTION_LB_PORT", default.action_lb_port)),
             crm_port=int(env.get("CRM_PORT", default.crm_port)),
             rasa_port=int(env.get("RASA_PORT", default.rasa_port)),
@@ -54,10 +63,11 @@ class ScaledConfig:
             rabbitmq_url=env.get("RABBITMQ_URL", default.rabbitmq_url),
             rabbitmq_queue=env.get("RABBITMQ_QUEUE", default.rabbitmq_queue),
             rabbitmq_exchange=env.get("RABBITMQ_EXCHANGE", default.rabbitmq_exchange),
+            action_token=env.get("ACTION_SERVER_TOKEN") or default.action_token,
         )
 
     def rasa_env(self, action_endpoint: str) -> dict[str, str]:
-        """The variables endpoints.scaled.yml reads, derived from the URLs."""
+        """The variables endpoints.scaled.yml reads, derived from the URLs (and the action servers' token)."""
         tracker, redis, amqp = (
             urlsplit(self.tracker_database_url),
             urlsplit(self.redis_url),
@@ -65,6 +75,7 @@ class ScaledConfig:
         )
         return {
             "ACTION_ENDPOINT_URL": action_endpoint,
+            "ACTION_SERVER_TOKEN": self.action_token,
             "TRACKER_DB_HOST": tracker.hostname or "127.0.0.1",
             "TRACKER_DB_PORT": str(tracker.port or 5432),
             "TRACKER_DB_NAME": tracker.path.lstrip("/"),
@@ -149,6 +160,7 @@ def temporary_config(run_id: str, free_port: Callable[[], int]) -> ScaledConfig:
         replicas=defaults.replicas,
         action_replicas=defaults.action_replicas,
         port=free_port(),
+        api_port=free_port(),
         action_lb_port=free_port(),
         crm_port=free_port(),
         crm_database_url=f"{server}/sc_crm_{run_id}",

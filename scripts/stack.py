@@ -153,6 +153,7 @@ class Stack:
     events_db: Path = ROOT / "var" / "rasa_events.db"
     api_key: str = "dev-api-key"
     rasa_token: str = "dev-rasa-token"
+    action_token: str = "dev-action-token"  # X-Action-Token: the Rasa server sends it, the action server requires it
     model: Path = ROOT / "models" / f"{MODEL_NAME}.tar.gz"
     log_dir: Path = ROOT / "var" / "log"
     extra_rasa_args: list[str] = field(default_factory=list)
@@ -203,11 +204,15 @@ class Stack:
         return done.stdout
 
     def write_endpoints(self) -> Path:
+        """The Rasa server's endpoints file; it holds the action token, so only this user may read it."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         path = self.log_dir.parent / f"endpoints.{self.rasa_port}.yml"
+        path.touch(mode=0o600)
+        path.chmod(0o600)
         path.write_text(
             "action_endpoint:\n"
             f'  url: "{self.action_url}/webhook"\n'
+            f"  headers:\n    X-Action-Token: {json.dumps(self.action_token)}\n"
             "tracker_store:\n  type: components.sqlite_stores.SQLiteTunedTrackerStore\n  dialect: sqlite\n"
             f'  db: "{self.tracker_db}"\n'
             "lock_store:\n  type: in_memory\n"
@@ -240,10 +245,18 @@ class Stack:
         wait_http(f"{self.crm_url}/health", 60, proc)
 
     def start_actions(self, port: int | None = None, name: str = "actions") -> None:
-        """One action server (`port`/`name` let the scaled profile, scripts/scaled.py, start several)."""
+        """One action server on loopback, answering only calls that carry `action_token` (actions/server.py, log
+        records masked); `port`/`name` let the scaled profile, scripts/scaled.py, start several."""
         port = port or self.action_port
-        env = base_env(CRM_URL=self.crm_url, CRM_API_KEY=self.api_key, CRM_RETRIES="1", CRM_TIMEOUT="3")
-        proc = self._start(name, [*MASKED_RASA, "run", "actions", "--port", str(port), "--actions", "actions"], env)
+        env = base_env(
+            CRM_URL=self.crm_url,
+            CRM_API_KEY=self.api_key,
+            CRM_RETRIES="1",
+            CRM_TIMEOUT="3",
+            ACTION_SERVER_TOKEN=self.action_token,
+        )
+        cmd = [sys.executable, "-m", "actions.server", "--port", str(port), "--host", "127.0.0.1"]
+        proc = self._start(name, cmd, env)
         wait_http(f"http://127.0.0.1:{port}/health", 90, proc)
 
     def start_rasa(

@@ -142,7 +142,8 @@ def test_the_bound_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
 @pytest.fixture(scope="module")
 def agent(stack: Stack) -> Agent:
     """The shipped model in process, with the shared stack's action server (and so its CRM) and an in-memory store."""
-    return Agent.load(str(ensure_model()), action_endpoint=EndpointConfig(f"{stack.action_url}/webhook"))
+    endpoint = EndpointConfig(f"{stack.action_url}/webhook", headers={"X-Action-Token": stack.action_token})
+    return Agent.load(str(ensure_model()), action_endpoint=endpoint)
 
 
 def test_a_long_conversation_goes_on_in_a_new_session_with_its_slots(

@@ -39,19 +39,23 @@ def directives(text: str) -> list[str]:
 
 
 def test_deploy_config_matches_the_generated_one() -> None:
-    generated = directives(nginx_conf(Path("/run/x"), 8080, 8085, [5005, 5006], [5055, 5056]))
+    generated = directives(nginx_conf(Path("/run/x"), 8080, 8085, [5005, 5006], [5055, 5056], api_port=8081))
     deployed = directives((ROOT / "deploy/nginx.conf").read_text())
     assert "client_body_buffer_size 16m;" in generated  # the comparison sees the settings that matter
+    assert "location / { return 404; }" in " ".join(generated)
     assert deployed == generated
 
 
 def test_the_comparison_notices_a_drift() -> None:
     deployed = (ROOT / "deploy/nginx.conf").read_text()
-    generated = directives(nginx_conf(Path("/run/x"), 8080, 8085, [5005], [5055]))
+    generated = directives(nginx_conf(Path("/run/x"), 8080, 8085, [5005], [5055], api_port=8081))
     for before, after in (
         ("client_body_buffer_size 16m;", "client_body_buffer_size 8k;"),
         ("proxy_read_timeout 120s;", "proxy_read_timeout 60s;"),
         ("hash $shopcare_route consistent;", "ip_hash;"),
+        ("location / { return 404; }", "location / { proxy_pass http://rasa; }"),
+        ("^/webhooks/(rest|slack|telegram)/webhook$", "^/webhooks/"),
+        ("^/(shop|console)$|^/(widget|console)/", "^/"),
     ):
         assert before in deployed
         assert directives(deployed.replace(before, after, 1)) != generated, before

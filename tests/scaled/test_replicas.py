@@ -97,7 +97,7 @@ async def test_fifty_conversations_alternating_between_replicas_keep_every_event
 
 async def test_both_replicas_and_the_load_balancer_serve(scaled):
     async with httpx.AsyncClient(timeout=30) as client:
-        for base in [*scaled.replica_urls, scaled.rasa_url]:
+        for base in [*scaled.replica_urls, scaled.api_url]:  # the HTTP API: internal listener only
             response = await client.get(f"{base}/status", params={"token": scaled.rasa_token})
             assert response.status_code == 200 and response.json()["model_file"].endswith("shopcare.tar.gz")
         # a socket.io handshake through nginx sets the route cookie that keeps the socket on one replica

@@ -6,14 +6,19 @@ from __future__ import annotations
 import io
 import json
 import logging
+import multiprocessing
+import re
 import sqlite3
 import time
+from pathlib import Path
 
 import pytest
 
 from crm_backend import logmask
-from crm_backend.pii import Masker, mask_event
+from crm_backend.pii import SECRET_ENV, Masker, mask_event
 from tests.security.conftest import Conversation
+
+ROOT = Path(__file__).resolve().parents[2]
 
 SAMPLES = {
     "alice.martin@example.com": "[email]",
@@ -36,6 +41,96 @@ def test_secrets_are_masked_by_value_and_by_shape():
     line = 'X-API-Key: s3cret-api-key-value GET /status?token=abc123 {"password": "hunter22"} Authorization: Bearer xyz'
     out = masker.text(line)
     assert not any(s in out for s in ("s3cret-api-key-value", "abc123", "hunter22", "xyz"))
+
+
+TELEGRAM_BOT_TOKEN = "7012345678:AAHfake0Telegram1Token2For3Tests456"  # the shape BotFather gives
+
+
+def test_secret_env_names_the_variables_the_project_reads():
+    assert set(SECRET_ENV) >= {
+        "CRM_API_KEY",
+        "CRM_RASA_TOKEN",
+        "ACTION_SERVER_TOKEN",
+        "REST_CHANNEL_TOKEN",
+        "CRM_GRANT_SECRET",
+        "CRM_SHOP_LOGIN_SECRET",
+        "CRM_CONSOLE_SECRET",
+        "CRM_SMTP_PASSWORD",
+        "CRM_AGENT_SLACK_WEBHOOK_URL",
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "TELEGRAM_BOT_TOKEN",
+        "TELEGRAM_WEBHOOK_SECRET",
+        "POSTGRES_PASSWORD",
+        "RABBITMQ_PASSWORD",
+    }
+    assert not {"SLACK_TOKEN", "TELEGRAM_TOKEN"} & set(SECRET_ENV)  # names nothing reads
+
+
+def test_every_secret_like_variable_of_env_example_is_masked():
+    names = re.findall(r"^([A-Z][A-Z0-9_]*)=", (ROOT / ".env.example").read_text(), flags=re.M)
+    secret_like = {n for n in names if re.search(r"TOKEN|SECRET|PASSWORD|API_KEY|WEBHOOK_URL$", n)}
+    secret_like -= {"TELEGRAM_WEBHOOK_URL"}  # the bot's own public address, not a secret
+    assert secret_like <= set(SECRET_ENV), secret_like - set(SECRET_ENV)
+
+
+def test_the_value_of_each_configured_secret_is_masked(monkeypatch):
+    values = {name: f"value-of-{name.lower()}-0123456789" for name in SECRET_ENV}
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    out = Masker.from_env().text(" ".join(f"{name}={value}" for name, value in values.items()))
+    assert not [name for name, value in values.items() if value in out]
+
+
+def test_a_telegram_token_in_an_api_url_is_masked_without_the_environment(monkeypatch):
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    line = f"POST https://api.telegram.org/bot{TELEGRAM_BOT_TOKEN}/sendMessage 200"
+    assert Masker().text(line) == "POST https://api.telegram.org/bot[redacted]/sendMessage 200"
+    assert Masker().text(f"token {TELEGRAM_BOT_TOKEN} rejected") == "token [redacted] rejected"
+    # the same shape with a different length is not a token: order numbers and ids around it stay readable
+    assert Masker().text("order 10001: ready") == "order 10001: ready"
+
+
+def test_other_secrets_are_masked_by_their_shape():
+    masker = Masker()
+    cases = {
+        "postgresql://shopcare:pg-pass-9@postgres:5432/shopcare_crm": "postgresql://shopcare:[redacted]@postgres:5432/shopcare_crm",
+        "amqp://guest:guest@127.0.0.1:5672/": "amqp://guest:[redacted]@127.0.0.1:5672/",
+        "slack token xoxb-1234567890-abcdefghijk was revoked": "slack token [redacted] was revoked",
+        "POST https://hooks.slack.com/services/T0001/B0002/abcdefXYZ": "POST https://hooks.slack.com/services/[redacted]",
+        "X-Action-Token: dev-action-token": "X-Action-Token: [redacted]",
+    }
+    for raw, masked in cases.items():
+        assert masker.text(raw) == masked
+    # addresses without a password keep their port and path
+    assert masker.text("GET http://127.0.0.1:5005/status") == "GET http://127.0.0.1:5005/status"
+
+
+# the atoms the new shapes anchor on: a scheme, a user part, digits and a colon, a Slack prefix
+ADVERSARIAL = ["a://", "a://b:", "x://" + "a" * 300, "1:", "99999:", "/bot1:", "xoxb-", "xoxb-a", "a:b@"]
+
+
+def _mask_all(queue: multiprocessing.Queue) -> None:
+    masker, worst = Masker(["a-configured-secret"]), 0.0
+    for atom in ADVERSARIAL:
+        text = (atom * (100_000 // len(atom) + 1))[:100_000]
+        start = time.perf_counter()
+        masker.text(text)
+        worst = max(worst, time.perf_counter() - start)
+    queue.put(worst)
+
+
+def test_the_secret_shapes_cost_linear_time():
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_mask_all, args=(queue,))
+    child.start()
+    child.join(30)
+    if child.is_alive():
+        child.kill()
+        child.join()
+        pytest.fail("masking 100,000-character runs of the secret shapes' atoms took over 30 s")
+    assert queue.get(timeout=5) < 3.0
 
 
 def test_every_log_record_of_the_process_is_masked_including_tracebacks():
