@@ -17,6 +17,7 @@ LOCATION_REPLY = (
     'for example "I want to change the delivery address of order 10001".'
 )
 GROUP_CHAT_REPLY = "Hi! To keep your orders private I only help in a private chat. Please send me a direct message."
+DIRECT_MESSAGE_NOTICE = "I'll continue in a direct message so your details stay private."
 
 
 def agent_prefixed(text: str, message_kwargs: dict[str, Any]) -> str:

@@ -3,7 +3,10 @@
 Rasa expands ``${VAR}`` in credentials.yml but has no defaults and fails on an unset variable, so the checked-in
 credentials.yml holds what needs no secret (REST, socket.io) and this module adds a channel only when its secrets are
 set: Slack with ``SLACK_BOT_TOKEN`` and ``SLACK_SIGNING_SECRET``, Telegram with ``TELEGRAM_BOT_TOKEN`` and
-``TELEGRAM_WEBHOOK_SECRET``. ``scripts/stack.py`` writes the result next to the rendered endpoints file for each stack.
+``TELEGRAM_WEBHOOK_SECRET``. The REST channel (development and tests) needs ``Authorization: Bearer
+<REST_CHANNEL_TOKEN>`` when that token is set, and is left out altogether outside development (``CRM_ENV`` other
+than ``development``, or unset) unless it is set. ``scripts/stack.py`` writes the result next to the rendered
+endpoints file for each stack.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from typing import Any
 
 import yaml
 
+REST_CLASS = "channels.rest.GuardedRestInput"
+SOCKETIO_CLASS = "channels.socketio.ShopCareSocketIOInput"
 SLACK_CLASS = "channels.slack.ShopCareSlackInput"
 TELEGRAM_CLASS = "channels.telegram.ShopCareTelegramInput"
 
@@ -23,9 +28,21 @@ def _value(env: Mapping[str, str], name: str) -> str | None:
     return value or None
 
 
+def development(env: Mapping[str, str]) -> bool:
+    """The product-wide switch: local development only when ``CRM_ENV=development`` is said explicitly."""
+    return _value(env, "CRM_ENV") == "development"
+
+
 def render_credentials(base: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
-    """``base`` (the checked-in channels) plus Slack and Telegram where the environment enables them."""
+    """``base`` (the checked-in channels) with the REST channel's token or without it (see the module docstring),
+    plus Slack and Telegram where the environment enables them."""
     channels: dict[str, Any] = dict(base)
+    if REST_CLASS in channels:
+        rest_token = _value(env, "REST_CHANNEL_TOKEN")
+        if rest_token:
+            channels[REST_CLASS] = {**(channels[REST_CLASS] or {}), "token": rest_token}
+        elif not development(env):
+            del channels[REST_CLASS]
     slack_token, slack_secret = _value(env, "SLACK_BOT_TOKEN"), _value(env, "SLACK_SIGNING_SECRET")
     if slack_token and slack_secret:
         slack: dict[str, Any] = {"slack_token": slack_token, "slack_signing_secret": slack_secret}
@@ -60,7 +77,7 @@ def read_env_file(path: Path) -> dict[str, str]:
 
 
 def enabled_channels(credentials: Mapping[str, Any]) -> list[str]:
-    names = {SLACK_CLASS: "slack", TELEGRAM_CLASS: "telegram"}
+    names = {REST_CLASS: "rest", SOCKETIO_CLASS: "socketio", SLACK_CLASS: "slack", TELEGRAM_CLASS: "telegram"}
     return [names.get(key, key) for key in credentials]
 
 

@@ -1,21 +1,47 @@
-"""Rasa's REST channel with its request body checked first (credentials.yml names it; same URL, /webhooks/rest/).
+"""Rasa's REST channel for development and tests, with its own conversations (credentials.yml names it; same URL,
+/webhooks/rest/webhook).
 
-Rasa's own `RestInput` reads ``request.json.get(...)`` unchecked: an empty body, a JSON array, ``null`` or a number
-made it answer 500 (found by tests/hostile/). Here a body that is not ``{"sender": str, "message": str,
-"metadata"?: object}`` gets a 400 that says what is expected, and a sender id longer than the tracker store's column
-(255) is refused instead of failing in the database.
+* The body must be ``{"sender": "<id>", "message": "<text>", "metadata"?: {...}}`` with a sender of 1-64 characters of
+  ``A-Z a-z 0-9 . _ @ -``; anything else gets a 400 that says what is expected (Rasa's own ``RestInput`` answered 500
+  to an empty body, a JSON array, ``null`` or a number).
+* Its senders live in their own namespace: the conversation (tracker) id is ``rest:<sender>``, which no other channel
+  produces, so a REST caller can never read or continue a Slack, Telegram or web-widget conversation. The answer's
+  ``recipient_id`` is that conversation id; the CRM stores it (at most 69 characters) like any other.
+* The conversation is always recorded as channel ``rest`` (a body's ``input_channel`` is not read), and the caller's
+  address is recorded under ``metadata["shopcare_client"]`` (channels/identity.py).
+* With a token (credentials key ``token``, from ``REST_CHANNEL_TOKEN``; channels/credentials.py) every request needs
+  ``Authorization: Bearer <token>`` (compared in constant time), 401 otherwise. Outside development the channel is
+  enabled only with a token.
 """
 
 from __future__ import annotations
 
+import hmac
+import os
+import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from rasa.core.channels.channel import InputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
+from sanic import Blueprint, response
 from sanic.exceptions import SanicException
 from sanic.request import Request
+from sanic.response import HTTPResponse
 
-MAX_SENDER = 255
-EXPECTED = 'The body must be a JSON object: {"sender": "<id>", "message": "<text>", "metadata": {...}}.'
+from channels.identity import client_address, stamp_client, trusted_proxies
+
+NAMESPACE = "rest:"
+SENDER = re.compile(r"[A-Za-z0-9._@-]{1,64}")
+EXPECTED = (
+    'The body must be a JSON object: {"sender": "<1-64 characters of A-Z a-z 0-9 . _ @ ->", "message": "<text>", '
+    '"metadata": {...}}.'
+)
+
+
+def conversation_id(sender: str) -> str:
+    """The tracker's sender id of a REST caller's ``sender``."""
+    return NAMESPACE + sender
 
 
 def _body(request: Request) -> dict[str, Any]:
@@ -23,8 +49,8 @@ def _body(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise SanicException(EXPECTED, status_code=400)
     sender, message, metadata = body.get("sender"), body.get("message"), body.get("metadata")
-    if sender is not None and (not isinstance(sender, str) or not 0 < len(sender) <= MAX_SENDER):
-        raise SanicException(f"'sender' must be a string of 1-{MAX_SENDER} characters. {EXPECTED}", status_code=400)
+    if not isinstance(sender, str) or not SENDER.fullmatch(sender):
+        raise SanicException(f"'sender' is missing or not allowed. {EXPECTED}", status_code=400)
     if not isinstance(message, str):
         raise SanicException(f"'message' must be a string. {EXPECTED}", status_code=400)
     if metadata is not None and not isinstance(metadata, dict):
@@ -37,15 +63,38 @@ class GuardedRestInput(RestInput):
     def name(cls) -> str:
         return "rest"
 
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        return cls(token=str((credentials or {}).get("token") or "") or None)
+
+    def __init__(self, token: str | None = None) -> None:
+        self.token = token
+        self.trusted = trusted_proxies(os.environ.get("SOCKETIO_TRUSTED_PROXIES"))
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
+        blueprint = super().blueprint(on_new_message)
+        if self.token:
+            expected = self.token.encode()
+
+            @blueprint.middleware("request")
+            async def authenticate(request: Request) -> HTTPResponse | None:
+                scheme, _, given = (request.headers.get("authorization") or "").partition(" ")
+                if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), expected):
+                    return None
+                body = {"error": "unauthorized", "message": "Authorization: Bearer <REST channel token> is required."}
+                return response.json(body, status=401, headers={"WWW-Authenticate": "Bearer"})
+
+        return blueprint
+
     async def _extract_sender(self, req: Request) -> str | None:
-        return _body(req).get("sender")
+        return conversation_id(_body(req)["sender"])
 
     def _extract_message(self, req: Request) -> str | None:
-        return _body(req).get("message")
+        return _body(req)["message"]
 
     def _extract_input_channel(self, req: Request) -> str:
-        value = _body(req).get("input_channel")
-        return value if isinstance(value, str) and value else self.name()
+        return self.name()
 
     def get_metadata(self, request: Request) -> dict[str, Any] | None:
-        return _body(request).get("metadata")
+        address = client_address(request.ip, request.headers.get("x-forwarded-for"), self.trusted)
+        return stamp_client(_body(request).get("metadata"), self.name(), address)

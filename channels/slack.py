@@ -1,9 +1,14 @@
 """Slack connector: Rasa's ``SlackInput``/``SlackBot`` with the routing, retry and error handling a shop needs.
 
+* Conversations happen in direct messages only, so nobody is verified and no order detail is shown where others
+  read. A message in a channel (a mention, or any message in the configured support channel) is answered in its
+  thread with a notice that the conversation continues in a direct message; the app opens that DM
+  (``conversations.open``) and the customer's message is handled there, as the DM's conversation. A button click
+  outside a DM is ignored (the bot sends buttons only to DMs).
 * The conversation id encodes where to answer: ``<user>_<channel>`` or ``<user>_<channel>_<thread_ts>`` when the
-  customer wrote in a thread (Slack ids and timestamps contain no ``_``). Rasa hands an output channel nothing but
-  that id (``send_response(tracker.sender_id, ...)``), including for an agent's reply posted through the HTTP API with
-  ``output_channel=latest``, where Rasa's own ``get_output_channel()`` only knows the configured channel.
+  customer wrote in a thread of the DM (Slack ids and timestamps contain no ``_``). Rasa hands an output channel
+  nothing but that id (``send_response(tracker.sender_id, ...)``), including for an agent's reply posted through the
+  HTTP API with ``output_channel=latest``, where Rasa's own ``get_output_channel()`` only knows the configured channel.
 * Every request is verified (v0 HMAC of the body with the signing secret, timestamps older than five minutes refused,
   401 otherwise). An event is handled once: its ``event_id`` is remembered, and a retry (``X-Slack-Retry-Num``) of an
   id this process does not remember is checked against the conversation's tracker, which stores the id of every
@@ -32,7 +37,13 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from slack_sdk.errors import SlackClientError
 
-from channels.common import NON_TEXT_REPLY, RecentIds, agent_prefixed
+from channels.common import (
+    DIRECT_MESSAGE_NOTICE,
+    GROUP_CHAT_REPLY,
+    NON_TEXT_REPLY,
+    RecentIds,
+    agent_prefixed,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +64,11 @@ def _obj(value: Any) -> dict[str, Any]:
 def _valid_route(user: str, channel: str, thread_ts: Any) -> bool:
     ids_ok = bool(SLACK_ID.fullmatch(user)) and bool(SLACK_ID.fullmatch(channel))
     return ids_ok and (thread_ts is None or (isinstance(thread_ts, str) and bool(SLACK_TS.fullmatch(thread_ts))))
+
+
+def _is_direct(event: dict[str, Any]) -> bool:
+    """An event of the app's direct-message conversation with a person (Slack's DM ids start with ``D``)."""
+    return str(event.get("channel") or "").startswith("D") and event.get("channel_type", "im") == "im"
 
 
 def conversation_id(user: str, channel: str, thread_ts: str | None) -> str:
@@ -91,6 +107,16 @@ class ShopCareSlackBot(SlackBot):
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         for part in agent_prefixed(text, kwargs).strip().split("\n\n"):
             await self._post_message(channel=recipient_id, text=part)
+
+    async def open_direct_message(self, user: str) -> str | None:
+        """The id of the app's DM with ``user`` (``conversations.open``), or None when Slack refuses or fails."""
+        try:
+            answer = await self.client.conversations_open(users=user)
+        except (SlackClientError, aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            logger.error("slack: conversations.open with %s failed: %s", user, exc)
+            return None
+        channel = _obj(answer.get("channel")).get("id")
+        return channel if isinstance(channel, str) and SLACK_ID.fullmatch(channel) else None
 
 
 class ShopCareSlackInput(SlackInput):
@@ -170,8 +196,12 @@ class ShopCareSlackInput(SlackInput):
         thread_ts = event.get("thread_ts") or None
         if not _valid_route(user, channel, thread_ts) or event.get("bot_id") or not self._answers(event):
             return response.text("ignored")
-        sender = conversation_id(user, channel, thread_ts)
-        if event_id and retry and await self._answered_before(request, sender, event_id):
+        direct = _is_direct(event)
+        if not direct:  # answered in the message's thread: a thread of its own for a top-level message
+            ts = event.get("ts")
+            thread_ts = thread_ts or (ts if isinstance(ts, str) and SLACK_TS.fullmatch(ts) else None)
+        here = conversation_id(user, channel, thread_ts)  # where this event is answered
+        if direct and event_id and retry and await self._answered_before(request, here, event_id):
             self.seen.add(event_id)
             return response.text("duplicate", headers={"X-Slack-No-Retry": "1"})
         if event_id:
@@ -184,10 +214,14 @@ class ShopCareSlackInput(SlackInput):
         text = self._sanitize_user_message(raw_text if isinstance(raw_text, str) else "", users)
         if not text:
             if event.get("files"):
-                self._spawn(self.get_output_channel().send_text_message(sender, NON_TEXT_REPLY))
+                self._spawn(self.get_output_channel().send_text_message(here, NON_TEXT_REPLY))
+            return response.text("ok")
+        if not direct:
+            retried = bool(event_id and retry)
+            self._spawn(self._continue_in_dm(request, on_new_message, text, user, users, here, event_id, retried))
             return response.text("ok")
         metadata = {"out_channel": channel, "thread_id": thread_ts, "users": users, "slack_event_id": event_id}
-        self._turn(on_new_message, text, sender, metadata)
+        self._turn(on_new_message, text, here, metadata)
         return response.text("ok")
 
     def _answers(self, event: dict[str, Any]) -> bool:
@@ -202,6 +236,30 @@ class ShopCareSlackInput(SlackInput):
         if event.get("type") == "message":
             return event.get("channel_type") == "im" or in_support_channel
         return False
+
+    async def _continue_in_dm(
+        self,
+        request: Request,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+        text: str,
+        user: str,
+        users: list[str],
+        here: str,
+        event_id: str,
+        retried: bool,
+    ) -> None:
+        """A message written in a channel: a notice in its thread, then the turn in the app's DM with the author."""
+        bot = self.get_output_channel()
+        direct_channel = await bot.open_direct_message(user)
+        if direct_channel is None:
+            await bot.send_text_message(here, GROUP_CHAT_REPLY)
+            return
+        sender = conversation_id(user, direct_channel, None)
+        if retried and await self._answered_before(request, sender, event_id):
+            return
+        await bot.send_text_message(here, DIRECT_MESSAGE_NOTICE)
+        metadata = {"out_channel": direct_channel, "thread_id": None, "users": users, "slack_event_id": event_id}
+        await on_new_message(UserMessage(text, bot, sender, input_channel=self.name(), metadata=metadata))
 
     async def _answered_before(self, request: Request, sender: str, event_id: str) -> bool:
         """A retry this process has no memory of (e.g. it restarted): did the tracker already record the event?"""
@@ -230,8 +288,11 @@ class ShopCareSlackInput(SlackInput):
         channel = str(_obj(payload.get("channel")).get("id") or container.get("channel_id") or "")
         message = _obj(payload.get("message"))
         thread_ts = message.get("thread_ts") or container.get("thread_ts") or None
-        # a link button has no value: nothing for the bot
+        # a link button has no value: nothing for the bot; and buttons are only ever sent to DMs
         if not isinstance(value, str) or not value or not _valid_route(user, channel, thread_ts):
+            return response.text("ignored")
+        if not channel.startswith("D"):
+            logger.info("slack: a button click outside a DM (%s) was ignored", channel)
             return response.text("ignored")
         key = str(payload.get("trigger_id") or actions[0].get("action_ts") or "")[:200]
         if key and not self.seen.add(f"interaction:{key}"):

@@ -6,7 +6,9 @@ full run starts the three processes once. Tests that stop or kill a process star
 
 from __future__ import annotations
 
+import re
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,8 @@ from tests.support import crm_client  # noqa: E402
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    running = local_stack(tmp_path_factory.mktemp("stack"), "e2e-api-key")
+    # development: the REST channel is on (channels/credentials.py leaves it out in production without a token)
+    running = local_stack(tmp_path_factory.mktemp("stack"), "e2e-api-key", channel_env={"CRM_ENV": "development"})
     try:
         running.start()
         yield running
@@ -33,8 +36,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @pytest.fixture
 def chat(stack: Stack, request: pytest.FixtureRequest) -> Callable[[str], list[dict[str, Any]]]:
-    """Send one message as this test's customer over the REST channel; returns the bot's messages."""
-    sender = f"{request.node.name}-{id(request)}"
+    """Send one message as this test's customer over the REST channel; returns the bot's messages.
+
+    ``chat.sender`` is the REST body's sender; ``chat.conversation_id`` the tracker's (and the CRM's) id for it.
+    """
+    sender = rest_sender(request.node.name)
 
     def send(text: str) -> list[dict[str, Any]]:
         response = httpx.post(
@@ -44,7 +50,13 @@ def chat(stack: Stack, request: pytest.FixtureRequest) -> Callable[[str], list[d
         return response.json()
 
     send.sender = sender  # type: ignore[attr-defined]
+    send.conversation_id = f"rest:{sender}"  # type: ignore[attr-defined]
     return send
+
+
+def rest_sender(name: str) -> str:
+    """A unique REST sender id for a test named ``name``, within the channel's 64 characters of A-Z a-z 0-9 . _ @ -."""
+    return re.sub(r"[^A-Za-z0-9._@-]", "-", name)[:47] + "-" + uuid.uuid4().hex[:16]
 
 
 @pytest.fixture

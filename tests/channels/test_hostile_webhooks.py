@@ -119,7 +119,7 @@ async def test_slack_corpus_slice_signed_gets_no_5xx_and_no_echoed_markup(stack,
     assert len(results) == PER_CHANNEL
     assert [r for r in results if r[1] != 200] == []
     await asyncio.to_thread(settle, slack_api, "chat.postMessage")
-    ours = set(channels) | {"C" + c[1:] for c in channels}
+    ours = set(channels) | {"C" + c[1:] for c in channels} | {slack_api.dm_of(user) for user in users}
     assert slack_api.sent("chat.postMessage", lambda c: c.params.get("channel") in ours), "Rasa answered nothing"
     assert echoed(slack_api, "chat.postMessage") == []
 

@@ -1,5 +1,6 @@
 """Slack: signed Events API and interactivity payloads, in Slack's own format, posted to the running Rasa server; the
-bot's answers are read from the fake Web API (tests/fakes/slack_api.py)."""
+bot's answers are read from the fake Web API (tests/fakes/slack_api.py). Conversations happen in DMs: a message in a
+channel gets a notice in its thread and continues in the app's DM with its author."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
+from channels.common import DIRECT_MESSAGE_NOTICE, GROUP_CHAT_REPLY
 from tests.channels.conftest import (
     SLACK_SUPPORT_CHANNEL,
     agent_replies,
@@ -154,6 +156,21 @@ def say(slack: Slack, slack_api, event: dict[str, Any], replies: int = 1, thread
     return texts(calls[before:])
 
 
+def said_in_dm(slack_api, user: str, before: int, replies: int) -> str:
+    """The text of the bot's messages in the app's DM with ``user`` after the first ``before``."""
+    dm_channel = slack_api.dm_of(user)
+    return texts(
+        slack_api.wait_for("chat.postMessage", lambda c: c.params.get("channel") == dm_channel, before + replies)[
+            before:
+        ]
+    )
+
+
+def tracker_events(stack, conversation: str) -> list[dict[str, Any]]:
+    url = f"{stack.rasa_url}/conversations/{conversation}/tracker"
+    return httpx.get(url, params={"token": stack.rasa_token}, timeout=10).json().get("events") or []
+
+
 def test_url_verification_answers_the_challenge(slack):
     payload = {
         "token": "x",
@@ -227,13 +244,52 @@ def test_a_file_without_text_gets_a_polite_answer(slack, slack_api):
     assert "can only read text" in reply
 
 
-def test_a_mention_in_a_thread_is_answered_in_that_thread(slack, slack_api):
+ORDER_DETAILS = ("10001", "e-mail", "verified", "on its way", "DPD", "tracking")
+
+
+def test_a_mention_in_a_channel_gets_a_notice_there_and_the_question_in_a_direct_message(stack, slack, slack_api):
+    user, channel = new_user(), "C" + uuid.uuid4().hex[:8].upper()
+    posted = mention(user, "where is my order 10001?", channel)
+    slack.event(posted)
+    notice = slack_api.wait_for("chat.postMessage", lambda c: c.params.get("channel") == channel)
+    assert [(c.params["text"], c.params.get("thread_ts")) for c in notice] == [(DIRECT_MESSAGE_NOTICE, posted["ts"])]
+    assert [c.params["users"] for c in slack_api.sent("conversations.open", lambda c: c.params.get("users") == user)]
+    assert "e-mail" in said_in_dm(slack_api, user, 0, 1)  # the bot's question, in the DM
+    time.sleep(1.0)
+    in_channel = texts(slack_api.messages(channel) + slack_api.messages(channel, posted["ts"]))
+    assert in_channel == DIRECT_MESSAGE_NOTICE and not any(word in in_channel for word in ORDER_DETAILS)
+    # the conversation is the DM's: nothing ran under the channel's conversation id
+    dm_conversation = f"{user}_{slack_api.dm_of(user)}"
+    assert "where is my order 10001?" in [e.get("text") for e in tracker_events(stack, dm_conversation)]
+    assert not [e for e in tracker_events(stack, f"{user}_{channel}_{posted['ts']}") if e.get("event") == "user"]
+
+
+def test_a_mention_in_a_thread_continues_in_the_direct_message(slack, slack_api):
     user, channel, thread = new_user(), "C" + uuid.uuid4().hex[:8].upper(), new_ts()
     reply = say(slack, slack_api, mention(user, "where is my order 10001?", channel, thread), thread=thread)
-    assert "e-mail" in reply
-    reply = say(slack, slack_api, mention(user, ALICE, channel, thread), replies=2, thread=thread)
-    assert "on its way" in reply
+    assert reply == DIRECT_MESSAGE_NOTICE
+    assert "e-mail" in said_in_dm(slack_api, user, 0, 1)
+    dm_channel = slack_api.dm_of(user)
+    reply = say(slack, slack_api, dm(user, ALICE, dm_channel), replies=2)
+    assert "you're verified" in reply and "on its way" in reply
     assert slack_api.messages(channel) == []  # nothing at the channel's top level
+    assert texts(slack_api.messages(channel, thread)) == DIRECT_MESSAGE_NOTICE
+
+
+def test_when_the_direct_message_cannot_be_opened_the_channel_is_asked_to_write_one(slack, slack_api):
+    user, channel = new_user(), "C" + uuid.uuid4().hex[:8].upper()
+    slack_api.refuse_direct_messages.add(user)
+    posted = mention(user, "where is my order 10001?", channel)
+    assert say(slack, slack_api, posted, thread=posted["ts"]) == GROUP_CHAT_REPLY
+    time.sleep(1.0)
+    assert slack_api.messages(slack_api.dm_of(user)) == []
+
+
+def test_a_button_click_outside_a_direct_message_is_ignored(slack, slack_api):
+    user, channel = new_user(), "C" + uuid.uuid4().hex[:8].upper()
+    slack.click(user, channel, "/affirm", message_ts="1800000000.000001")
+    time.sleep(1.5)
+    assert slack_api.messages(channel) == [] and slack_api.messages(slack_api.dm_of(user)) == []
 
 
 def test_buttons_are_block_kit_and_a_click_continues_the_conversation(slack, slack_api):
@@ -270,31 +326,26 @@ def test_the_turn_is_kept_when_slack_cannot_take_the_reply(stack, slack, slack_a
     assert "on its way" in reply  # the order number of the lost-reply turn was remembered
 
 
-def test_handoff_in_a_support_channel_thread(slack, slack_api, crm_api):
+def test_handoff_asked_for_in_a_support_channel_thread_happens_in_the_direct_message(slack, slack_api, crm_api):
     user, channel, thread = new_user(), SLACK_SUPPORT_CHANNEL, new_ts()
-
-    def in_thread(text: str) -> dict[str, Any]:  # a plain message in the support channel, inside the thread
-        ts = new_ts()
-        event = {"type": "message", "text": text, "user": user, "ts": ts, "channel": channel, "thread_ts": thread}
-        return event | {"event_ts": ts, "channel_type": "channel", "team": "T0SHOP"}
-
-    reply = say(slack, slack_api, in_thread("let me talk to a human"), replies=1, thread=thread)
-    assert "member of our team" in reply
-    conversation = f"{user}_{channel}_{thread}"
+    ts = new_ts()
+    event = {"type": "message", "text": "let me talk to a human", "user": user, "ts": ts, "channel": channel}
+    event |= {"thread_ts": thread, "event_ts": ts, "channel_type": "channel", "team": "T0SHOP"}
+    assert say(slack, slack_api, event, replies=1, thread=thread) == DIRECT_MESSAGE_NOTICE
+    assert "member of our team" in said_in_dm(slack_api, user, 0, 1)
+    dm_channel = slack_api.dm_of(user)
+    conversation = f"{user}_{dm_channel}"
     escalation = wait_until(lambda: escalation_of(crm_api, conversation))
     assert "explicit_request" in escalation["reason_codes"] and escalation["channel"] == "slack"
 
-    slack.event(in_thread("my parcel 10001 is late"))  # paused: relayed to the agent, not answered by the bot
+    slack.event(dm(user, "my parcel 10001 is late", dm_channel))  # paused: relayed to the agent, not answered
     assert wait_until(lambda: "my parcel 10001 is late" in customer_thread(crm_api, conversation))
 
-    before = len(slack_api.messages(channel, thread))
+    before = len(slack_api.messages(dm_channel))
     agent_replies(crm_api, conversation, "Hi, Sam here. I'm checking order 10001 with DPD now.")
-    sent = slack_api.wait_for(
-        "chat.postMessage",
-        lambda c: c.params.get("channel") == channel and c.params.get("thread_ts") == thread,
-        count=before + 1,
-    )
+    sent = slack_api.wait_for("chat.postMessage", lambda c: c.params.get("channel") == dm_channel, count=before + 1)
     assert texts(sent[before:]) == "Sam (ShopCare team): Hi, Sam here. I'm checking order 10001 with DPD now."
+    assert texts(slack_api.messages(channel, thread)) == DIRECT_MESSAGE_NOTICE  # nothing else where others read
 
 
 def test_a_mention_in_the_support_channel_is_answered_once(slack, slack_api):
@@ -305,5 +356,7 @@ def test_a_mention_in_the_support_channel_is_answered_once(slack, slack_api):
     slack.event(as_message)
     slack.event(posted)
     slack_api.wait_for("chat.postMessage", lambda c: c.params.get("thread_ts") == thread)
+    said_in_dm(slack_api, user, 0, 1)
     time.sleep(2.0)
     assert len(slack_api.messages(SLACK_SUPPORT_CHANNEL, thread)) == 1
+    assert len(slack_api.messages(slack_api.dm_of(user))) == 1

@@ -66,7 +66,7 @@ async def test_corpus_slice_through_socketio(stack):
     received: list[dict[str, Any]] = []
     client = socketio.AsyncClient()
     client.on("bot_uttered", lambda data: received.append(data))
-    session_id = f"sio-hostile-{uuid.uuid4().hex[:8]}"
+    session_id = uuid.uuid4().hex  # the shape of id the server hands out; others are refused
     await client.connect(stack.rasa_url, socketio_path="/socket.io", transports=["websocket"])
     try:
         await client.emit("session_request", {"session_id": session_id})
