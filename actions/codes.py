@@ -1,8 +1,9 @@
 """One-time codes: the stronger proof a change needs, and the way back in when identity checks are paused.
 
 The order form asks for `one_time_code` when a change (cancel, refund, address) is in hand and the customer proved
-who they are with an e-mail or postcode only, or when the CRM paused identity checks for the details given (then the
-code goes to the address on the order, if the order is ours). `action_ask_one_time_code` sends a code once per
+who they are with an e-mail or postcode only, or when the CRM paused identity checks for the details given: then the
+customer is offered a code sent to the address on the order (if the order is ours), and it is sent on their "yes",
+so a sweep does not mail the owners of the orders it tries. `action_ask_one_time_code` sends a code once per
 conversation and ask (a re-ask only reminds); "new code" sends another.
 """
 
@@ -56,8 +57,11 @@ class ActionAskOneTimeCode(Action):
         if sent_at and time.time() - sent_at < REMIND_WITHIN_SECONDS:
             dispatcher.utter_message(response="utter_ask_code_again")
             return []
-        start_call_log(tracker)
         verified = bool(tracker.get_slot("customer_id"))
+        if not verified and tracker.get_slot("otp_fallback") == "offered":  # sent only when the customer says yes
+            dispatcher.utter_message(response="utter_offer_code_by_order", order_id=tracker.get_slot("order_id"))
+            return []
+        start_call_log(tracker)
         try:
             sent = await get_client().send_one_time_code(None if verified else tracker.get_slot("order_id"))
         except CRMUnavailable:

@@ -140,7 +140,7 @@ class ValidateOrderForm(FormValidationAction):
                 dispatcher.utter_message(response="utter_ask_order_form_identity_proof")
                 return {"identity_proof": None}
             if refusal.code == "too_many_attempts" and refusal.details.get("one_time_code"):
-                return {"identity_proof": None, "otp_fallback": True}  # action_ask_one_time_code explains
+                return {"identity_proof": None, "otp_fallback": "offered"}  # action_ask_one_time_code offers a code
             if refusal.code not in ("verification_failed", "too_many_attempts"):
                 raise
             return _failed_attempt(dispatcher, tracker, locked_by_crm=refusal.code == "too_many_attempts")
@@ -150,6 +150,9 @@ class ValidateOrderForm(FormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         context_for(tracker)
+        if tracker.get_slot("otp_fallback") == "offered" and not tracker.get_slot("customer_id"):
+            accepted = tracker.get_intent_of_latest_message() == "affirm"  # "yes" to a code sent to the order's address
+            return {"one_time_code": None, "otp_fallback": "accepted" if accepted else "offered"}
         if wants_new_code(value):
             return {"one_time_code": None, "otp_sent_at": None}  # the form's ask sends a new one
         code = parse_code(value)

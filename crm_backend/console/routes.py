@@ -4,7 +4,7 @@ supervisor dashboard. Every action goes through ``crm_backend.services.escalatio
 from __future__ import annotations
 
 import secrets
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -35,7 +35,7 @@ from crm_backend.console.metrics import days
 from crm_backend.db import Escalation
 from crm_backend.errors import DomainError
 from crm_backend.rasa_client import RasaError
-from crm_backend.services import escalations
+from crm_backend.services import escalations, verification
 from crm_backend.services.agents import find_agent, list_agents
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -183,6 +183,9 @@ def _urgent(request: Request, session: Session) -> list[dict[str, Any]]:
     ]
 
 
+SECURITY_ALERT_WINDOW = timedelta(hours=1)  # how long the queue shows an alert about failed identity checks
+
+
 @router.get("/queue")
 def queue(request: Request, auth: Auth = Depends(current_auth), session: Session = Depends(get_session)) -> Response:
     given, rows = _queue_rows(request, auth, session)
@@ -197,6 +200,7 @@ def queue(request: Request, auth: Auth = Depends(current_auth), session: Session
         "statuses": escalations.STATUSES,
         "present": present,
         "sla_minutes": _late_after(request),
+        "security_alerts": verification.recent_alerts(session=session, window=SECURITY_ALERT_WINDOW),
     }
     return _render(request, "queue.html", context)
 

@@ -214,3 +214,21 @@ def test_another_agents_escalation_cannot_be_taken_but_a_supervisor_can_assign_i
 def test_unknown_escalation_is_a_clear_404_page(agent):
     page = agent.get("/console/escalations/999")
     assert page.status_code == 404 and "There is no such escalation." in page.text
+
+
+def test_queue_shows_an_alert_when_failed_identity_checks_cross_the_budget(agent, engine):
+    from crm_backend.services import audit
+
+    assert "failed identity" not in agent.get("/console/queue").text
+    with new_session(engine) as session:
+        audit.record(
+            session=session,
+            actor="crm",
+            action="security_alert",
+            entity="verification",
+            entity_id="failure_budget",
+            after={"failures": 120, "window_minutes": 15},
+        )
+        session.commit()
+    page = agent.get("/console/queue").text
+    assert "120 failed identity" in page and 'role="alert"' in page

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 from tests.e2e.conftest import joined
+from tests.support import one_time_code
 
 
 def test_greet_track_verify_and_get_the_real_status(chat, crm_api):
@@ -34,20 +37,35 @@ def test_shipped_order_cannot_be_cancelled_and_the_customer_is_told_why(chat, cr
     assert crm_api.get("/customers/1/orders/10001").json()["status"] == "shipped"
 
 
-def test_cancel_paid_order_after_explicit_yes(chat, crm_api):
+def test_cancel_paid_order_with_a_one_time_code_after_explicit_yes(stack, chat, crm_api):
     chat("please cancel my order 10013")
-    reply = joined(chat("M1 1AE"))
-    assert "Shall I cancel order 10013" in reply
+    asked = time.time()
+    reply = joined(chat("M1 1AE"))  # a postcode is enough to look, never to change
+    assert "you're verified" in reply and "e-mailed a 6-digit code to b•••@example.com" in reply
+    assert "Shall I cancel" not in reply
+    code = one_time_code(stack.crm_url, "ben.okafor@example.com", after=asked - 1)
+    reply = joined(chat(code))
+    assert "that's confirmed" in reply and "Shall I cancel order 10013" in reply
     assert crm_api.get("/customers/2/orders/10013").json()["status"] == "paid"
     assert "cancelled" in joined(chat("yes"))
     assert crm_api.get("/customers/2/orders/10013").json()["status"] == "cancelled"
 
 
-def test_refund_confirmed_twice_creates_one_refund(chat, crm_api):
+def test_refund_confirmed_twice_creates_one_refund(stack, chat, crm_api):
     chat("I want a refund for order 10021")
     assert "reason" in joined(chat("chloe.nguyen@example.com"))
     assert "How much" in joined(chat("it is the wrong size"))
-    assert "£30.00" in joined(chat("£30"))
+    asked = time.time()
+    assert "arrange a refund" in joined(chat("£30"))  # the code, and why
+    wrong = joined(
+        chat(
+            "000000"
+            if one_time_code(stack.crm_url, "chloe.nguyen@example.com", after=asked - 1) != "000000"
+            else "111111"
+        )
+    )
+    assert "didn't match" in wrong and "2 attempt(s) left" in wrong
+    assert "£30.00" in joined(chat(one_time_code(stack.crm_url, "chloe.nguyen@example.com", after=asked - 1)))
     first = joined(chat("yes"))
     assert "RF-" in first
     again = joined(chat("yes"))

@@ -10,8 +10,9 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import httpx
 import pytest
+
+from tests.support import api_client
 
 
 def kill_hard(stack: Any, name: str) -> int:
@@ -58,7 +59,7 @@ class RefundDone:
 @pytest.fixture
 def confirmed_refund(stack) -> Callable[[Any], RefundDone]:
     """Something confirmed before the fault: a small refund of a delivered population order, through the assistant."""
-    client = httpx.Client(base_url=f"{stack.crm_url}/api/v1", headers={"X-API-Key": stack.api_key}, timeout=10)
+    client = api_client(stack.crm_url, stack.api_key)
 
     def make(chat: Any) -> RefundDone:
         for customer_id in (7, 9, *range(21, 45)):  # not the security suite's attackers and victims (10-20)

@@ -7,12 +7,13 @@ import httpx
 
 from tests.faults.conftest import kill_hard, wait_until
 from tests.security.conftest import Conversation
+from tests.support import api_client
 
 
 def test_killed_action_server_honest_answer_then_recovery_without_a_hand(stack, supervisor, confirmed_refund):
     chat = Conversation(stack.rasa_url, prefix="fault-actions")
     done = confirmed_refund(chat)  # confirmed before the fault
-    crm = httpx.Client(base_url=f"{stack.crm_url}/api/v1", headers={"X-API-Key": stack.api_key}, timeout=10)
+    crm = api_client(stack.crm_url, stack.api_key)
     customer_id = done.customer["id"]
 
     old_pid = kill_hard(stack, "actions")

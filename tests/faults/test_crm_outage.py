@@ -11,6 +11,7 @@ import httpx
 
 from tests.faults.conftest import kill_hard, wait_until
 from tests.security.conftest import Conversation
+from tests.support import api_client
 
 
 def escalations_of(crm: httpx.Client, conversation_id: str) -> list[dict[str, Any]]:
@@ -19,7 +20,7 @@ def escalations_of(crm: httpx.Client, conversation_id: str) -> list[dict[str, An
 
 
 def test_escalation_during_outage_arrives_exactly_once_after_restarts(stack, supervisor, confirmed_refund):
-    crm = httpx.Client(base_url=f"{stack.crm_url}/api/v1", headers={"X-API-Key": stack.api_key}, timeout=10)
+    crm = api_client(stack.crm_url, stack.api_key)
     chat = Conversation(stack.rasa_url, prefix="fault-crm")
     done = confirmed_refund(chat)
 
@@ -36,7 +37,7 @@ def test_escalation_during_outage_arrives_exactly_once_after_restarts(stack, sup
     kill_hard(stack, "crm")  # and now a crash: the supervisor restarts it; the relay re-reads from its cursor
     wait_until(lambda: "crm" in supervisor, timeout=60)
     wait_until(lambda: httpx.get(f"{stack.crm_url}/health", timeout=5).status_code == 200, timeout=60)
-    crm = httpx.Client(base_url=f"{stack.crm_url}/api/v1", headers={"X-API-Key": stack.api_key}, timeout=10)
+    crm = api_client(stack.crm_url, stack.api_key)
     time.sleep(3)  # several relay ticks
     found = escalations_of(crm, chat.sender)
     assert len(found) == 1 and found[0]["id"] == first[0]["id"]

@@ -24,6 +24,8 @@ from tests.live_stack import ROOT, free_port
 sys.path.insert(0, str(ROOT / "scripts"))
 from stack import base_env, wait_http  # noqa: E402
 
+from tests.support import api_client  # noqa: E402
+
 PG_BIN = next((Path(p) for p in ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin") if Path(p).exists()), None)
 API_KEY = "pg-fault-key"
 
@@ -91,7 +93,7 @@ def crm_on_postgres(
 
 def test_postgres_restart_gives_503_then_the_same_crm_serves_again(postgres, crm_on_postgres):
     url, proc = crm_on_postgres
-    api = httpx.Client(base_url=f"{url}/api/v1", headers={"X-API-Key": API_KEY}, timeout=10)
+    api = api_client(url, API_KEY)
     refund = api.post(
         "/customers/3/orders/10021/refunds",
         json={"amount": 12.5, "reason": "before the restart"},

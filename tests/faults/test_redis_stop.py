@@ -32,6 +32,7 @@ from tests.faults.conftest import wait_until
 from tests.faults.test_crm_outage import escalations_of
 from tests.live_stack import ROOT, free_port
 from tests.security.conftest import Conversation
+from tests.support import api_client
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 DOWN_WARNING = "Redis lock store unreachable"
@@ -223,7 +224,7 @@ async def simultaneous(urls: list[str], sender: str, texts: list[str]) -> list[h
 
 
 def test_redis_stopped_under_two_replicas(stack, private_redis, confirmed_refund):
-    crm = httpx.Client(base_url=f"{stack.crm_url}/api/v1", headers={"X-API-Key": stack.api_key}, timeout=10)
+    crm = api_client(stack.crm_url, stack.api_key)
     chat = Conversation(stack.rasa_url, prefix="fault-redis")
     monitor = Monitor(private_redis.port, chat.sender)
     done = confirmed_refund(chat)  # five turns through nginx, locked in Redis

@@ -18,6 +18,8 @@ from scaled import ScaledStack, running_scaled  # noqa: E402
 from scaled_config import ScaledConfig, temporary_config  # noqa: E402
 from stack import free_port  # noqa: E402
 
+from tests.support import api_client  # noqa: E402
+
 
 @pytest.fixture(scope="session")
 def scaled_config() -> ScaledConfig:
@@ -36,5 +38,5 @@ def scaled(scaled_config: ScaledConfig) -> Iterator[ScaledStack]:
 
 @pytest.fixture
 def crm_api(scaled: ScaledStack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"{scaled.crm_url}/api/v1", headers={"X-API-Key": scaled.api_key}, timeout=30) as client:
+    with api_client(scaled.crm_url, scaled.api_key, timeout=30) as client:
         yield client

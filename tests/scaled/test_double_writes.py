@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import Engine
 
 from crm_backend.db import AuditLog, Customer, Order, Payment, Refund
+from tests.support import api_client
 
 ROUNDS = 2  # orders per case (the 40-customer seed has 5 paid or packed orders)
 
@@ -66,7 +67,7 @@ def cancellable(crm_db: Engine) -> list[tuple[int, str]]:
 @pytest.fixture(scope="module")
 def refundable(scaled, crm_db: Engine) -> list[tuple[int, str, float]]:
     found = []
-    with httpx.Client(base_url=f"{scaled.crm_url}/api/v1", headers={"X-API-Key": scaled.api_key}) as client:
+    with api_client(scaled.crm_url, scaled.api_key) as client:
         for customer_id, number in orders_with(crm_db, ("delivered",), 200):
             quote = client.get(f"/customers/{customer_id}/orders/{number}/refund-eligibility").json()
             if quote.get("eligible") and quote.get("max_amount", 0) > 0:

@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support import api_client
+
 
 @dataclass(frozen=True)
 class Person:
@@ -46,7 +48,7 @@ def load_person(crm_api: httpx.Client, customer_id: int) -> Person:
 
 @pytest.fixture(scope="session")
 def population(stack) -> Callable[[int], Person]:
-    client = httpx.Client(base_url=f"{stack.crm_url}/api/v1", headers={"X-API-Key": stack.api_key}, timeout=10)
+    client = api_client(stack.crm_url, stack.api_key)
     cache: dict[int, Person] = {}
 
     def person(customer_id: int) -> Person:

@@ -1,5 +1,6 @@
 """Identity verification is rate-limited per conversation (3 failures, in the assistant) and per order across
-conversations (the CRM: 5 failures for one order within 15 minutes lock that order's verification)."""
+conversations (the CRM: 5 failures for one order within 15 minutes lock that order's verification; the other
+limits are in test_trust_attacks.py and tests/crm/)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from tests.security.conftest import Conversation
 
 
 def verify(client: TestClient, order: str, email: str, conversation: str | None = None) -> tuple[int, str]:
-    body = {"order_number": order, "email": email, "conversation_id": conversation or uuid.uuid4().hex}
+    body = {"order_number": order, "email": email, "conversation_id": conversation or uuid.uuid4().hex, "channel": "rest"}
     response = client.post("/api/v1/identity/verify", json=body, headers={"X-API-Key": TEST_API_KEY})
     return response.status_code, response.json().get("code", "")
 
@@ -54,5 +55,6 @@ def test_the_assistant_locks_a_conversation_when_the_crm_locked_the_order(stack,
     owner.say(f"where is my order {order}?")
     answer = owner.say(victim.email)
     assert "you're verified" not in answer
-    assert "verify your identity" in answer and "member of our team" in answer  # told, and handed to a person
+    # told, and offered a code to the address on the order or a person: no dead end
+    assert "paused" in answer and "one-time code" in answer and "talk to a person" in answer
     assert victim.postcode not in " ".join(owner.answers)
