@@ -16,6 +16,7 @@ from crm_backend.db import Base, make_engine, new_session
 from crm_backend.personas import ensure_personas
 from crm_backend.policies import Policies, load_policies
 from crm_backend.settings import Settings
+from tests.factories import grant_headers
 
 API_KEY = "test-key"
 
@@ -70,5 +71,18 @@ def write_headers() -> Callable[[str], dict[str, str]]:
 
     def build(key: str) -> dict[str, str]:
         return {"X-API-Key": API_KEY, "Idempotency-Key": key, "X-Actor": "test"}
+
+    return build
+
+
+@pytest.fixture
+def as_customer() -> Callable[..., dict[str, str]]:
+    """Headers of a customer-scoped call: API key and the CRM's identity grant for ``customer_id`` (a one-time code
+    by default; ``strength=``, ``conversation_id=``, ``channel=`` as in ``grant_headers``); with ``key``, those of a
+    write too (Idempotency-Key and actor)."""
+
+    def build(customer_id: int, key: str | None = None, **grant: str) -> dict[str, str]:
+        write = {"Idempotency-Key": key, "X-Actor": "test"} if key is not None else {}
+        return {"X-API-Key": API_KEY, **write, **grant_headers(customer_id, **grant)}
 
     return build

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timezone
 
 from fastapi.testclient import TestClient
+
+from crm_backend.services.grants import GrantPolicy
+from crm_backend.settings import Settings
 
 ALICE, BEN, CHLOE = 1, 2, 3
 Headers = dict[str, str]
 W = Callable[[str], Headers]
+As = Callable[..., Headers]  # as_customer(customer_id, key=None): API key + grant (+ write headers)
 
 
 def assert_error(response, status: int, code: str) -> dict:  # type: ignore[no-untyped-def]
@@ -43,14 +48,20 @@ def test_policies(client: TestClient, headers: Headers) -> None:
     assert_error(client.get("/api/v1/policies/nope", headers=headers), 404, "policy_not_found")
 
 
-def test_identity_verify(client: TestClient, headers: Headers) -> None:
+def test_identity_verify(client: TestClient, headers: Headers, settings: Settings) -> None:
     url = "/api/v1/identity/verify"
     ok = client.post(
         url,
         headers=headers,
         json={"order_number": "10001", "email": "Alice.Martin@example.com ", "conversation_id": "c1"},
     )
-    assert ok.json() == {"customer_id": ALICE, "first_name": "Alice", "verified_by": "email"}
+    verified = ok.json()
+    token, expires_at = verified.pop("grant"), verified.pop("grant_expires_at")
+    assert verified == {"customer_id": ALICE, "first_name": "Alice", "verified_by": "email"}
+    grant = GrantPolicy.from_settings(settings).read(token)
+    bound = (grant.customer_id, grant.conversation_id, grant.channel, grant.strength)
+    assert bound == (ALICE, "c1", "unknown", "email")
+    assert datetime.fromisoformat(expires_at) == datetime.fromtimestamp(grant.expires_at, timezone.utc)
     by_pc = client.post(
         url, headers=headers, json={"order_number": "10011", "postcode": "m11ae", "conversation_id": "c1"}
     )
@@ -81,11 +92,12 @@ def test_identity_verify(client: TestClient, headers: Headers) -> None:
     )
 
 
-def test_customer_and_orders(client: TestClient, headers: Headers) -> None:
+def test_customer_and_orders(client: TestClient, as_customer: As) -> None:
     base = f"/api/v1/customers/{ALICE}"
+    headers = as_customer(ALICE)
     customer = client.get(base, headers=headers).json()
     assert customer["email"] == "alice.martin@example.com" and customer["postcode"] == "SW1A 1AA"
-    assert_error(client.get("/api/v1/customers/9999", headers=headers), 404, "customer_not_found")
+    assert_error(client.get("/api/v1/customers/9999", headers=as_customer(9999)), 404, "customer_not_found")
     orders = client.get(f"{base}/orders", headers=headers, params={"limit": 3}).json()
     assert len(orders) == 3 and orders[0]["placed_at"] >= orders[1]["placed_at"] >= orders[2]["placed_at"]
     assert set(orders[0]) == {"order_number", "status", "placed_at", "total", "item_count"}
@@ -98,14 +110,20 @@ def test_customer_and_orders(client: TestClient, headers: Headers) -> None:
     assert packed["cancellable"] is True and packed["cancellation_fee"] == 4.95 and packed["shipment"] is None
 
 
-def test_other_customers_order_is_404(client: TestClient, headers: Headers) -> None:
+def test_other_customers_order_is_404(client: TestClient, as_customer: As) -> None:
+    headers = as_customer(ALICE)
     for path in ("/orders/10011", "/orders/10011/cancellation", "/orders/10011/refund-eligibility"):
         assert_error(client.get(f"/api/v1/customers/{ALICE}{path}", headers=headers), 404, "order_not_found")
     assert_error(client.get(f"/api/v1/customers/{ALICE}/orders/555", headers=headers), 404, "order_not_found")
 
 
-def test_cancellation_quote_and_cancel(client: TestClient, headers: Headers, write_headers: W) -> None:
+def test_cancellation_quote_and_cancel(client: TestClient, as_customer: As) -> None:
     base = f"/api/v1/customers/{ALICE}/orders"
+    headers = as_customer(ALICE)
+
+    def write_headers(key: str) -> Headers:
+        return as_customer(ALICE, key)
+
     quote = client.get(f"{base}/10004/cancellation", headers=headers).json()
     assert quote == {**quote, "cancellable": True, "code": None, "fee": 4.95, "refund_amount": 59.95}
     shipped = client.get(f"{base}/10001/cancellation", headers=headers).json()
@@ -133,8 +151,13 @@ def test_cancellation_quote_and_cancel(client: TestClient, headers: Headers, wri
     assert pending["refund_amount"] == 0 and pending["order"]["refunds"] == []
 
 
-def test_refund_eligibility_and_create(client: TestClient, headers: Headers, write_headers: W) -> None:
+def test_refund_eligibility_and_create(client: TestClient, as_customer: As) -> None:
     base = f"/api/v1/customers/{ALICE}/orders"
+    headers = as_customer(ALICE)
+
+    def write_headers(key: str) -> Headers:
+        return as_customer(ALICE, key)
+
     quote = client.get(f"{base}/10003/refund-eligibility", headers=headers).json()
     assert quote["eligible"] is True and quote["max_amount"] == 149.0 and quote["auto_approve_limit"] == 100.0
     assert quote["window_ends"] is not None
@@ -170,31 +193,36 @@ def test_refund_eligibility_and_create(client: TestClient, headers: Headers, wri
     )
     chloe = f"/api/v1/customers/{CHLOE}/orders/10022/refunds"
     assert_error(
-        client.post(chloe, headers=write_headers("r-8"), json={"amount": 1, "reason": "x"}),
+        client.post(chloe, headers=as_customer(CHLOE, "r-8"), json={"amount": 1, "reason": "x"}),
         409,
         "nothing_left_to_refund",
     )
 
 
-def test_refunds_and_invoices_lists(client: TestClient, headers: Headers, write_headers: W) -> None:
+def test_refunds_and_invoices_lists(client: TestClient, as_customer: As) -> None:
     base = f"/api/v1/customers/{ALICE}"
-    client.post(f"{base}/orders/10008/refunds", headers=write_headers("k"), json={"amount": 5, "reason": "x"})
+    headers, ben = as_customer(ALICE), as_customer(BEN)
+    client.post(f"{base}/orders/10008/refunds", headers=as_customer(ALICE, "k"), json={"amount": 5, "reason": "x"})
     listed = client.get(f"{base}/refunds", headers=headers).json()
     assert [r["order_number"] for r in listed] == ["10008", "10007"]
     ref = listed[0]["reference"]
     assert client.get(f"{base}/refunds/{ref}", headers=headers).json()["amount"] == 5.0
-    assert_error(client.get(f"/api/v1/customers/{BEN}/refunds/{ref}", headers=headers), 404, "refund_not_found")
+    assert_error(client.get(f"/api/v1/customers/{BEN}/refunds/{ref}", headers=ben), 404, "refund_not_found")
     invoices = client.get(f"{base}/invoices", headers=headers).json()
     assert invoices[0]["issued_at"] >= invoices[-1]["issued_at"] and "INV-10005" not in {
         i["invoice_number"] for i in invoices
     }
     one = client.get(f"{base}/invoices/INV-10003", headers=headers).json()
     assert one["amount"] == 149.0 and one["status"] == "paid" and one["url"].endswith("INV-10003")
-    assert_error(client.get(f"/api/v1/customers/{BEN}/invoices/INV-10003", headers=headers), 404, "invoice_not_found")
+    assert_error(client.get(f"/api/v1/customers/{BEN}/invoices/INV-10003", headers=ben), 404, "invoice_not_found")
 
 
-def test_shipping_address(client: TestClient, write_headers: W) -> None:
+def test_shipping_address(client: TestClient, as_customer: As) -> None:
     base = f"/api/v1/customers/{ALICE}/orders"
+
+    def write_headers(key: str) -> Headers:
+        return as_customer(ALICE, key)
+
     address = {"line1": "2 New Road", "city": "Leeds", "postcode": "ls14ap", "country": "gb"}
     ok = client.put(f"{base}/10002/shipping-address", headers=write_headers("a-1"), json=address)
     assert ok.status_code == 200, ok.text

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from crm_backend.db import AuditLog, IdempotencyKey, Refund, new_session
+from tests.factories import grant_headers
 
 W = Callable[[str], dict[str, str]]
 URL = "/api/v1/customers/1/orders/10003/refunds"
+
+
+@pytest.fixture
+def write_headers(write_headers: W) -> W:
+    """Every write here is Alice's (customer 1), from a conversation holding her strong identity grant."""
+    return lambda key: {**write_headers(key), **grant_headers(1)}
 
 
 def count(engine: Engine, model: type) -> int:
@@ -46,7 +54,7 @@ def test_key_scope_is_per_path(client: TestClient, write_headers: W) -> None:
 
 
 def test_missing_or_too_long_key(client: TestClient, headers: dict[str, str], write_headers: W) -> None:
-    missing = client.post(URL, headers=headers, json={"amount": 1, "reason": "x"})
+    missing = client.post(URL, headers={**headers, **grant_headers(1)}, json={"amount": 1, "reason": "x"})
     assert missing.status_code == 400 and missing.json()["code"] == "idempotency_key_required"
     long = client.post(URL, headers=write_headers("x" * 201), json={"amount": 1, "reason": "x"})
     assert long.status_code == 422 and long.json()["code"] == "invalid_request"

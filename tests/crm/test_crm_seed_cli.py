@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.script import ScriptDirectory
@@ -147,8 +148,14 @@ def test_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings()
     assert settings.port == 9001 and settings.host == "127.0.0.1"
     assert settings.database_url.endswith("/var/crm.db") and Path(settings.database_url[10:]).is_absolute()
+    secrets: dict[str, Any] = {
+        "api_key": "s3cret",
+        "rasa_token": "t0ken",
+        "grant_secret": "g" * 32,
+        "shop_login_secret": "s" * 32,
+    }
     with pytest.raises(RuntimeError):
         Settings(env="production").check()
     with pytest.raises(RuntimeError):
-        Settings(env="production", api_key="").check()
-    assert Settings(env="production", api_key="s3cret").check().api_key == "s3cret"
+        Settings(env="production", **{**secrets, "api_key": ""}).check()
+    assert Settings(env="production", **secrets).check().api_key == "s3cret"

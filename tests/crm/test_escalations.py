@@ -15,6 +15,7 @@ from crm_backend.app import create_app
 from crm_backend.db import Agent, AuditLog, Escalation, EscalationMessage, IdempotencyKey, new_session
 from crm_backend.services import escalations
 from crm_backend.settings import Settings
+from tests.factories import grant_headers
 from tests.support import FakeRasa
 
 W = Callable[[str], dict[str, str]]
@@ -51,6 +52,11 @@ def body(conversation_id: str = "conv-1", priority: int = 50, **extra: Any) -> d
         "packet": {"orders": ["10001"], "transcript": [{"sender": "customer", "text": "where is my parcel?!"}]},
         **extra,
     }
+
+
+def identity_grant(customer_id: int, conversation_id: str) -> str:
+    """The CRM's identity grant for ``customer_id`` in ``conversation_id``: what lets an escalation name the customer."""
+    return grant_headers(customer_id, conversation_id=conversation_id)["X-Identity-Grant"]
 
 
 def create(api: TestClient, wh: W, key: str, **kwargs: Any) -> httpx.Response:
@@ -113,7 +119,9 @@ def test_create_validation(api: TestClient, write_headers: W, headers: dict[str,
     for bad in (body(priority=101), body(priority=-1), {"conversation_id": "c1"}):
         response = api.post("/api/v1/escalations", json=bad, headers=write_headers(f"bad-{bad.get('priority')}"))
         assert response.status_code == 422 and response.json()["code"] == "invalid_request"
-    unknown = create(api, write_headers, "k-unknown", customer_id=999999)
+    unknown = create(
+        api, write_headers, "k-unknown", customer_id=999999, identity_grant=identity_grant(999999, "conv-1")
+    )
     assert unknown.status_code == 404 and unknown.json()["code"] == "customer_not_found"
 
 
@@ -138,10 +146,12 @@ def test_list_orders_filters_and_describes(api: TestClient, write_headers: W, he
 
 
 def test_detail_and_not_found(api: TestClient, write_headers: W, headers: dict[str, str]) -> None:
-    create(api, write_headers, "k1", conversation_id="c1", customer_id=1)
+    create(api, write_headers, "k1", conversation_id="c1", customer_id=1, identity_grant=identity_grant(1, "c1"))
     detail = api.get("/api/v1/escalations/1", headers=headers).json()
     assert detail["packet"]["orders"] == ["10001"] and detail["scores"]["churn_probability"] == 0.4
     assert detail["customer_id"] == 1 and detail["messages"] == [] and detail["verdict"] is None
+    customer = detail["packet"]["customer"]
+    assert customer["verified"] is True and customer["verified_by"] == "one_time_code" and customer["verified_at"]
     assert detail["suggested_action"].startswith("Apologise")
     missing = api.get("/api/v1/escalations/999", headers=headers)
     assert missing.status_code == 404 and missing.json()["code"] == "escalation_not_found"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +21,19 @@ from crm_backend.db.support import RelayCursor
 from crm_backend.rasa_client import RasaClient, RasaRejected, RasaUnavailable
 from crm_backend.relay import EventRelay
 from crm_backend.services import escalations
+from crm_backend.services.grants import GrantPolicy
 from crm_backend.settings import Settings
+from tests.factories import grant_headers
 
 T0 = time.time() - 3600  # the conversation happened an hour ago, while the CRM was down
 KEY = "conv-1:escalation:1"
+# the CRM's grant policy: the fixtures' settings keep the default grant secret, as tests.factories.grant_headers does
+GRANTS = GrantPolicy("dev-grant-secret", idle=timedelta(minutes=30), absolute=timedelta(hours=8))
+
+
+def identity_grant(customer_id: int) -> str:
+    """The CRM's identity grant for ``customer_id`` in conv-1: what lets the escalation request name the customer."""
+    return grant_headers(customer_id, conversation_id="conv-1")["X-Identity-Grant"]
 
 
 class EventStore:
@@ -54,12 +63,15 @@ def user(text: str, at: float, score: float, intent: str = "chitchat") -> dict[s
 
 
 def request_body(**extra: Any) -> dict[str, Any]:
+    """The escalation request of conv-1; it names a customer (1 unless ``customer_id=``) with that customer's grant."""
+    customer_id = extra.get("customer_id", 1)
     return {
         "conversation_id": "conv-1", "channel": "rest", "customer_id": 1, "priority": 72,
         "reason_codes": ["explicit_request", "strong_negative"], "summary": "Late parcel, wants a person.",
         "suggested_action": "Greet the customer and take over the request.",
         "scores": {"sentiment_last": -0.9, "sentiment_mean": -0.6, "churn_probability": 0.3, "customer_value": 120.5},
-        "packet": {"transcript": [{"sender": "customer", "text": "I want a human"}]}, **extra,
+        "packet": {"transcript": [{"sender": "customer", "text": "I want a human"}]},
+        "identity_grant": identity_grant(customer_id) if customer_id is not None else None, **extra,
     }  # fmt: skip
 
 
@@ -94,11 +106,12 @@ def rows(engine: Engine, model: Any) -> list[Any]:
 
 def test_creates_escalation_and_relays_later_messages(engine: Engine, personas: None, store: EventStore) -> None:
     ids = conversation(store)
-    relay = EventRelay(engine, store.url)
+    relay = EventRelay(engine, store.url, grants=GRANTS)
     assert relay.run_once() == ids["second"]
     (escalation,) = rows(engine, Escalation)
     assert escalation.request_key == KEY and escalation.conversation_id == "conv-1" and escalation.status == "open"
     assert escalation.customer_id == 1 and escalation.priority == 72 and escalation.channel == "rest"
+    assert escalation.packet["customer"]["verified_by"] == "one_time_code" and escalation.packet["customer"]["verified"]
     assert escalation.created_at == datetime.utcfromtimestamp(T0 + 11.2)  # when the assistant escalated
     assert escalation.scores["customer_value"] == 120.5 and escalation.suggested_action.startswith("Greet")
     messages = rows(engine, EscalationMessage)
@@ -116,22 +129,23 @@ def test_creates_escalation_and_relays_later_messages(engine: Engine, personas: 
 
 def test_idempotent_across_runs_restarts_and_cursor_loss(engine: Engine, personas: None, store: EventStore) -> None:
     ids = conversation(store)
-    assert EventRelay(engine, store.url).run_once() == ids["second"]
-    assert EventRelay(engine, store.url).run_once() == 0  # a restarted relay resumes from the stored cursor
+    assert EventRelay(engine, store.url, grants=GRANTS).run_once() == ids["second"]
+    # a restarted relay resumes from the stored cursor
+    assert EventRelay(engine, store.url, grants=GRANTS).run_once() == 0
     third = store.add("conv-1", user("still waiting", T0 + 300, -0.7))
-    restarted = EventRelay(engine, store.url)
+    restarted = EventRelay(engine, store.url, grants=GRANTS)
     assert restarted.position() == ids["second"] and restarted.run_once() == 1
     with new_session(engine) as session:  # cursor lost: everything is read again, nothing is added twice
         session.execute(delete(RelayCursor))
         session.commit()
-    assert EventRelay(engine, store.url).run_once() == third
+    assert EventRelay(engine, store.url, grants=GRANTS).run_once() == third
     assert len(rows(engine, Escalation)) == 1
     assert [m.text for m in rows(engine, EscalationMessage)] == ["hello??", "anyone there", "still waiting"]
 
 
 def test_small_batches(engine: Engine, personas: None, store: EventStore) -> None:
     ids = conversation(store)
-    relay = EventRelay(engine, store.url, batch_size=2)
+    relay = EventRelay(engine, store.url, grants=GRANTS, batch_size=2)
     assert relay.run_once() == ids["second"] and relay.position() == ids["second"]
     assert len(rows(engine, EscalationMessage)) == 2
 
@@ -139,10 +153,11 @@ def test_small_batches(engine: Engine, personas: None, store: EventStore) -> Non
 def test_fast_path_first_then_relay(engine: Engine, personas: None, store: EventStore) -> None:
     with new_session(engine) as session:  # the action's POST /escalations succeeded, just before the slot event
         fields = {**request_body(), "request_key": KEY, "actor": "bot:conv-1"}
+        del fields["identity_grant"]  # the API checked it before creating the escalation
         escalations.create_escalation(session=session, created_at=datetime.utcfromtimestamp(T0 + 10.9), **fields)
         session.commit()
     conversation(store)
-    EventRelay(engine, store.url).run_once()
+    EventRelay(engine, store.url, grants=GRANTS).run_once()
     (escalation,) = rows(engine, Escalation)
     assert escalation.created_at == datetime.utcfromtimestamp(T0 + 10.9)
     assert [m.text for m in rows(engine, EscalationMessage)] == ["hello??", "anyone there"]
@@ -157,15 +172,37 @@ def test_tolerates_bad_rows_and_bad_requests(engine: Engine, personas: None, sto
     store.add("conv-x", {"event": "slot", "name": "escalation_request", "value": invalid, "timestamp": T0})
     store.add("conv-1", {"event": "user", "text": "no timestamp"})
     ids = conversation(store, request_body(customer_id=987654))  # unknown customer: kept, link dropped
-    assert EventRelay(engine, store.url).run_once() == ids["second"]
+    assert EventRelay(engine, store.url, grants=GRANTS).run_once() == ids["second"]
     (escalation,) = rows(engine, Escalation)
     assert escalation.customer_id is None and escalation.packet["unknown_customer_id"] == 987654
     assert len(rows(engine, EscalationMessage)) == 2
 
 
+@pytest.mark.parametrize(
+    "grant",
+    [
+        None,
+        grant_headers(1, conversation_id="conv-other")["X-Identity-Grant"],
+        grant_headers(1, conversation_id="conv-1", secret="another-grant-secret-0123456789ab")["X-Identity-Grant"],
+    ],
+    ids=["no grant", "another conversation's", "forged"],
+)
+def test_a_request_names_the_customer_only_with_their_grant(
+    engine: Engine, personas: None, store: EventStore, grant: str | None
+) -> None:
+    conversation(store, request_body(identity_grant=grant))
+    EventRelay(engine, store.url, grants=GRANTS).run_once()
+    (escalation,) = rows(engine, Escalation)
+    assert escalation.customer_id is None
+    assert escalation.packet["customer"] == {
+        "claimed_customer_id": 1, "verified": False, "verified_by": None, "verified_at": None,
+    }  # fmt: skip
+    assert escalation.packet["transcript"] == [{"sender": "customer", "text": "I want a human"}]
+
+
 def test_closed_escalations_get_no_messages(engine: Engine, personas: None, store: EventStore) -> None:
     conversation(store)
-    relay = EventRelay(engine, store.url)
+    relay = EventRelay(engine, store.url, grants=GRANTS)
     relay.run_once()
     with new_session(engine) as session:
         session.execute(select(Escalation)).scalar_one().status = "resolved"
@@ -176,14 +213,14 @@ def test_closed_escalations_get_no_messages(engine: Engine, personas: None, stor
 
 def test_missing_source_is_nothing_yet(engine: Engine, tmp_path: Path) -> None:
     missing = tmp_path / "nope.db"
-    assert EventRelay(engine, f"sqlite:///{missing}").run_once() == 0
+    assert EventRelay(engine, f"sqlite:///{missing}", grants=GRANTS).run_once() == 0
     assert not missing.exists()  # the relay never creates Rasa's database
     sqlite3.connect(tmp_path / "empty.db").close()
-    assert EventRelay(engine, f"sqlite:///{tmp_path / 'empty.db'}").run_once() == 0
+    assert EventRelay(engine, f"sqlite:///{tmp_path / 'empty.db'}", grants=GRANTS).run_once() == 0
 
 
 def test_source_with_password_is_masked(engine: Engine) -> None:
-    relay = EventRelay(engine, "postgresql://rasa:s3cret@db/rasa")
+    relay = EventRelay(engine, "postgresql://rasa:s3cret@db/rasa", grants=GRANTS)
     assert "s3cret" not in relay.source and "s3cret" not in relay.event_key(7)
 
 
@@ -210,7 +247,7 @@ def wait_for(predicate: Any, timeout: float = 5.0) -> bool:
 
 def test_background_thread_survives_errors(engine: Engine, personas: None, store: EventStore) -> None:
     conversation(store)
-    relay = FlakyRelay(engine, store.url)
+    relay = FlakyRelay(engine, store.url, grants=GRANTS)
     relay.start(interval=0.02)
     try:
         assert wait_for(lambda: len(rows(engine, EscalationMessage)) == 2)
@@ -277,7 +314,7 @@ def test_cli_relay_once(tmp_path: Path, store: EventStore, capsys: pytest.Captur
 
 def test_csat_given_while_the_crm_was_down_is_stored_once(engine: Engine, personas: None, store: EventStore) -> None:
     conversation(store)
-    relay = EventRelay(engine, store.url)
+    relay = EventRelay(engine, store.url, grants=GRANTS)
     relay.run_once()
     with new_session(engine) as session:
         (escalation,) = session.execute(select(Escalation)).scalars()
