@@ -1,12 +1,15 @@
 """Render the effective Rasa credentials file from the environment.
 
 Rasa expands ``${VAR}`` in credentials.yml but has no defaults and fails on an unset variable, so the checked-in
-credentials.yml holds what needs no secret (REST, socket.io) and this module adds a channel only when its secrets are
-set: Slack with ``SLACK_BOT_TOKEN`` and ``SLACK_SIGNING_SECRET``, Telegram with ``TELEGRAM_BOT_TOKEN`` and
-``TELEGRAM_WEBHOOK_SECRET``. The REST channel (development and tests) needs ``Authorization: Bearer
-<REST_CHANNEL_TOKEN>`` when that token is set, and is left out altogether outside development (``CRM_ENV`` other
-than ``development``, or unset) unless it is set. ``scripts/stack.py`` writes the result next to the rendered
-endpoints file for each stack.
+credentials.yml holds what needs no secret and is safe anywhere (socket.io), and this module adds the others:
+
+* the REST channel (development and tests) in development (``CRM_ENV=development``, said explicitly), or anywhere
+  when ``REST_CHANNEL_TOKEN`` is set, which every REST request must then present (``Authorization: Bearer``);
+  outside development without a token there is no REST channel, whatever the base file says;
+* Slack with ``SLACK_BOT_TOKEN`` and ``SLACK_SIGNING_SECRET``, Telegram with ``TELEGRAM_BOT_TOKEN`` and
+  ``TELEGRAM_WEBHOOK_SECRET``.
+
+``scripts/stack.py`` writes the result next to the rendered endpoints file for each stack.
 """
 
 from __future__ import annotations
@@ -34,15 +37,13 @@ def development(env: Mapping[str, str]) -> bool:
 
 
 def render_credentials(base: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
-    """``base`` (the checked-in channels) with the REST channel's token or without it (see the module docstring),
-    plus Slack and Telegram where the environment enables them."""
-    channels: dict[str, Any] = dict(base)
-    if REST_CLASS in channels:
-        rest_token = _value(env, "REST_CHANNEL_TOKEN")
-        if rest_token:
-            channels[REST_CLASS] = {**(channels[REST_CLASS] or {}), "token": rest_token}
-        elif not development(env):
-            del channels[REST_CLASS]
+    """The REST channel where the environment allows it (see the module docstring), ``base`` (the checked-in
+    channels), and Slack and Telegram where the environment enables them."""
+    channels: dict[str, Any] = {}
+    rest_token = _value(env, "REST_CHANNEL_TOKEN")
+    if rest_token or development(env):
+        channels[REST_CLASS] = {"token": rest_token} if rest_token else None
+    channels.update((name, settings) for name, settings in base.items() if name != REST_CLASS)
     slack_token, slack_secret = _value(env, "SLACK_BOT_TOKEN"), _value(env, "SLACK_SIGNING_SECRET")
     if slack_token and slack_secret:
         slack: dict[str, Any] = {"slack_token": slack_token, "slack_signing_secret": slack_secret}

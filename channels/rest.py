@@ -1,15 +1,15 @@
-"""Rasa's REST channel for development and tests, with its own conversations (credentials.yml names it; same URL,
-/webhooks/rest/webhook).
+"""Rasa's REST channel for development and tests, with its own conversations (URL /webhooks/rest/webhook; the
+rendered credentials file names it when the environment allows it, channels/credentials.py).
 
 * The body must be ``{"sender": "<id>", "message": "<text>", "metadata"?: {...}}`` with a sender of 1-64 characters of
-  ``A-Z a-z 0-9 . _ @ -``; anything else gets a 400 that says what is expected (Rasa's own ``RestInput`` answered 500
+  ``A-Z a-z 0-9 . _ @ -``; anything else gets a 400 that says what is expected (Rasa's own ``RestInput`` answers 500
   to an empty body, a JSON array, ``null`` or a number).
 * Its senders live in their own namespace: the conversation (tracker) id is ``rest:<sender>``, which no other channel
   produces, so a REST caller can never read or continue a Slack, Telegram or web-widget conversation. The answer's
   ``recipient_id`` is that conversation id; the CRM stores it (at most 69 characters) like any other.
 * The conversation is always recorded as channel ``rest`` (a body's ``input_channel`` is not read), and the caller's
   address is recorded under ``metadata["shopcare_client"]`` (channels/identity.py).
-* With a token (credentials key ``token``, from ``REST_CHANNEL_TOKEN``; channels/credentials.py) every request needs
+* With a token (credentials key ``token``, from ``REST_CHANNEL_TOKEN``) every request needs
   ``Authorization: Bearer <token>`` (compared in constant time), 401 otherwise. Outside development the channel is
   enabled only with a token.
 """

@@ -40,7 +40,7 @@ DEV = {"CRM_ENV": "development"}
 
 def test_in_development_without_secrets_only_rest_and_socketio_are_enabled():
     assert list(render_credentials(BASE, DEV)) == [REST_CLASS, SOCKETIO_CLASS]
-    assert render_credentials(BASE, DEV)[REST_CLASS] is None  # no token: open, as in credentials.yml
+    assert render_credentials(BASE, DEV)[REST_CLASS] is None  # no token: open
     half = DEV | {"SLACK_BOT_TOKEN": "xoxb-1", "TELEGRAM_BOT_TOKEN": "1:abc", "SLACK_SIGNING_SECRET": "  "}
     # a token without its secret enables nothing
     assert list(render_credentials(BASE, half)) == [REST_CLASS, SOCKETIO_CLASS]
@@ -51,6 +51,11 @@ def test_outside_development_the_rest_channel_is_off_without_a_token(env):
     assert list(render_credentials(BASE, env)) == [SOCKETIO_CLASS]
     with_token = render_credentials(BASE, env | {"REST_CHANNEL_TOKEN": " t0ken "})
     assert list(with_token) == [REST_CLASS, SOCKETIO_CLASS] and with_token[REST_CLASS] == {"token": "t0ken"}
+
+
+def test_the_checked_in_file_alone_has_no_rest_channel_and_cannot_force_one_in_production():
+    assert REST_CLASS not in BASE  # what a launcher that does not render (the Docker image) serves
+    assert list(render_credentials(BASE | {REST_CLASS: None}, {})) == [SOCKETIO_CLASS]
 
 
 def test_a_rest_token_is_required_in_development_too_once_it_is_set():
