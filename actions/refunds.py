@@ -32,12 +32,16 @@ async def precheck(dispatcher: CollectingDispatcher, customer_id: str, order_id:
 async def run_refund(ctx: TaskContext) -> list[EventType]:
     amount = float(ctx.slot("refund_amount"))
     quote = await ctx.client.refund_eligibility(ctx.customer_id, ctx.order_id)
-    limit = float(quote.get("auto_approve_limit") or 0)
-    review = (
-        "It's within our automatic limit, so it will be approved straight away."
-        if amount <= limit
-        else "Refunds over " + money(limit) + " are checked by our team, usually within 2 working days."
-    )
+    limit = float(quote.get("auto_approve_limit") or 0)  # what can still be approved at once, given earlier refunds
+    if amount <= limit:
+        review = "It's within our automatic limit, so it will be approved straight away."
+    elif limit > 0:
+        review = (
+            f"Right now I can approve up to {money(limit)} straight away, so our team will check this one first, "
+            "usually within 2 working days."
+        )
+    else:
+        review = "Our team will check this one first, usually within 2 working days."
     ctx.ask_yes_no(
         f'To confirm: a refund of {money(amount)} for order {ctx.order_id}, reason: "{ctx.slot("refund_reason")}". '
         f"{review} Shall I submit it?"

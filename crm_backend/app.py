@@ -15,6 +15,7 @@ from crm_backend.api import handlers, routes_customers, routes_escalations, rout
 from crm_backend.api.deps import require_api_key
 from crm_backend.api.schemas import Health
 from crm_backend.db import make_engine
+from crm_backend.mailer import Mailer
 from crm_backend.policies import load_policies
 from crm_backend.rasa_client import RasaClient
 from crm_backend.relay_pika import make_relay
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.policies = load_policies(settings.policy_file)
     app.state.rasa_client = RasaClient.from_settings(settings)  # tests may replace it with a fake
+    app.state.mailer = Mailer.from_settings(settings)  # tests may replace it
     app.state.relay = None
     handlers.install(app)
 
@@ -77,5 +79,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(routes_risk.router)
     app.include_router(api)
     app.include_router(storefront_router)  # /shop and /widget/shopcare-widget.js: no API key, public pages
+    if settings.development:  # /dev/outbox: the development mail sink's mail; absent (404) in any other env
+        from crm_backend.api import routes_dev
+
+        app.include_router(routes_dev.router)
     console.install(app)  # the agents' console under /console
     return app

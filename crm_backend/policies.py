@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
+from typing import ClassVar
 
 import yaml
 from pydantic import BaseModel, Field, validator
@@ -21,14 +23,21 @@ TOPICS = (
 
 class RefundRules(BaseModel):
     window_days: int
-    auto_approve_limit: float
+    auto_approve_limit: float  # per order: everything asked for on it, this refund included
+    auto_approve_customer_30d: float  # per customer: everything asked for on their orders in the last 30 days
     eligible_statuses: list[str]
     processing_working_days: int
     review_working_days: int
 
+    customer_window: ClassVar[timedelta] = timedelta(days=30)
+
     @property
     def auto_approve_limit_pence(self) -> int:
         return pounds_to_pence(self.auto_approve_limit) or 0
+
+    @property
+    def auto_approve_customer_30d_pence(self) -> int:
+        return pounds_to_pence(self.auto_approve_customer_30d) or 0
 
 
 class CancellationRules(BaseModel):
@@ -109,6 +118,7 @@ class Policies(BaseModel):
         values = {
             "refund_window_days": self.refunds.window_days,
             "auto_approve_limit": f"{self.refunds.auto_approve_limit:.2f}",
+            "auto_approve_customer_30d": f"{self.refunds.auto_approve_customer_30d:.2f}",
             "refund_processing_working_days": self.refunds.processing_working_days,
             "packed_fee": f"{self.cancellation.fee_by_status.get('packed', 0):.2f}",
             "cancel_refund_days": self.cancellation.refund_working_days,

@@ -46,6 +46,17 @@ class Settings(BaseSettings):
     # Identity verification: this many failed checks of one order within the window lock its verification
     verify_max_failures_per_order: int = 5
     verify_lock_minutes: int = 15
+    # Outgoing mail (crm_backend/mailer.py), e.g. one-time codes: an SMTP relay, with STARTTLS and a login when set.
+    # In development the mail sink (python -m crm_backend.mailsink) receives it into dev_mail_store, which
+    # GET /dev/outbox and the console's Dev outbox page read (both exist only when env is "development").
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_user: str = ""  # "" sends without logging in
+    smtp_password: str = ""
+    smtp_from: str = "ShopCare <no-reply@shopcare.example>"
+    smtp_starttls: bool = False  # required for a login to any host but loopback
+    smtp_timeout_seconds: float = 10.0
+    dev_mail_store: str = "var/dev_mail.jsonl"
 
     class Config:
         env_prefix = "CRM_"
@@ -66,7 +77,7 @@ class Settings(BaseSettings):
     def _absolute_events_path(cls, value: str) -> str:
         return str(cls._absolute_sqlite_path(value))
 
-    @validator("policy_file", "widget_dir")
+    @validator("policy_file", "widget_dir", "dev_mail_store")
     def _absolute_repo_path(cls, value: str) -> str:
         path = Path(value)
         return str(path if path.is_absolute() else REPO_ROOT / path)

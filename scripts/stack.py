@@ -148,6 +148,7 @@ class Stack:
     crm_port: int = 8000
     action_port: int = 5055
     rasa_port: int = 5005
+    smtp_port: int = 8025  # the development mail sink (crm_backend/mailsink.py); the CRM sends its mail there
     database_url: str = f"sqlite:///{ROOT / 'var' / 'crm.db'}"
     tracker_db: Path = ROOT / "var" / "rasa_tracker.db"
     events_db: Path = ROOT / "var" / "rasa_events.db"
@@ -189,6 +190,9 @@ class Stack:
             CRM_RASA_URL=self.rasa_url,
             CRM_RASA_TOKEN=self.rasa_token,
             CRM_RASA_EVENTS_URL=f"sqlite:///{self.events_db}",
+            CRM_SMTP_HOST="127.0.0.1",
+            CRM_SMTP_PORT=str(self.smtp_port),
+            CRM_DEV_MAIL_STORE=str(self.mail_store),
         )
 
     def crm(self, *args: str) -> str:
@@ -237,6 +241,29 @@ class Stack:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.procs[name] = proc
         return proc
+
+    @property
+    def mail_store(self) -> Path:
+        """The mail sink's store (JSON lines), next to this stack's logs; GET /dev/outbox reads it."""
+        return self.log_dir.parent / "dev_mail.jsonl"
+
+    def start_mailsink(self) -> None:
+        """The development mail sink on loopback: the CRM's mail (one-time codes) lands in `mail_store`."""
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", self.smtp_port)) == 0:
+                raise RuntimeError(f"port {self.smtp_port} (mail sink) is already in use: is another `make run` up?")
+        cmd = [sys.executable, "-m", "crm_backend.mailsink", "--host", "127.0.0.1", "--port", str(self.smtp_port)]
+        proc = self._start("mailsink", [*cmd, "--store", str(self.mail_store)], base_env())
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the mail sink exited with code {proc.returncode} (port {self.smtp_port} in use?)")
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", self.smtp_port)) == 0:
+                    return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the mail sink is not listening on port {self.smtp_port} after 30 s")
+            time.sleep(0.2)
 
     def start_crm(self) -> None:
         proc = self._start(
@@ -299,13 +326,19 @@ class Stack:
 
     def start(self) -> Stack:
         self.check_ports_free()
+        self.start_mailsink()
         self.start_crm()
         self.start_actions()
         self.start_rasa()
         return self
 
     def restart(self, name: str) -> None:
-        {"crm": self.start_crm, "actions": self.start_actions, "rasa": self.start_rasa}[name]()
+        {
+            "mailsink": self.start_mailsink,
+            "crm": self.start_crm,
+            "actions": self.start_actions,
+            "rasa": self.start_rasa,
+        }[name]()
 
     def supervise_once(self) -> list[str]:
         """Start again every process that exited without being stopped (crash, OOM kill); returns their names."""
@@ -356,6 +389,7 @@ def local_stack(
         crm_port=free_port(),
         action_port=free_port(),
         rasa_port=rasa_port or free_port(),
+        smtp_port=free_port(),
         database_url=f"sqlite:///{workdir / 'crm.db'}",
         tracker_db=workdir / "tracker.db",
         events_db=workdir / "events.db",

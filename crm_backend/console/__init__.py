@@ -68,6 +68,7 @@ def templates() -> Jinja2Templates:
         autoescape=True,  # every page escapes what it shows: a transcript is customer input
         undefined=jinja2.StrictUndefined,
     )
+    env.globals["dev_outbox"] = False  # install() links the Dev outbox page in development
     return Jinja2Templates(env=env)
 
 
@@ -99,6 +100,11 @@ def install(app: FastAPI) -> None:
 
     app.state.console_templates = templates()
     app.include_router(routes.router)
+    if app.state.settings.development:  # the Dev outbox page and its nav link; 404 in any other env
+        from crm_backend.console import dev_outbox
+
+        app.include_router(dev_outbox.router)
+        app.state.console_templates.env.globals["dev_outbox"] = True
     app.mount("/console/static", StaticFiles(directory=str(HERE / "static")), name="console-static")
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(Forbidden, _forbidden)

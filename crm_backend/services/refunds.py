@@ -1,4 +1,9 @@
-"""Refunds: eligibility, creation (auto-approve vs review), look-ups."""
+"""Refunds: eligibility, creation (approved at once or sent to review), look-ups.
+
+A refund is approved at once only while the order's refunds and the customer's refunds of the last 30 days, this one
+included, stay within the limits of ``policies.yml`` (``refunds.auto_approve_limit``, ``auto_approve_customer_30d``);
+otherwise it is created ``pending_review``. Both totals count every refund asked for, rejected ones included.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, object_session
 
-from crm_backend.db import Order, Refund, Ticket
+from crm_backend.db import Customer, Order, Refund, Ticket
 from crm_backend.errors import DomainError, not_found
 from crm_backend.policies import Policies
 from crm_backend.services import audit
@@ -40,15 +45,38 @@ class RefundQuote:
     message: str
     max_pence: int
     window_ends: date | None
-    auto_approve_limit_pence: int
+    auto_approve_limit_pence: int  # the most a refund asked for now may be and still be approved at once
+
+
+def auto_approve_headroom_pence(order: Order, *, session: Session, policies: Policies, now: datetime) -> int:
+    """How much more may be refunded on ``order`` at once: the room left under the order's limit and under the
+    customer's 30-day limit, whichever is smaller (never below 0)."""
+    rules = policies.refunds
+    on_order = sum(r.amount_pence for r in order.refunds)
+    recent = session.execute(
+        select(func.coalesce(func.sum(Refund.amount_pence), 0))
+        .join(Order)
+        .where(
+            Order.customer_id == order.customer_id,
+            Order.status.in_(rules.eligible_statuses),
+            Refund.created_at > now - rules.customer_window,
+        )
+    ).scalar_one()
+    room = min(rules.auto_approve_limit_pence - on_order, rules.auto_approve_customer_30d_pence - int(recent))
+    return max(room, 0)
 
 
 def refund_quote(order: Order, *, policies: Policies, now: datetime | None = None) -> RefundQuote:
+    """What may be refunded on ``order`` (read in the order's own session) and how much of it at once."""
     from crm_backend.services.orders import paid_pence, refunded_pence
 
     rules = policies.refunds
-    today = (now or utcnow()).date()
-    limit = rules.auto_approve_limit_pence
+    now = now or utcnow()
+    today = now.date()
+    session = object_session(order)
+    if session is None:
+        raise RuntimeError(f"order {order.order_number} is not attached to a session")
+    limit = auto_approve_headroom_pence(order, session=session, policies=policies, now=now)
     if order.status not in rules.eligible_statuses:
         return RefundQuote(
             False,
@@ -102,6 +130,9 @@ def create_refund(
     now: datetime | None = None,
 ) -> Refund:
     now = now or utcnow()
+    # The caller holds the order's row lock; the customer's row lock makes concurrent refunds on their other orders
+    # wait too, so the 30-day total is read after theirs (PostgreSQL; SQLite has one writer at a time).
+    session.execute(select(Customer.id).where(Customer.id == order.customer_id).with_for_update())
     quote = refund_quote(order, policies=policies, now=now)
     if not quote.eligible:
         raise DomainError(
@@ -126,7 +157,7 @@ def create_refund(
             {"max_amount": pence_to_pounds(quote.max_pence)},
         )
     rules = policies.refunds
-    approved = pence <= rules.auto_approve_limit_pence
+    approved = pence <= quote.auto_approve_limit_pence
     days = rules.processing_working_days + (0 if approved else rules.review_working_days)
     refund = Refund(
         reference=new_refund_reference(session=session),
