@@ -58,7 +58,7 @@ def is_current(tracker: Tracker, now: float | None = None) -> bool:
 
 def is_strong(tracker: Tracker) -> bool:
     found = claims(tracker.get_slot("identity_grant"))
-    return bool(found) and found.get("prf") in STRONG
+    return found is not None and found.get("prf") in STRONG
 
 
 def needs_code(tracker: Tracker) -> bool:

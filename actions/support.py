@@ -30,6 +30,7 @@ async def open_ticket(tracker: Tracker, topic: str) -> dict[str, Any]:
         "channel": tracker.get_latest_input_channel() or "unknown",
         "topic": topic,
         "summary": _recent_customer_text(tracker),
+        "identity_grant": tracker.get_slot("identity_grant"),  # the CRM keeps customer_id only with its grant
     }
     return await get_client().create_ticket(
         {k: v for k, v in body.items() if v is not None}, key=idempotency_key(tracker, "ticket", topic)

@@ -13,7 +13,7 @@ Measured per back-end, on random (customer, order) pairs of the generated data, 
 - service: what a request does inside the CRM (`orders.get_order` with the ownership check + the order-detail view
   with items, shipment, payment, invoice, refunds) in a fresh session;
 - HTTP: `GET /api/v1/customers/{id}/orders/{number}` against a real `crm serve` (uvicorn) on loopback, which is what
-  the action server calls.
+  the action server calls, with the customer's identity grant (checked, and refreshed in the answer, by the CRM).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -45,6 +45,7 @@ from crm_backend.db import Order, new_session  # noqa: E402
 from crm_backend.db.base import make_engine  # noqa: E402
 from crm_backend.policies import load_policies  # noqa: E402
 from crm_backend.services import orders as order_service  # noqa: E402
+from crm_backend.services.grants import GrantPolicy  # noqa: E402
 from crm_backend.settings import Settings  # noqa: E402
 
 CACHE = ROOT / "var" / "bench"
@@ -153,12 +154,20 @@ def measure_http(url: str, pairs: list[tuple[int, str]], log_dir: Path) -> list[
     timings = []
     try:
         stack.start_crm()
+        # each look-up carries the identity grant of a conversation verified as that customer, as the actions send it
+        grants = GrantPolicy(stack.grant_secret, idle=timedelta(minutes=30), absolute=timedelta(hours=8))
+        headers = {}
+        for customer_id, _ in pairs:
+            token, _grant = grants.issue(
+                customer_id=customer_id, conversation_id="bench", channel="rest", strength="email"
+            )
+            headers[customer_id] = {"X-Identity-Grant": token, "X-Conversation-Id": "bench", "X-Channel": "rest"}
         with httpx.Client(base_url=f"{stack.crm_url}/api/v1", headers={"X-API-Key": "bench-key"}) as client:
             for customer_id, number in pairs[:50]:  # warm-up: connections, imports, caches
-                client.get(f"/customers/{customer_id}/orders/{number}").raise_for_status()
+                client.get(f"/customers/{customer_id}/orders/{number}", headers=headers[customer_id]).raise_for_status()
             for customer_id, number in pairs:
                 started = time.perf_counter()
-                response = client.get(f"/customers/{customer_id}/orders/{number}")
+                response = client.get(f"/customers/{customer_id}/orders/{number}", headers=headers[customer_id])
                 timings.append((time.perf_counter() - started) * 1000)
                 response.raise_for_status()
                 assert response.json()["order_number"] == number
@@ -182,7 +191,7 @@ def prepare(backend: str, orders: int) -> tuple[str, str, bool]:
         url = f"{server}/crm_lookup_{uuid.uuid4().hex[:8]}"
         ensure_database(url)
         temporary = True
-    env = {**os.environ, "CRM_DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "CRM_ENV": "development", "CRM_DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
     for args in (["init"], ["seed-if-empty", "--customers", "0"]):
         subprocess.run([sys.executable, "-m", "crm_backend", *args], cwd=ROOT, env=env, check=True, capture_output=True)
     engine = create_engine(url, future=True)

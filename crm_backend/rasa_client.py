@@ -64,7 +64,8 @@ class RasaClient:
         return self._client
 
     def post_events(self, conversation_id: str, events: list[dict[str, Any]]) -> None:
-        url = f"{self.base_url}/conversations/{quote(conversation_id, safe='')}/tracker/events"
+        # ":" and "@" stay as they are (REST conversations are "rest:<sender>"): Sanic does not decode path parameters
+        url = f"{self.base_url}/conversations/{quote(conversation_id, safe=':@')}/tracker/events"
         params = {"execute_side_effects": "true", "output_channel": "latest", "token": self.token}
         try:
             response = self._http().post(url, params=params, json=events)

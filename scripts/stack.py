@@ -154,6 +154,10 @@ class Stack:
     events_db: Path = ROOT / "var" / "rasa_events.db"
     api_key: str = "dev-api-key"
     rasa_token: str = "dev-rasa-token"
+    # CRM_ENV and the CRM's signing secrets; `make run` takes them from the environment or .env
+    crm_env_name: str = "development"
+    grant_secret: str = "dev-grant-secret"
+    shop_login_secret: str = "dev-shop-login-secret"
     action_token: str = "dev-action-token"  # X-Action-Token: the Rasa server sends it, the action server requires it
     model: Path = ROOT / "models" / f"{MODEL_NAME}.tar.gz"
     log_dir: Path = ROOT / "var" / "log"
@@ -193,6 +197,9 @@ class Stack:
             CRM_SMTP_HOST="127.0.0.1",
             CRM_SMTP_PORT=str(self.smtp_port),
             CRM_DEV_MAIL_STORE=str(self.mail_store),
+            CRM_ENV=self.crm_env_name,
+            CRM_GRANT_SECRET=self.grant_secret,
+            CRM_SHOP_LOGIN_SECRET=self.shop_login_secret,
         )
 
     def crm(self, *args: str) -> str:
@@ -228,8 +235,9 @@ class Stack:
     def write_credentials(self) -> Path:
         from channels.credentials import enabled_channels, write_credentials  # here: needs ROOT on sys.path
 
+        env = {"CRM_ENV": self.crm_env_name, **self.channel_env}  # the REST channel is on only in development
         path = write_credentials(
-            ROOT / "credentials.yml", self.log_dir.parent / f"credentials.{self.rasa_port}.yml", self.channel_env
+            ROOT / "credentials.yml", self.log_dir.parent / f"credentials.{self.rasa_port}.yml", env
         )
         self.channels = enabled_channels(yaml.safe_load(path.read_text()))
         print(f"[rasa] channels: {', '.join(self.channels)}", flush=True)
@@ -422,12 +430,28 @@ def prepare_database(stack: Stack, customers: int) -> None:
     stack.crm("demo-agents")  # console logins agent / supervisor (crm_backend/cli.py DEMO_AGENT_PASSWORD)
 
 
+# Stack fields that `make run` takes from the environment (or .env) when set there: the secrets of the processes.
+SECRET_SETTINGS = {
+    "api_key": "CRM_API_KEY",
+    "rasa_token": "CRM_RASA_TOKEN",
+    "action_token": "ACTION_SERVER_TOKEN",
+    "grant_secret": "CRM_GRANT_SECRET",
+    "shop_login_secret": "CRM_SHOP_LOGIN_SECRET",
+}
+
+
 def run(args: argparse.Namespace) -> int:
     from channels.credentials import read_env_file  # here: needs ROOT on sys.path
 
-    channel_env = {**read_env_file(ROOT / ".env"), **os.environ}  # like the CRM's settings: the environment wins
+    env = {**read_env_file(ROOT / ".env"), **os.environ}  # like the CRM's settings: the environment wins
+    secrets = {field: env[name] for field, name in SECRET_SETTINGS.items() if env.get(name)}
     stack = Stack(
-        crm_port=args.crm_port, action_port=args.action_port, rasa_port=args.rasa_port, channel_env=channel_env
+        crm_port=args.crm_port,
+        action_port=args.action_port,
+        rasa_port=args.rasa_port,
+        channel_env=env,
+        crm_env_name=env.get("CRM_ENV") or "development",
+        **secrets,  # type: ignore[arg-type]
     )
     prepare_database(stack, args.customers)
     ensure_churn_model()
@@ -447,29 +471,39 @@ def run(args: argparse.Namespace) -> int:
             print(f"[run] {exc} (logs: {stack.log_dir})", flush=True)
             return 1
         demo = json.loads(stack.crm("demo-customers", "--json"))
+        rest = "rest" in stack.channels  # a development and test channel: off in production without a token
+        development = stack.crm_env_name == "development"
         print(
             "\nShopCare is running:\n"
-            f"  Rasa REST channel   {stack.rasa_url}/webhooks/rest/webhook\n"
-            f"  Rasa socket.io      {stack.rasa_url}/socket.io\n"
+            + (f"  Rasa REST channel   {stack.rasa_url}/webhooks/rest/webhook\n" if rest else "")
+            + f"  Rasa socket.io      {stack.rasa_url}/socket.io\n"
             + "".join(
                 f"  {name.title()} webhook{' ' * (12 - len(name))}{stack.rasa_url}/webhooks/{name}/webhook\n"
                 for name in stack.channels
                 if name in ("slack", "telegram")
             )
-            + f"  storefront + widget {stack.crm_url}/shop\n"
+            + f"  storefront + widget {stack.crm_url}/shop"
+            + ('  ("Log in as" a demo customer: no questions asked)\n' if development else "\n")
             + f"  action server       {stack.action_url}/health\n"
             f"  CRM API docs        {stack.crm_url}/docs\n"
             f"  agents' console     {stack.crm_url}/console  (agent / supervisor, password shopcare-demo)\n"
-            f"  logs                {stack.log_dir}\n\nCustomers to try (order numbers by status):"
+            + (
+                f"  e-mails sent        {stack.crm_url}/dev/outbox?to=<address>  (one-time codes land here)\n"
+                if development
+                else ""
+            )
+            + f"  logs                {stack.log_dir}\n\nCustomers to try (order numbers by status):"
         )
         for person in demo:
             orders = ", ".join(f"{status} {number}" for status, number in person["orders"].items())
             print(f"  {person['name']:<16} {person['email']:<28} {person['postcode']:<9} {orders}")
-        print(
-            f'\nTry: curl -s -XPOST {stack.rasa_url}/webhooks/rest/webhook -d \'{{"sender":"me","message":"where is my order '
-            "10001?\"}'\nPress Ctrl-C to stop.",
-            flush=True,
-        )
+        if rest:
+            print(
+                f"\nTry: curl -s -XPOST {stack.rasa_url}/webhooks/rest/webhook "
+                '-d \'{"sender":"me","message":"where is my order 10001?"}\'',
+                flush=True,
+            )
+        print("Press Ctrl-C to stop.", flush=True)
         restarts: list[float] = []
         while not stopping:
             try:

@@ -13,6 +13,7 @@ from crm_backend.api.deps import Writer, get_policies, get_writer
 from crm_backend.errors import not_found
 from crm_backend.policies import Policies
 from crm_backend.services import tickets
+from crm_backend.services.grants import vouch
 
 router = APIRouter()
 
@@ -32,10 +33,19 @@ def one_policy(topic: str, policies: Policies = Depends(get_policies)) -> s.Poli
 
 @router.post("/tickets", response_model=s.TicketPublic, status_code=201, tags=["tickets"])
 def create_ticket(body: s.TicketCreate, writer: Writer = Depends(get_writer)) -> JSONResponse:
+    # a ticket names a customer only on the CRM's grant for this conversation (a complaint counts towards theirs)
+    customer_id, _ = vouch(
+        writer.request.app.state.grants,
+        body.identity_grant,
+        customer_id=body.customer_id,
+        conversation_id=body.conversation_id,
+        packet={},
+    )
+
     def action() -> s.TicketPublic:
         ticket = tickets.create_ticket(
             session=writer.session,
-            customer_id=body.customer_id,
+            customer_id=customer_id,
             conversation_id=body.conversation_id,
             channel=body.channel,
             topic=body.topic,

@@ -222,6 +222,9 @@ class TicketCreate(BaseModel):
     channel: str = Field(..., min_length=1, max_length=20)
     topic: str = Field(..., min_length=1, max_length=40)
     summary: str = Field(..., min_length=1, max_length=4000)
+    identity_grant: str | None = Field(
+        None, max_length=2000, description="the conversation's identity grant: without it customer_id is not kept"
+    )
 
 
 class TicketPublic(BaseModel):

@@ -6,11 +6,12 @@ Each test is another customer (its own browser context, so its own localStorage 
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from tests.browser.conftest import screenshot
 from tests.browser.widget_support import bot_says, focused, say, session_of, transcript
-from tests.support import crm_write, wait_until
+from tests.support import crm_write, one_time_code, wait_until
 
 
 # ----------------------------------------------------------------------------- tests
@@ -45,11 +46,14 @@ def test_keyboard_opens_the_widget_greets_and_closes_it_again(shop):
     assert focused(shop) == "button:Chat with ShopCare"  # focus returns to the launcher
 
 
-def test_quick_reply_buttons_render_and_clicking_one_sends_its_payload(shop, crm_api):
+def test_quick_reply_buttons_render_and_clicking_one_sends_its_payload(stack, shop, crm_api):
     shop.get_by_role("button", name="Chat with ShopCare").click()
     say(shop, "please cancel order 10004")
     bot_says(shop, "e-mail address or postcode")
+    asked = time.time()
     say(shop, "SW1A 1AA")
+    bot_says(shop, "e-mailed a 6-digit code")  # a change needs more than a postcode
+    say(shop, one_time_code(stack.crm_url, "alice.martin@example.com", after=asked - 1))
     question = bot_says(shop, "Shall I cancel order 10004?")
     replies = question.get_by_role("group", name="Suggested replies").get_by_role("button")
     assert replies.all_inner_texts() == ["Yes", "No"]
@@ -135,3 +139,33 @@ def test_agent_replies_are_marked_with_the_agents_name_and_hand_back_resumes_the
 
     shop.reload()  # the agent's message stays marked after a reload
     assert shop.locator('[data-sender="agent"] .who').first.inner_text() == "Sam Patel \u00b7 team member"
+
+
+def test_a_customer_logged_in_on_the_shop_is_greeted_by_name_and_asked_nothing(stack, new_page, crm_api):
+    page = new_page()
+    page.goto(f"{stack.crm_url}/shop")
+    page.get_by_label("Log in as").select_option("ben.okafor@example.com")  # the demo shop's login switch
+    page.wait_for_url("**/shop?as=*")
+    page.get_by_role("button", name="Chat with ShopCare").click()
+    say(page, "hi")
+    bot_says(page, "Hi Ben! You're signed in")
+    say(page, "please cancel my order 10013")  # a change: no e-mail, no postcode, no code asked
+    bot_says(page, "Shall I cancel order 10013?")
+    assert not [text for sender, text in transcript(page) if sender == "bot" and "postcode" in text]
+    say(page, "no")
+    bot_says(page, "left everything as it is")
+    assert crm_api.get("/customers/2/orders/10013").json()["status"] == "paid"
+
+
+def test_an_invalid_shop_token_is_ignored_and_the_customer_is_a_guest(stack, new_page):
+    page = new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{stack.crm_url}/shop")
+    page.evaluate("() => { window.ShopCareChat.identityToken = 'eyJhbGciOiJub25lIn0.eyJlbWFpbCI6ImFAYi5jIn0.'; }")
+    page.get_by_role("button", name="Chat with ShopCare").click()
+    say(page, "hello")
+    bot_says(page, "I'm the ShopCare assistant")  # the guest greeting, no error
+    say(page, "where is my order 10001?")
+    bot_says(page, "e-mail address or postcode")
+    assert errors == []

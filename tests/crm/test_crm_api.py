@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timezone
 
+import pytest
 from fastapi.testclient import TestClient
 
 from crm_backend.services.grants import GrantPolicy
 from crm_backend.settings import Settings
+from tests.factories import grant_headers
 
 ALICE, BEN, CHLOE = 1, 2, 3
 Headers = dict[str, str]
@@ -253,28 +255,54 @@ def test_shipping_address(client: TestClient, as_customer: As) -> None:
 
 
 def test_tickets(client: TestClient, write_headers: W) -> None:
+    ben = grant_headers(BEN, conversation_id="conv-9", channel="web")["X-Identity-Grant"]
     body = {
         "customer_id": BEN,
         "conversation_id": "conv-9",
         "channel": "web",
         "topic": "complaint",
         "summary": "Late again",
+        "identity_grant": ben,
     }
     created = client.post("/api/v1/tickets", headers=write_headers("t-1"), json=body)
     assert created.status_code == 201 and created.json()["status"] == "open"
     assert created.json()["topic"] == "complaint" and created.json()["reference"].startswith("TK-")
+    assert created.json()["complaints_in_window"] >= 1  # counted as Ben's complaint
     anonymous = client.post("/api/v1/tickets", headers=write_headers("t-2"), json={**body, "customer_id": None})
     assert anonymous.status_code == 201
-    assert_error(
-        client.post("/api/v1/tickets", headers=write_headers("t-3"), json={**body, "customer_id": 999}),
-        404,
-        "customer_not_found",
-    )
+
+
+@pytest.mark.parametrize(
+    "claim",
+    [
+        {},  # no grant at all
+        {"identity_grant": "forged.grant.token"},
+        {"identity_grant": grant_headers(BEN, conversation_id="another-conversation")["X-Identity-Grant"]},
+        {
+            "identity_grant": grant_headers(BEN, conversation_id="conv-9", channel="web")["X-Identity-Grant"],
+            "customer_id": 999,
+        },
+    ],
+)
+def test_a_ticket_names_a_customer_only_on_the_crms_grant(client: TestClient, write_headers: W, claim) -> None:
+    """With the API key alone nobody can file complaints against a customer, read their count or probe ids."""
+    body = {"customer_id": BEN, "conversation_id": "conv-9", "channel": "web", "topic": "complaint", "summary": "x"}
+    answer = client.post("/api/v1/tickets", headers=write_headers(f"t-{len(str(claim))}"), json={**body, **claim})
+    assert answer.status_code == 201
+    assert answer.json()["complaints_in_window"] is None and answer.json()["repeat_complaint"] is False
 
 
 def test_complaints_count_towards_the_repeat_rule(client: TestClient, write_headers: W) -> None:
     """Each complaint reports the customer's complaints in the window; reaching the threshold sets repeat_complaint."""
-    body = {"customer_id": BEN, "conversation_id": "conv-r", "channel": "web", "topic": "complaint", "summary": "x"}
+    ben = grant_headers(BEN, conversation_id="conv-r", channel="web")["X-Identity-Grant"]
+    body = {
+        "customer_id": BEN,
+        "conversation_id": "conv-r",
+        "channel": "web",
+        "topic": "complaint",
+        "summary": "x",
+        "identity_grant": ben,
+    }
     first = client.post("/api/v1/tickets", headers=write_headers("rc-0"), json=body).json()
     counts, flags = [first["complaints_in_window"]], [first["repeat_complaint"]]
     for i in range(1, 4):
