@@ -11,14 +11,22 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from crm_backend import console
-from crm_backend.api import handlers, routes_customers, routes_escalations, routes_public, routes_risk
-from crm_backend.api.deps import require_api_key
+from crm_backend.api import (
+    handlers,
+    routes_customers,
+    routes_escalations,
+    routes_identity,
+    routes_public,
+    routes_risk,
+)
+from crm_backend.api.deps import GrantRefresh, require_api_key
 from crm_backend.api.schemas import Health
 from crm_backend.db import make_engine
 from crm_backend.mailer import Mailer
 from crm_backend.policies import load_policies
 from crm_backend.rasa_client import RasaClient
 from crm_backend.relay_pika import make_relay
+from crm_backend.services.grants import GrantPolicy
 from crm_backend.settings import Settings, get_settings
 from crm_backend.storefront import router as storefront_router
 
@@ -61,6 +69,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.rasa_client = RasaClient.from_settings(settings)  # tests may replace it with a fake
     app.state.mailer = Mailer.from_settings(settings)  # tests may replace it
     app.state.relay = None
+    app.state.grants = GrantPolicy.from_settings(settings)
+    app.add_middleware(GrantRefresh)
     handlers.install(app)
 
     @app.get("/health", response_model=Health, tags=["health"])
@@ -74,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     api = APIRouter(prefix="/api/v1", dependencies=[Depends(require_api_key)])
     api.include_router(routes_public.router)
+    api.include_router(routes_identity.router)
     api.include_router(routes_customers.router)
     api.include_router(routes_escalations.router)
     api.include_router(routes_risk.router)

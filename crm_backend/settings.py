@@ -9,19 +9,23 @@ from pydantic import BaseSettings, validator
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_API_KEY = "dev-api-key"
+DEFAULT_RASA_TOKEN = "dev-rasa-token"
+DEFAULT_GRANT_SECRET = "dev-grant-secret"
+DEFAULT_SHOP_LOGIN_SECRET = "dev-shop-login-secret"
+DEVELOPMENT = "development"
 
 
 class Settings(BaseSettings):
     database_url: str = "sqlite:///var/crm.db"
     api_key: str = DEFAULT_API_KEY
-    env: str = "development"
+    env: str = "production"  # anything but "development" (said explicitly) refuses every development default
     host: str = "127.0.0.1"
     port: int = 8000
     policy_file: str = "crm_backend/policies.yml"
     echo_sql: bool = False
     # Escalations: the assistant's Rasa server (agent replies, hand-back) and its SQL event-broker table (the relay).
     rasa_url: str = "http://127.0.0.1:5005"
-    rasa_token: str = "dev-rasa-token"
+    rasa_token: str = DEFAULT_RASA_TOKEN
     rasa_timeout_seconds: float = 5.0
     rasa_events_url: str = "sqlite:///var/rasa_events.db"  # SQLAlchemy URL, or amqp:// (RabbitMQ); "" disables
     # With an amqp:// URL (the scaled profile): the queue and fanout exchange of Rasa's pika event broker.
@@ -43,9 +47,28 @@ class Settings(BaseSettings):
     agent_slack_webhook_url: str = ""  # Slack incoming webhook of the agents' channel; "" disables it
     notify_interval_seconds: float = 2.0
     public_url: str = ""  # how agents reach this CRM (links in Slack); default http://host:port
-    # Identity verification: this many failed checks of one order within the window lock its verification
+    # Identity grants (crm_backend/services/grants.py): signed by this secret, valid for idle_minutes after the last
+    # customer-scoped call and never beyond absolute_hours after the proof
+    grant_secret: str = DEFAULT_GRANT_SECRET
+    grant_idle_minutes: int = 30
+    grant_absolute_hours: int = 8
+    # Shop logins: the shop signs an identity token (HS256 JWT with the customer's e-mail and an expiry) with this
+    shop_login_secret: str = DEFAULT_SHOP_LOGIN_SECRET
+    shop_login_max_lifetime_minutes: int = 120  # a token whose exp lies further ahead than this is refused
+    # Failed identity checks (crm_backend/services/verification.py): each limit is failures within its window;
+    # reaching it refuses further checks of that order / proof value / channel user / client address for the window
     verify_max_failures_per_order: int = 5
     verify_lock_minutes: int = 15
+    verify_max_failures_per_proof: int = 5
+    verify_proof_window_minutes: int = 1440
+    verify_max_failures_per_sender: int = 5
+    verify_max_failures_per_client: int = 20
+    verify_sender_window_minutes: int = 60
+    verify_global_alert_failures: int = 100  # failures of all kinds within verify_lock_minutes: agents are alerted
+    # One-time codes e-mailed to the address on file (strong proof, needed for writes)
+    otp_ttl_minutes: int = 10
+    otp_max_attempts: int = 3
+    otp_max_per_customer_hour: int = 3
     # Outgoing mail (crm_backend/mailer.py), e.g. one-time codes: an SMTP relay, with STARTTLS and a login when set.
     # In development the mail sink (python -m crm_backend.mailsink) receives it into dev_mail_store, which
     # GET /dev/outbox and the console's Dev outbox page read (both exist only when env is "development").
@@ -89,10 +112,28 @@ class Settings(BaseSettings):
             return None if rest in ("", ":memory:") else Path(rest)
         return None
 
+    @property
+    def development(self) -> bool:
+        return self.env == DEVELOPMENT
+
     def check(self) -> Settings:
-        """Fail fast on a default or empty secret outside local development."""
-        if self.env != "development" and self.api_key in ("", DEFAULT_API_KEY):
-            raise RuntimeError(f"CRM_API_KEY must be set to a non-default value when CRM_ENV={self.env!r}")
+        """Fail fast on a default or empty secret outside local development (CRM_ENV=development)."""
+        if self.development:
+            return self
+        defaults = {
+            "CRM_API_KEY": (self.api_key, DEFAULT_API_KEY),
+            "CRM_RASA_TOKEN": (self.rasa_token, DEFAULT_RASA_TOKEN),
+            "CRM_GRANT_SECRET": (self.grant_secret, DEFAULT_GRANT_SECRET),
+            "CRM_SHOP_LOGIN_SECRET": (self.shop_login_secret, DEFAULT_SHOP_LOGIN_SECRET),
+        }
+        weak = [name for name, (value, default) in defaults.items() if value in ("", default)]
+        short = [n for n in ("CRM_GRANT_SECRET", "CRM_SHOP_LOGIN_SECRET") if n not in weak and len(defaults[n][0]) < 32]
+        if weak or short:
+            raise RuntimeError(
+                f"CRM_ENV={self.env!r} is not 'development': set "
+                + ", ".join(weak + short)
+                + " to non-default secrets (grant and shop-login secrets: at least 32 characters)"
+            )
         return self
 
 

@@ -81,7 +81,11 @@ def make_tracker(domain: dict[str, Any]) -> Callable[..., Tracker]:
 
 
 def grant_token(
-    customer_id: int, *, strength: str = "one_time_code", conversation_id: str = "test-conversation", channel: str = "unknown"
+    customer_id: int,
+    *,
+    strength: str = "one_time_code",
+    conversation_id: str = "test-conversation",
+    channel: str = "unknown",
 ) -> str:
     """The CRM's grant as the test CRM (default grant secret) issues it; trackers built here have no input channel."""
     return grant_headers(customer_id, strength=strength, conversation_id=conversation_id, channel=channel)[

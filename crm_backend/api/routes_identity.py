@@ -20,6 +20,7 @@ from crm_backend.api import schemas as s
 from crm_backend.api.deps import get_session
 from crm_backend.db import Customer, Order
 from crm_backend.errors import DomainError
+from crm_backend.mailer import MailError
 from crm_backend.services import audit, customers, one_time_codes, verification
 from crm_backend.services.grants import GrantPolicy
 from crm_backend.util import normalise_order_number
@@ -118,7 +119,7 @@ def send_one_time_code(
         return s.OneTimeCodeSent(sent=True, sent_to=None, expires_in_seconds=expires_in)
     try:
         request.app.state.mailer.send(customer.email, one_time_codes.SUBJECT, one_time_codes.mail_text(code, rules))
-    except Exception as exc:  # noqa: BLE001 - any mail failure: nothing is kept, the bot offers a person
+    except MailError as exc:  # nothing is kept; the bot offers a person
         session.rollback()
         raise DomainError(
             503, "mail_unavailable", "I couldn't send the code just now. A member of our team can help instead."
