@@ -181,6 +181,7 @@ class ScaledStack(Stack):
             self.action_ports = [self.config.action_port + i for i in range(self.config.action_replicas)]
         self.rasa_port, self.action_port = self.rasa_ports[0], self.action_ports[0]
         self.action_token = self.config.action_token
+        self.smtp_port = self.config.smtp_port
 
     @property
     def rasa_url(self) -> str:
@@ -258,6 +259,7 @@ class ScaledStack(Stack):
     def start(self) -> ScaledStack:
         self.check_ports_free()
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.start_mailsink()
         self.start_crm()
         self.start_nginx()  # up early: the action servers and replicas are reached through it
         with ThreadPoolExecutor(max_workers=max(len(self.action_ports), len(self.rasa_ports))) as pool:

@@ -28,6 +28,7 @@ class ScaledConfig:
     action_replicas: int = 2
     port: int = 5080  # nginx, public: the channels' webhooks, socket.io and the CRM's customer pages
     api_port: int = 5081  # nginx, internal: Rasa's HTTP API, for the CRM (agent replies, hand-backs)
+    smtp_port: int = 8025  # the development mail sink the CRM sends its mail to (one-time codes)
     action_lb_port: int = 5085  # nginx, internal: the action servers, for the Rasa replicas
     crm_port: int = 8000
     rasa_port: int = 5005  # replica i listens on rasa_port + i
@@ -52,6 +53,7 @@ class ScaledConfig:
             action_replicas=int(env.get("SCALED_ACTION_REPLICAS", replicas)),
             port=int(env.get("SCALED_PORT", default.port)),
             api_port=int(env.get("SCALED_API_PORT", default.api_port)),
+            smtp_port=int(env.get("CRM_SMTP_PORT", default.smtp_port)),
             action_lb_port=int(env.get("SCALED_ACTION_LB_PORT", default.action_lb_port)),
             crm_port=int(env.get("CRM_PORT", default.crm_port)),
             rasa_port=int(env.get("RASA_PORT", default.rasa_port)),
@@ -161,6 +163,7 @@ def temporary_config(run_id: str, free_port: Callable[[], int]) -> ScaledConfig:
         action_replicas=defaults.action_replicas,
         port=free_port(),
         api_port=free_port(),
+        smtp_port=free_port(),
         action_lb_port=free_port(),
         crm_port=free_port(),
         crm_database_url=f"{server}/sc_crm_{run_id}",

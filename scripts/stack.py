@@ -451,6 +451,7 @@ def run(args: argparse.Namespace) -> int:
         rasa_port=args.rasa_port,
         channel_env=env,
         crm_env_name=env.get("CRM_ENV") or "development",
+        smtp_port=int(env.get("CRM_SMTP_PORT") or Stack.smtp_port),
         **secrets,  # type: ignore[arg-type]
     )
     prepare_database(stack, args.customers)
