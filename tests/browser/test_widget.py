@@ -6,6 +6,8 @@ Each test is another customer (its own browser context, so its own localStorage 
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from typing import Any
 
@@ -169,3 +171,24 @@ def test_an_invalid_shop_token_is_ignored_and_the_customer_is_a_guest(stack, new
     say(page, "where is my order 10001?")
     bot_says(page, "e-mail address or postcode")
     assert errors == []
+
+
+def test_a_message_typed_while_the_rasa_server_is_down_shows_sending_and_is_sent_when_it_is_back(stack, shop):
+    shop.get_by_role("button", name="Chat with ShopCare").click()
+    say(shop, "hello")
+    bot_says(shop, "I'm the ShopCare assistant")
+    os.killpg(stack.procs["rasa"].pid, signal.SIGKILL)  # the Rasa server dies, no clean shutdown
+    stack.procs.pop("rasa").wait(timeout=10)
+    try:
+        shop.get_by_text("Connection lost. Reconnecting").wait_for(timeout=30_000)
+        say(shop, "what is your refund policy?")
+        pending = shop.locator(".msg.user.pending")
+        assert pending.count() == 1 and "sending…" in pending.inner_text()  # kept and shown, not dropped
+        shop.reload()  # even a reload keeps it
+        shop.get_by_role("log", name="Conversation").wait_for()
+        assert "sending…" in shop.locator(".msg.user.pending").inner_text()
+    finally:
+        stack.restart("rasa")
+    bot_says(shop, "30 days")  # the policy answer: the message reached the bot once it was back
+    assert shop.locator(".msg.user.pending").count() == 0
+    assert [t for s, t in transcript(shop) if s == "user"].count("what is your refund policy?") == 1

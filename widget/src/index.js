@@ -85,6 +85,13 @@ function start(options) {
   });
   document.body.append(view.host);
   for (const message of store.get().messages) items.set(message, view.add(message, { notify: false }));
+  // messages typed but not sent before the page was closed or reloaded: sent as soon as the session is confirmed
+  for (const message of store.get().messages) {
+    if (message.from !== "user" || typeof message.pending !== "string") continue;
+    view.setPending(items.get(message), true);
+    outbox.push({ payload: message.pending, message, item: items.get(message) });
+  }
+  if (outbox.length) connect();
 
   function connect() {
     if (socket) return;
@@ -132,7 +139,11 @@ function start(options) {
       if (config.identityToken) body.customData.identityToken = config.identityToken;
     }
     socket.emit("user_uttered", body);
-    if (entry.item) entry.item.classList.remove("pending");
+    if (entry.item) view.setPending(entry.item, false);
+    if (entry.message && entry.message.pending !== undefined) {
+      delete entry.message.pending;
+      store.update();
+    }
     // the bot answers within a second or two; a person (during a handoff) is not "typing" on our word
     if (!withAgent()) view.setTyping(true, config.typingTimeoutMs);
   }
@@ -142,11 +153,14 @@ function start(options) {
     store.add(message);
     const item = view.add(message);
     items.set(message, item);
-    const entry = { payload, item };
+    const entry = { payload, message, item };
     connect();
     if (ready) emit(entry);
     else {
-      item.classList.add("pending");
+      // kept (across reloads too) and shown as "sending…" until the connection is back: never silently dropped
+      message.pending = payload;
+      store.update();
+      view.setPending(item, true);
       outbox.push(entry);
     }
   }

@@ -37,6 +37,7 @@ button:focus-visible, input:focus-visible { outline: 3px solid #ffb300; outline-
 .msg.user { align-self: flex-end; align-items: flex-end; }
 .msg.user .text { background: var(--accent); color: #fff; border-bottom-right-radius: 4px; }
 .msg.pending .text { opacity: .6; }
+.msg .state { font-size: 11px; color: #4a5568; }
 .msg a { color: inherit; }
 .msg img { max-width: 100%; border-radius: 8px; }
 .replies { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 4px; }

@@ -157,6 +157,13 @@ export function createView(config, handlers) {
       }
       return item;
     },
+    // A message kept while the connection is down shows "sending…" until it has been sent.
+    setPending(messageItem, pending) {
+      messageItem.classList.toggle("pending", pending);
+      const label = messageItem.querySelector(".state");
+      if (pending && !label) messageItem.append(el("span", { class: "state", text: "sending…" }));
+      if (!pending && label) label.remove();
+    },
     removeReplies(messageItem) {
       const group = messageItem && messageItem.querySelector(".replies");
       if (group) group.remove();
