@@ -30,6 +30,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from stack import local_stack  # noqa: E402
 
 SCRIPT = ["where is my order 10001?", "alice.martin@example.com", "and order 10002?", "thanks"]
+SENDER = "long-1"  # the REST body's sender
+CONVERSATION = f"rest:{SENDER}"  # the tracker's id for it (channels/rest.py)
 
 
 def main() -> None:
@@ -57,13 +59,16 @@ def main() -> None:
                 for turn in range(1, args.turns + 1):
                     text = "hi" if turn == 1 else SCRIPT[(turn - 2) % len(SCRIPT)]
                     started = time.perf_counter()
-                    reply = client.post("/webhooks/rest/webhook", json={"sender": "long-1", "message": text})
+                    reply = client.post("/webhooks/rest/webhook", json={"sender": SENDER, "message": text})
                     window.append((time.perf_counter() - started) * 1000)
                     reply.raise_for_status()
                     if not reply.json():
                         raise SystemExit(f"turn {turn}: no reply to {text!r}")
                     if turn % args.every == 0 or turn == args.turns or time.monotonic() > deadline:
-                        events = client.get("/conversations/long-1/tracker", params={"token": stack.rasa_token}).json()
+                        tracker = client.get(
+                            f"/conversations/{CONVERSATION}/tracker", params={"token": stack.rasa_token}
+                        )
+                        events = tracker.json()
                         all_events = events.get("events", [])
                         starts = [i for i, e in enumerate(all_events) if e.get("event") == "session_started"]
                         current = len(all_events) - (starts[-1] if starts else 0)

@@ -24,6 +24,7 @@ from tests.channels.conftest import (
     slack_headers,
     wait_until,
 )
+from tests.support import one_time_code
 
 _ts = itertools.count(1)
 ALICE = "alice.martin@example.com"
@@ -292,11 +293,16 @@ def test_a_button_click_outside_a_direct_message_is_ignored(slack, slack_api):
     assert slack_api.messages(channel) == [] and slack_api.messages(slack_api.dm_of(user)) == []
 
 
-def test_buttons_are_block_kit_and_a_click_continues_the_conversation(slack, slack_api):
+def test_buttons_are_block_kit_and_a_click_continues_the_conversation(stack, slack, slack_api):
     user, channel = new_user(), "D" + uuid.uuid4().hex[:8].upper()
     say(slack, slack_api, dm(user, "please cancel order 10004", channel))
+    asked = time.time()
     reply = say(slack, slack_api, dm(user, ALICE, channel), replies=2)
-    assert "Shall I cancel order 10004?" in reply
+    assert "you're verified" in reply and "e-mailed a 6-digit code" in reply  # a change needs the code first
+    assert "Shall I cancel" not in reply and not any(c.params.get("blocks") for c in slack_api.messages(channel))
+    code = one_time_code(stack.crm_url, ALICE, after=asked - 1)
+    reply = say(slack, slack_api, dm(user, code, channel), replies=2)  # typed in the same DM
+    assert "that's confirmed" in reply and "Shall I cancel order 10004?" in reply
     question = next(c for c in slack_api.messages(channel) if c.params.get("blocks"))
     buttons = next(b for b in question.params["blocks"] if b["type"] == "actions")["elements"]
     assert [(b["type"], b["text"]["text"], b["value"]) for b in buttons] == [

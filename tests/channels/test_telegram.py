@@ -19,6 +19,7 @@ from tests.channels.conftest import (
     escalation_of,
     wait_until,
 )
+from tests.support import one_time_code
 
 _update_ids = itertools.count(random.randint(10_000, 900_000_000))
 _message_ids = itertools.count(1)
@@ -161,10 +162,16 @@ def test_a_group_chat_is_pointed_to_a_private_chat(telegram, telegram_api):
     assert len(sent) == 1 and "private chat" in sent[0].params["text"]
 
 
-def test_buttons_are_an_inline_keyboard_and_a_press_continues_the_conversation(telegram, telegram_api):
+def test_buttons_are_an_inline_keyboard_and_a_press_continues_the_conversation(stack, telegram, telegram_api):
     chat = new_chat()
     say(telegram, telegram_api, chat, "please cancel order 10005")
-    assert "Shall I cancel order 10005?" in say(telegram, telegram_api, chat, ALICE)
+    asked = time.time()
+    reply = say(telegram, telegram_api, chat, ALICE)
+    assert "you're verified" in reply and "e-mailed a 6-digit code" in reply  # a change needs the code first
+    assert "Shall I cancel" not in reply and not any(c.params.get("reply_markup") for c in telegram_api.messages(chat))
+    code = one_time_code(stack.crm_url, ALICE, after=asked - 1)
+    reply = say(telegram, telegram_api, chat, code)  # typed in the same chat
+    assert "that's confirmed" in reply and "Shall I cancel order 10005?" in reply
     question = next(c for c in telegram_api.messages(chat) if c.params.get("reply_markup"))
     keyboard = telegram_api.keyboard(question)
     assert [[(b["text"], b["callback_data"]) for b in row] for row in keyboard] == [

@@ -20,7 +20,7 @@ class Customer:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.session_id = f"sio-{uuid.uuid4().hex[:12]}"
+        self.session_id = uuid.uuid4().hex  # the shape of id the server hands out; others are refused
         self.received: list[dict[str, Any]] = []
         self.sio = socketio.AsyncClient()
         self.sio.on("bot_uttered", self._on_bot)

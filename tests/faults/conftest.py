@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import api_client
+from tests.support import api_client, one_time_code
 
 
 def kill_hard(stack: Any, name: str) -> int:
@@ -58,7 +58,8 @@ class RefundDone:
 
 @pytest.fixture
 def confirmed_refund(stack) -> Callable[[Any], RefundDone]:
-    """Something confirmed before the fault: a small refund of a delivered population order, through the assistant."""
+    """Something confirmed before the fault: a small refund of a delivered population order, through the assistant
+    (the one-time code a change needs is read from the CRM's development outbox)."""
     client = api_client(stack.crm_url, stack.api_key)
 
     def make(chat: Any) -> RefundDone:
@@ -74,7 +75,12 @@ def confirmed_refund(stack) -> Callable[[Any], RefundDone]:
                 chat.say(f"I want a refund for order {order['order_number']}")
                 chat.say(customer["email"])
                 chat.say("it arrived damaged")
-                chat.say("£5")
+                asked = time.time()
+                sent = chat.say("£5")
+                assert "e-mailed a 6-digit code" in sent, f"no one-time code sent: {sent!r}"
+                code = one_time_code(stack.crm_url, customer["email"], after=asked - 1)
+                quote = chat.say(code)
+                assert "£5.00" in quote, f"no refund confirmation after the code: {quote!r}"
                 answer = chat.say("yes")
                 match = re.search(r"RF-[A-Z0-9-]+", answer)
                 assert match, f"no refund reference in {answer!r}"

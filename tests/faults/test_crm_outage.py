@@ -31,7 +31,7 @@ def test_escalation_during_outage_arrives_exactly_once_after_restarts(stack, sup
         assert chat.say("the parcel for the other order never came") == ""  # paused: kept for the agent
     finally:
         stack.start_crm()
-    first = wait_until(lambda: escalations_of(crm, chat.sender), timeout=60)
+    first = wait_until(lambda: escalations_of(crm, chat.conversation_id), timeout=60)
     assert len(first) == 1 and "explicit_request" in first[0]["reason_codes"]
 
     kill_hard(stack, "crm")  # and now a crash: the supervisor restarts it; the relay re-reads from its cursor
@@ -39,7 +39,7 @@ def test_escalation_during_outage_arrives_exactly_once_after_restarts(stack, sup
     wait_until(lambda: httpx.get(f"{stack.crm_url}/health", timeout=5).status_code == 200, timeout=60)
     crm = api_client(stack.crm_url, stack.api_key)
     time.sleep(3)  # several relay ticks
-    found = escalations_of(crm, chat.sender)
+    found = escalations_of(crm, chat.conversation_id)
     assert len(found) == 1 and found[0]["id"] == first[0]["id"]
     customer_lines = [m["text"] for m in found[0]["messages"] if m["sender"] == "customer"]
     assert customer_lines == ["the parcel for the other order never came"]

@@ -226,8 +226,8 @@ async def simultaneous(urls: list[str], sender: str, texts: list[str]) -> list[h
 def test_redis_stopped_under_two_replicas(stack, private_redis, confirmed_refund):
     crm = api_client(stack.crm_url, stack.api_key)
     chat = Conversation(stack.rasa_url, prefix="fault-redis")
-    monitor = Monitor(private_redis.port, chat.sender)
-    done = confirmed_refund(chat)  # five turns through nginx, locked in Redis
+    monitor = Monitor(private_redis.port, chat.conversation_id)
+    done = confirmed_refund(chat)  # six turns through nginx, locked in Redis
     assert any(c["command"].startswith("SET") for c in monitor.writes()), "no lock written before the outage"
     monitor.close()
 
@@ -241,7 +241,7 @@ def test_redis_stopped_under_two_replicas(stack, private_redis, confirmed_refund
         refunds = crm.get(f"/customers/{done.customer['id']}/refunds").json()
         assert [r["reference"] for r in refunds].count(done.reference) == 1
         tracker = httpx.get(
-            f"{stack.replica_urls[1]}/conversations/{chat.sender}/tracker", params={"token": stack.rasa_token}
+            f"{stack.replica_urls[1]}/conversations/{chat.conversation_id}/tracker", params={"token": stack.rasa_token}
         ).json()
         said = [e.get("text") for e in tracker["events"] if e["event"] == "user"]
         assert said.count("yes") == 1 and said[-3:] == ["where is my order?", "hello", "thanks"]
@@ -252,7 +252,7 @@ def test_redis_stopped_under_two_replicas(stack, private_redis, confirmed_refund
         private_redis.start()
 
     time.sleep(RETRY_SECONDS + 0.5)
-    monitor = Monitor(private_redis.port, chat.sender)
+    monitor = Monitor(private_redis.port, chat.conversation_id)
     try:
         assert replicas[0].say("where is my order?").strip() and replicas[1].say("hello").strip()
         clients = {c["client_address"] + ":" + str(c["client_port"]) for c in monitor.writes()}
@@ -270,5 +270,5 @@ def test_redis_stopped_under_two_replicas(stack, private_redis, confirmed_refund
     finally:
         monitor.close()
     # the person asked for during the outage reaches the CRM's queue (the event stream did not depend on Redis)
-    found = wait_until(lambda: escalations_of(crm, person.sender), timeout=30)
+    found = wait_until(lambda: escalations_of(crm, person.conversation_id), timeout=30)
     assert len(found) == 1

@@ -4,6 +4,7 @@ same Idempotency-Key (requests race in the CRM's thread pool on real PostgreSQL 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -13,7 +14,7 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import Engine
 
 from crm_backend.db import AuditLog, Customer, Order, Payment, Refund
-from tests.support import api_client
+from tests.support import api_client, as_customer, one_time_code
 
 ROUNDS = 2  # orders per case (the 40-customer seed has 5 paid or packed orders)
 
@@ -48,10 +49,10 @@ def refunds_of(engine: Engine, order_number: str) -> int:
     )
 
 
-async def twice(scaled, path: str, body: dict, keys: tuple[str, str]) -> list[httpx.Response]:
-    async with httpx.AsyncClient(
-        base_url=f"{scaled.crm_url}/api/v1", headers={"X-API-Key": scaled.api_key}, timeout=30
-    ) as client:
+async def twice(scaled, customer_id: int, path: str, body: dict, keys: tuple[str, str]) -> list[httpx.Response]:
+    """The same write sent twice at once, as a conversation verified as the customer with a one-time code would."""
+    headers = {"X-API-Key": scaled.api_key, **as_customer(customer_id)}
+    async with httpx.AsyncClient(base_url=f"{scaled.crm_url}/api/v1", headers=headers, timeout=30) as client:
         return list(
             await asyncio.gather(*(client.post(path, json=body, headers={"Idempotency-Key": key}) for key in keys))
         )
@@ -81,7 +82,9 @@ def refundable(scaled, crm_db: Engine) -> list[tuple[int, str, float]]:
 async def test_double_cancel_with_different_keys_cancels_once(scaled, crm_db, cancellable):
     for customer_id, number in cancellable[:ROUNDS]:
         path = f"/customers/{customer_id}/orders/{number}/cancel"
-        responses = await twice(scaled, path, {"reason": "changed my mind"}, (uuid.uuid4().hex, uuid.uuid4().hex))
+        responses = await twice(
+            scaled, customer_id, path, {"reason": "changed my mind"}, (uuid.uuid4().hex, uuid.uuid4().hex)
+        )
         codes = sorted(r.status_code for r in responses)
         assert codes == [200, 409], [r.text for r in responses]
         refused = next(r for r in responses if r.status_code == 409).json()
@@ -94,7 +97,7 @@ async def test_double_cancel_with_the_same_key_cancels_once_and_replays(scaled, 
     for customer_id, number in cancellable[ROUNDS:]:
         key = uuid.uuid4().hex
         path = f"/customers/{customer_id}/orders/{number}/cancel"
-        responses = await twice(scaled, path, {"reason": "changed my mind"}, (key, key))
+        responses = await twice(scaled, customer_id, path, {"reason": "changed my mind"}, (key, key))
         assert [r.status_code for r in responses] == [200, 200], [r.text for r in responses]
         assert responses[0].json() == responses[1].json()
         assert count(crm_db, AuditLog, AuditLog.action == "order.cancel", AuditLog.entity_id == number) == 1
@@ -105,7 +108,7 @@ async def test_double_refund_with_different_keys_refunds_once(scaled, crm_db, re
     for customer_id, number, amount in refundable[:ROUNDS]:
         path = f"/customers/{customer_id}/orders/{number}/refunds"
         body = {"amount": amount, "reason": "arrived broken"}
-        responses = await twice(scaled, path, body, (uuid.uuid4().hex, uuid.uuid4().hex))
+        responses = await twice(scaled, customer_id, path, body, (uuid.uuid4().hex, uuid.uuid4().hex))
         codes = sorted(r.status_code for r in responses)
         assert codes[0] == 201 and codes[1] in (409, 422), [r.text for r in responses]
         assert refunds_of(crm_db, number) == 1
@@ -115,7 +118,7 @@ async def test_double_refund_with_the_same_key_refunds_once_and_replays(scaled, 
     for customer_id, number, amount in refundable[ROUNDS:]:
         key = uuid.uuid4().hex
         path = f"/customers/{customer_id}/orders/{number}/refunds"
-        responses = await twice(scaled, path, {"amount": amount, "reason": "arrived broken"}, (key, key))
+        responses = await twice(scaled, customer_id, path, {"amount": amount, "reason": "arrived broken"}, (key, key))
         assert [r.status_code for r in responses] == [201, 201], [r.text for r in responses]
         assert responses[0].json()["reference"] == responses[1].json()["reference"]
         assert refunds_of(crm_db, number) == 1
@@ -144,7 +147,11 @@ async def test_double_confirmation_on_both_replicas_cancels_once(scaled, crm_db,
     for candidate, email in rows:  # the first order whose owner gets the plain confirmation (not a retention offer)
         sender = f"confirm-{uuid.uuid4().hex[:8]}"
         say(first, sender, f"I want to cancel order {candidate}")
-        if f"Shall I cancel order {candidate}?" in say(second, sender, email):
+        asked = time.time()
+        if "e-mailed a 6-digit code" not in say(second, sender, email):  # a change needs the code first
+            continue
+        code = one_time_code(scaled.crm_url, email, after=asked - 1)
+        if f"Shall I cancel order {candidate}?" in say(first, sender, code):
             number = candidate
             break
     assert number, "no seeded order reached the cancellation confirmation"

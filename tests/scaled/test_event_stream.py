@@ -45,22 +45,24 @@ def customer_thread(crm_api: httpx.Client, conversation_id: str) -> list[str]:
 def test_escalation_on_one_replica_and_the_next_message_on_the_other_reach_the_crm(scaled, crm_api):
     first, second = scaled.replica_urls
     sender = f"stream-{uuid.uuid4().hex[:10]}"
+    conversation = f"rest:{sender}"  # the REST channel's conversation id, the CRM's too
     assert "e-mail" in say(first, sender, "where is my order 10002?")
     assert "verified" in say(second, sender, "alice.martin@example.com")
     reply = say(first, sender, "let me talk to a human")
     assert "member of our team" in reply and "queue" in reply
-    escalation = wait_until(lambda: escalation_of(crm_api, sender))
+    escalation = wait_until(lambda: escalation_of(crm_api, conversation))
     assert "explicit_request" in escalation["reason_codes"] and escalation["status"] == "open"
     # the bot is paused: these messages reach the agent's thread only through the RabbitMQ stream, masked
     assert say(second, sender, "hello? is anyone there") == ""
     assert say(first, sender, "mail me at alice.martin@example.com or call 07700 900123") == ""
-    thread = wait_until(lambda: (lambda t: t if len(t) == 2 else None)(customer_thread(crm_api, sender)))
+    thread = wait_until(lambda: (lambda t: t if len(t) == 2 else None)(customer_thread(crm_api, conversation)))
     assert thread == ["hello? is anyone there", "mail me at [email] or call [phone]"]
 
 
 def test_escalation_raised_while_the_crm_is_down_arrives_from_the_queue_once(scaled, crm_api):
     first, second = scaled.replica_urls
     sender = f"stream-down-{uuid.uuid4().hex[:10]}"
+    conversation = f"rest:{sender}"
     scaled.stop("crm")
     try:
         reply = say(second, sender, "I want to speak to a real person please")
@@ -68,13 +70,15 @@ def test_escalation_raised_while_the_crm_is_down_arrives_from_the_queue_once(sca
         assert say(first, sender, "my order 10012 arrived with the wrong item") == ""  # paused: relayed later
     finally:
         scaled.start_crm()
-    escalation = wait_until(lambda: escalation_of(crm_api, sender), timeout=60)  # acked only after the commit
+    escalation = wait_until(lambda: escalation_of(crm_api, conversation), timeout=60)  # acked only after the commit
     assert "explicit_request" in escalation["reason_codes"] and escalation["status"] == "open"
-    assert wait_until(lambda: customer_thread(crm_api, sender)) == ["my order 10012 arrived with the wrong item"]
+    assert wait_until(lambda: customer_thread(crm_api, conversation)) == ["my order 10012 arrived with the wrong item"]
     time.sleep(1.0)  # a redelivery would show up now: still exactly one escalation and one message
     matches = [
         e
         for e in crm_api.get("/escalations", params={"status": "open,claimed,resolved,handed_back"}).json()
-        if e["conversation_id"] == sender
+        if e["conversation_id"] == conversation
     ]
-    assert len(matches) == 1 and customer_thread(crm_api, sender) == ["my order 10012 arrived with the wrong item"]
+    assert len(matches) == 1 and customer_thread(crm_api, conversation) == [
+        "my order 10012 arrived with the wrong item"
+    ]

@@ -80,7 +80,7 @@ async def test_fifty_conversations_alternating_between_replicas_keep_every_event
             trackers = []
             for base in direct:
                 response = await client.get(
-                    f"{base}/conversations/{sender}/tracker", params={"token": scaled.rasa_token}
+                    f"{base}/conversations/rest:{sender}/tracker", params={"token": scaled.rasa_token}
                 )
                 response.raise_for_status()
                 trackers.append(transcript(response.json()))

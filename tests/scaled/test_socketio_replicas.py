@@ -18,7 +18,7 @@ async def next_message(queue: asyncio.Queue[dict[str, Any]], timeout: float = 30
 
 async def test_agent_reply_posted_to_the_other_replica_reaches_the_socket(scaled):
     first, second = scaled.replica_urls
-    session = f"sock-{uuid.uuid4().hex[:10]}"
+    session = uuid.uuid4().hex  # the shape of id the server hands out; others are refused
     received: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     client = socketio.AsyncClient(reconnection=False)
     client.on("bot_uttered", received.put_nowait)

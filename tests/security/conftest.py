@@ -67,6 +67,11 @@ class Conversation:
         self.sender = f"{prefix}-{uuid.uuid4().hex[:10]}"
         self.answers: list[str] = []
 
+    @property
+    def conversation_id(self) -> str:
+        """The tracker's (and the CRM's) id of this conversation: the REST channel keys it by ``rest:<sender>``."""
+        return f"rest:{self.sender}"
+
     def say(self, text: str, metadata: dict[str, Any] | None = None) -> str:
         body: dict[str, Any] = {"sender": self.sender, "message": text}
         if metadata:

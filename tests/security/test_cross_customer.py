@@ -19,6 +19,8 @@ from tests.security.conftest import Conversation, Person
 
 ATTACKER_IDS = (10, 11)
 VICTIM_IDS = (12, 13, 14, 15, 16, 17)
+# neither: the CRM pauses checks with an attacker's e-mail or postcode once the attempts have failed with it
+CONTROL_ID = 18
 
 
 def people(population: Callable[[int], Person], ids: tuple[int, ...]) -> list[Person]:
@@ -83,7 +85,7 @@ def test_fifty_plus_attempts_on_rest_disclose_nothing_of_another_customer(stack,
 
 def test_verified_customer_still_gets_their_own_data(stack, population):
     """The control: the same checks do see a customer's own data, so an empty leak list means something."""
-    me = people(population, ATTACKER_IDS)[0]
+    [me] = people(population, (CONTROL_ID,))
     chat = Conversation(stack.rasa_url, prefix="control")
     chat.say(f"where is my order {me.orders[0]['order_number']}?")
     answer = chat.say(me.email)
@@ -94,11 +96,11 @@ async def test_attempts_on_socketio_disclose_nothing(stack, population):
     attacker, victim = people(population, ATTACKER_IDS)[0], people(population, VICTIM_IDS)[-1]
     secrets = victim.secrets() - attacker.secrets()
     received: list[str] = []
-    for name, messages in attempts(attacker, victim):
+    for _name, messages in attempts(attacker, victim):
         client = socketio.AsyncClient()
         client.on("bot_uttered", lambda data: received.append(str(data.get("text", ""))))
         await client.connect(stack.rasa_url, socketio_path="/socket.io", transports=["websocket"])
-        session_id = f"sio-attack-{name}-{uuid.uuid4().hex[:6]}"
+        session_id = uuid.uuid4().hex  # the shape of id the server hands out; others are refused
         try:
             await client.emit("session_request", {"session_id": session_id})
             for text, metadata in messages:

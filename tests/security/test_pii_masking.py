@@ -182,7 +182,7 @@ def test_broker_event_masking_keeps_the_escalation_packet():
 
 
 def test_a_real_conversation_leaves_no_pii_or_secret_in_logs_or_the_event_stream(stack, population):
-    me = population(11)
+    me = population(19)  # not one of test_cross_customer's attackers, whose e-mails the CRM pauses
     order = me.orders[0]["order_number"]
     chat = Conversation(stack.rasa_url, prefix="pii")
     chat.say(f"where is my order {order}?")
@@ -195,7 +195,8 @@ def test_a_real_conversation_leaves_no_pii_or_secret_in_logs_or_the_event_stream
     for secret in (me.email, "+44 7700 900461", "4111 1111 1111 1111", stack.api_key, stack.rasa_token):
         assert secret not in logs, secret
     with sqlite3.connect(stack.events_db) as db:
-        rows = [json.loads(d) for (d,) in db.execute("SELECT data FROM events WHERE sender_id = ?", (chat.sender,))]
+        query = "SELECT data FROM events WHERE sender_id = ?"
+        rows = [json.loads(d) for (d,) in db.execute(query, (chat.conversation_id,))]
     assert any(e.get("event") == "user" for e in rows)
     outside_packet = [e for e in rows if not (e.get("event") == "slot" and e.get("name") == "escalation_request")]
     dumped = json.dumps(outside_packet)
