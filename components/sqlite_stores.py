@@ -17,19 +17,24 @@ docs/benchmarks.md. Named by class path in endpoints.yml.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import logging
 import queue
 import threading
-from typing import Any
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from rasa.core.brokers.sql import SQLEventBroker
-from rasa.core.tracker_store import SQLTrackerStore
+from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
 from rasa.shared.core.events import SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy import bindparam, create_engine, event, func, insert, or_, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql import Select
@@ -38,6 +43,7 @@ from crm_backend.pii import Masker, mask_event
 
 logger = logging.getLogger(__name__)
 STORED = "_shopcare_stored_events"  # attribute set on trackers this store loaded
+T = TypeVar("T")
 
 
 def tune_sqlite(store: Any) -> None:
@@ -69,6 +75,12 @@ def tune_sqlite(store: Any) -> None:
 class SaveOnceSQLTrackerStore(SQLTrackerStore):
     """Rasa's SQL tracker store; a turn's new events are found once, stored, then streamed (module docstring).
 
+    A database that restarts or drops connections is waited for, not worked around: pooled connections are checked
+    before use (a restart leaves every pooled connection dead), and a read or save that still fails on the
+    connection is tried again for up to `DB_WAIT_SECONDS`, sleeping without holding the event loop. Rasa would
+    otherwise fall back to an empty in-memory tracker: a conversation paused for an agent would be answered by the
+    bot as a stranger, and its messages kept nowhere.
+
     The events are stored before they are streamed (Rasa streams first): the broker never carries an event the
     conversation's record lacks. A broker that is down keeps them, as Rasa's does (the pika broker's own queue of
     unpublished messages). Under the lock store one replica at a time saves a conversation, so the count is exact.
@@ -76,7 +88,21 @@ class SaveOnceSQLTrackerStore(SQLTrackerStore):
     at all; any other tracker (a new one, one loaded with all sessions) is counted as Rasa does.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        engine: Engine = self.engine  # type: ignore[has-type]
+        if engine.url.get_backend_name() != "sqlite":  # SQLite gets its own pool (tune_sqlite)
+            engine.dispose()
+            self.engine = create_engine(engine.url, pool_pre_ping=True, **create_engine_kwargs(engine.url))
+            self.sessionmaker = sessionmaker(bind=self.engine)
+
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
+        return await _waiting_for_the_database(lambda: self._retrieve_once(sender_id))
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        await _waiting_for_the_database(lambda: self._save_once(tracker))
+
+    async def _retrieve_once(self, sender_id: str) -> DialogueStateTracker | None:
         tracker = await super().retrieve(sender_id)
         if tracker is not None and tracker._max_event_history is None:
             # what the count query of the next save would find: the events of the latest session, all loaded here
@@ -111,7 +137,7 @@ class SaveOnceSQLTrackerStore(SQLTrackerStore):
             cache[all_sessions] = statement.order_by(table.c.id)
         return cache[all_sessions]
 
-    async def save(self, tracker: DialogueStateTracker) -> None:
+    async def _save_once(self, tracker: DialogueStateTracker) -> None:
         stored = getattr(tracker, STORED, None)
         with self.session_scope() as session:
             if stored is None:  # a tracker this store did not load (a new one, a copy): count as Rasa does
@@ -143,6 +169,24 @@ class SaveOnceSQLTrackerStore(SQLTrackerStore):
             "action_name": data.get("name"),
             "data": json.dumps(data),
         }
+
+
+DB_WAIT_SECONDS = 30.0
+
+
+async def _waiting_for_the_database(work: Callable[[], Awaitable[T]]) -> T:
+    """``work()``, tried again while the database connection fails (a restart), for up to DB_WAIT_SECONDS."""
+    deadline = time.monotonic() + DB_WAIT_SECONDS
+    delay = 0.2
+    while True:
+        try:
+            return await work()
+        except (OperationalError, InterfaceError) as exc:  # connection refused, closed or reset
+            if time.monotonic() + delay > deadline:
+                raise
+            logger.warning("Tracker store: database unavailable (%s); trying again in %.1f s", exc.orig, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
 
 class SQLiteTunedTrackerStore(SaveOnceSQLTrackerStore):
