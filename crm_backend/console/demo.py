@@ -83,6 +83,8 @@ def escalation_request(
             "customer_id": customer.id if customer is not None else None,
             "name": customer.first_name if customer is not None else None,
             "verified": customer is not None,
+            "verified_by": "email" if customer is not None else None,
+            "verified_at": started.isoformat() if customer is not None else None,
             "failed_verifications": 0,
             "identity_locked": False,
             "segment": segment,

@@ -157,3 +157,16 @@ def transcript(escalation: Escalation) -> list[Line]:
 
 def sentiment_points(lines: list[Line]) -> list[tuple[str, float]]:
     return [(line.text, line.sentiment) for line in lines if line.sender == "customer" and line.sentiment is not None]
+
+
+PROOFS = {
+    "postcode": "order number + postcode",
+    "email": "order number + e-mail",
+    "one_time_code": "one-time code e-mailed to the address on file",
+    "shop_login": "the shop's login",
+}
+
+
+def proof_label(proof: str | None) -> str:
+    """How the customer proved who they are, for the escalation page."""
+    return PROOFS.get(proof or "", "an unknown proof")

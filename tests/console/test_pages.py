@@ -74,7 +74,7 @@ def test_escalation_view_shows_the_packet_transcript_and_chart(agent, add_escala
     page = agent.get(f"/console/escalations/{escalation_id}")
     assert page.status_code == 200
     text = page.text
-    assert "Dan" in text and "verified" in text  # identity state
+    assert "Dan" in text and "verified by order number + e-mail at" in text  # identity: how and when
     assert "Order 10031" in text  # the order in question, with its status from the CRM
     assert "22 %" in text and "3 late deliveries in the last 6 months" in text  # churn and drivers in words
     assert "£640 over 12 months" in text  # value
@@ -232,3 +232,13 @@ def test_queue_shows_an_alert_when_failed_identity_checks_cross_the_budget(agent
         session.commit()
     page = agent.get("/console/queue").text
     assert "120 failed identity" in page and 'role="alert"' in page
+
+
+def test_an_escalation_whose_customer_was_not_vouched_for_says_so(agent, add_escalation, engine):
+    escalation_id = add_escalation("c-claimed", email=None)
+    with new_session(engine) as session:
+        escalation = session.get(Escalation, escalation_id)
+        escalation.packet = {**escalation.packet, "customer": {"verified": False, "claimed_customer_id": 4}}
+        session.commit()
+    text = agent.get(f"/console/escalations/{escalation_id}").text
+    assert "not verified (claimed customer 4: no grant from the CRM)" in text
