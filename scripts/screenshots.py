@@ -108,6 +108,7 @@ def console_server(workdir: Path, *, events: int = 0) -> Iterator[ConsoleServer]
     settings = Settings(
         database_url=f"sqlite:///{workdir / 'crm.db'}",
         api_key=API_KEY,
+        env="development",
         port=port,
         rasa_url=rasa.url,
         rasa_events_url=events_url,
