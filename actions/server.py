@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import hmac
-import ipaddress
 import logging
 import os
 import sys
@@ -25,6 +24,8 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from crm_backend.util import is_loopback
+
 TOKEN_ENV = "ACTION_SERVER_TOKEN"
 TOKEN_HEADER = "X-Action-Token"
 DEV_TOKEN = "dev-action-token"
@@ -32,15 +33,6 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5055
 
 logger = logging.getLogger("actions.server")
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def startup_error(token: str, host: str, env: Mapping[str, str]) -> str | None:

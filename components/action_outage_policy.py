@@ -23,10 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from rasa.core.policies.policy import PolicyPrediction
-from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, ActiveLoop, ConversationPaused, Event, SlotSet
@@ -34,8 +31,7 @@ from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 from rasa_sdk import Tracker
 
 from actions.escalation import build_request
-from components.escalation_policy import ESCALATE_ACTION, signal_events
-from components.stateless_policy import StatelessPolicy
+from components.escalation_policy import ESCALATE_ACTION, DecidingPolicy, signal_events
 from crm_backend.escalation.decision import Thresholds, decide
 from crm_backend.escalation.signals import signals_from
 
@@ -77,21 +73,10 @@ def escalation_events(tracker: DialogueStateTracker, thresholds: Thresholds) -> 
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False)
-class ActionOutagePolicy(StatelessPolicy):
+class ActionOutagePolicy(DecidingPolicy):
     @staticmethod
     def get_default_config() -> dict[str, Any]:
         return {"priority": 8, "thresholds_file": "crm_backend/escalation/thresholds.yml"}
-
-    def __init__(
-        self,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-        featurizer: Any | None = None,
-    ) -> None:
-        super().__init__(config, model_storage, resource, execution_context, featurizer)
-        self.thresholds = Thresholds.load(self.config["thresholds_file"])
 
     def predict_action_probabilities(
         self,

@@ -40,11 +40,8 @@ def signal_events(tracker: DialogueStateTracker) -> list[dict[str, Any]]:
     return [e.as_dict() for e in tracker.events if isinstance(e, (UserUttered, *BOUNDARY_EVENTS))]
 
 
-@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False)
-class EscalationPolicy(StatelessPolicy):
-    @staticmethod
-    def get_default_config() -> dict[str, Any]:
-        return {"priority": 7, "thresholds_file": "crm_backend/escalation/thresholds.yml"}
+class DecidingPolicy(StatelessPolicy):
+    """A policy that consults the escalation decision, with the thresholds named by its `thresholds_file`."""
 
     def __init__(
         self,
@@ -56,6 +53,13 @@ class EscalationPolicy(StatelessPolicy):
     ) -> None:
         super().__init__(config, model_storage, resource, execution_context, featurizer)
         self.thresholds = Thresholds.load(self.config["thresholds_file"])
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False)
+class EscalationPolicy(DecidingPolicy):
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {"priority": 7, "thresholds_file": "crm_backend/escalation/thresholds.yml"}
 
     def predict_action_probabilities(
         self,

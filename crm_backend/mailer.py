@@ -8,7 +8,6 @@ message. A login is refused at construction without STARTTLS unless the server i
 
 from __future__ import annotations
 
-import ipaddress
 import smtplib
 import ssl
 from dataclasses import dataclass
@@ -17,19 +16,11 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 
 from crm_backend.settings import Settings
+from crm_backend.util import is_loopback
 
 
 class MailError(Exception):
     """A message could not be handed to the SMTP server."""
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from email.parser import BytesParser
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crm_backend.mailer import is_loopback
+from crm_backend.util import is_loopback
 from crm_backend.settings import REPO_ROOT
 
 if TYPE_CHECKING:
