@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from components import session_bound
 from components.escalation_policy import BOUNDARY_EVENTS
 from crm_backend.escalation.decision import Thresholds
 from crm_backend.escalation.signals import BOUNDARIES
+from crm_backend.services.grants import GrantPolicy
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -104,8 +106,20 @@ def test_the_bound_waits_for_a_calm_moment() -> None:
     assert {e.type_name for e in BOUNDARY_EVENTS} == BOUNDARIES
 
 
+def live_grant(customer_id: int, minutes: int = 30) -> str:
+    policy = GrantPolicy("dev-grant-secret", idle=timedelta(minutes=30), absolute=timedelta(hours=8))
+    now = datetime.now(timezone.utc).timestamp() + (minutes - 30) * 60
+    token, _ = policy.issue(customer_id=customer_id, conversation_id="c", channel="rest", strength="email", now=now)
+    return token
+
+
 def test_a_new_session_carries_each_slots_latest_value_once() -> None:
-    earlier = [SlotSet("order_id", "10001"), SlotSet("customer_id", 7, metadata={"by": "verify"})]
+    grant = live_grant(7)
+    earlier = [
+        SlotSet("order_id", "10001"),
+        SlotSet("customer_id", 7, metadata={"by": "verify"}),
+        SlotSet("identity_grant", grant),
+    ]
     history = tracker(
         SessionStarted(),
         *earlier,
@@ -116,7 +130,12 @@ def test_a_new_session_carries_each_slots_latest_value_once() -> None:
         SlotSet("order_id", "10003"),
     )
     carried = session_bound.latest_slot_events(history)
-    assert [(e.key, e.value) for e in carried] == [("customer_id", 7), ("task", None), ("order_id", "10003")]
+    assert [(e.key, e.value) for e in carried] == [
+        ("customer_id", 7),
+        ("identity_grant", grant),
+        ("task", None),
+        ("order_id", "10003"),
+    ]
     assert carried[0].metadata == {"by": "verify"}
     # the same slot values as Rasa's own carry-over, which repeats every SlotSet of the session
     rasa_way = tracker(*[e for e in history.events if isinstance(e, SlotSet)])
@@ -126,9 +145,25 @@ def test_a_new_session_carries_each_slots_latest_value_once() -> None:
     again = tracker(*history.events, SessionStarted(), *carried, *turns(1), SlotSet("order_id", "10004"))
     assert [(e.key, e.value) for e in session_bound.latest_slot_events(again)] == [
         ("customer_id", 7),
+        ("identity_grant", grant),
         ("task", None),
         ("order_id", "10004"),
     ]
+
+
+@pytest.mark.parametrize("grant", [None, "not-a-grant", "lapsed"])
+def test_an_identity_whose_grant_has_lapsed_is_not_carried_into_the_new_session(grant: str | None) -> None:
+    """A customer who comes back after the grant lapsed (the next day) starts as a guest and verifies again."""
+    token = live_grant(7, minutes=-1) if grant == "lapsed" else grant
+    history = tracker(
+        SessionStarted(),
+        SlotSet("customer_id", 7),
+        SlotSet("customer_name", "Gus"),
+        SlotSet("identity_grant", token),
+        SlotSet("churn_probability", 0.4),
+        SlotSet("order_id", "10001"),
+    )
+    assert [(e.key, e.value) for e in session_bound.latest_slot_events(history)] == [("order_id", "10001")]
 
 
 def test_the_bound_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

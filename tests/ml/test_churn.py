@@ -23,6 +23,7 @@ from crm_backend.ml.value import customer_lifetime_value, customer_value, expect
 from crm_backend.personas import ensure_personas
 from crm_backend.seed import seed
 from crm_backend.settings import Settings
+from tests.factories import grant_headers
 
 AS_OF = datetime(2025, 3, 1)
 API_KEY = "ml-test-key"
@@ -322,16 +323,19 @@ def test_features_endpoint(client: tuple[TestClient, Engine]) -> None:
     http, engine = client
     with new_session(engine) as session:
         cid = session.execute(select(Customer.id).where(Customer.email == "ben.okafor@example.com")).scalar_one()
-    response = http.get(f"/api/v1/customers/{cid}/features", headers={"X-API-Key": API_KEY})
+    granted = {"X-API-Key": API_KEY, **grant_headers(cid)}  # a conversation verified as Ben
+    response = http.get(f"/api/v1/customers/{cid}/features", headers=granted)
     assert response.status_code == 200
     body = response.json()
     assert body["customer_id"] == cid and body["as_of"] and list(body["features"]) == FEATURES
     assert body["features"]["orders_total"] == 4 and body["features"]["complaints_total"] >= 1
     unauthorised = http.get(f"/api/v1/customers/{cid}/features")
     assert unauthorised.status_code == 401 and unauthorised.json()["code"] == "invalid_api_key"
-    missing = http.get("/api/v1/customers/999999/features", headers={"X-API-Key": API_KEY})
+    ungranted = http.get(f"/api/v1/customers/{cid}/features", headers={"X-API-Key": API_KEY})
+    assert ungranted.status_code == 401 and ungranted.json()["code"] == "grant_required"
+    missing = http.get("/api/v1/customers/999999/features", headers={"X-API-Key": API_KEY, **grant_headers(999999)})
     assert missing.status_code == 404 and missing.json()["code"] == "customer_not_found"
-    value = http.get(f"/api/v1/customers/{cid}/value?churn_probability=0.4", headers={"X-API-Key": API_KEY})
+    value = http.get(f"/api/v1/customers/{cid}/value?churn_probability=0.4", headers=granted)
     assert value.status_code == 200 and value.json()["segment"] == "at_risk" and value.json()["clv"] >= 0
     bad = http.get(f"/api/v1/customers/{cid}/value?churn_probability=2", headers={"X-API-Key": API_KEY})
     assert bad.status_code == 422
