@@ -337,5 +337,5 @@ def test_features_endpoint(client: tuple[TestClient, Engine]) -> None:
     assert missing.status_code == 404 and missing.json()["code"] == "customer_not_found"
     value = http.get(f"/api/v1/customers/{cid}/value?churn_probability=0.4", headers=granted)
     assert value.status_code == 200 and value.json()["segment"] == "at_risk" and value.json()["clv"] >= 0
-    bad = http.get(f"/api/v1/customers/{cid}/value?churn_probability=2", headers={"X-API-Key": API_KEY})
+    bad = http.get(f"/api/v1/customers/{cid}/value?churn_probability=2", headers=granted)
     assert bad.status_code == 422
