@@ -57,7 +57,7 @@ def client_address(peer: str, forwarded_for: str | None, trusted: Iterable[Netwo
     return str(nearest)
 
 
-def stamp_client(metadata: Mapping[str, Any] | None, channel: str, address: str) -> dict[str, Any]:
+def stamp_client(metadata: Mapping[str, Any] | None, channel: str, address: str | None) -> dict[str, Any]:
     """The client's metadata with the server's record of the client under ``CLIENT_KEY`` (the client's own value,
     if it sent one, is overwritten)."""
     stamped = dict(metadata or {})

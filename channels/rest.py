@@ -7,8 +7,9 @@ rendered credentials file names it when the environment allows it, channels/cred
 * Its senders live in their own namespace: the conversation (tracker) id is ``rest:<sender>``, which no other channel
   produces, so a REST caller can never read or continue a Slack, Telegram or web-widget conversation. The answer's
   ``recipient_id`` is that conversation id; the CRM stores it (at most 69 characters) like any other.
-* The conversation is always recorded as channel ``rest`` (a body's ``input_channel`` is not read), and the caller's
-  address is recorded under ``metadata["shopcare_client"]`` (channels/identity.py).
+* The conversation is always recorded as channel ``rest`` (a body's ``input_channel`` is not read). Its caller is a
+  server acting for many customers (an integration, a test), so no client address is recorded for the identity
+  limits: ``metadata["shopcare_client"]`` says ``{"channel": "rest", "address": null}``, whatever the body sent.
 * With a token (credentials key ``token``, from ``REST_CHANNEL_TOKEN``) every request needs
   ``Authorization: Bearer <token>`` (compared in constant time), 401 otherwise. Outside development the channel is
   enabled only with a token.
@@ -17,7 +18,6 @@ rendered credentials file names it when the environment allows it, channels/cred
 from __future__ import annotations
 
 import hmac
-import os
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -29,7 +29,7 @@ from sanic.exceptions import SanicException
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from channels.identity import client_address, stamp_client, trusted_proxies
+from channels.identity import stamp_client
 
 NAMESPACE = "rest:"
 SENDER = re.compile(r"[A-Za-z0-9._@-]{1,64}")
@@ -69,7 +69,6 @@ class GuardedRestInput(RestInput):
 
     def __init__(self, token: str | None = None) -> None:
         self.token = token
-        self.trusted = trusted_proxies(os.environ.get("SOCKETIO_TRUSTED_PROXIES"))
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
         blueprint = super().blueprint(on_new_message)
@@ -96,5 +95,4 @@ class GuardedRestInput(RestInput):
         return self.name()
 
     def get_metadata(self, request: Request) -> dict[str, Any] | None:
-        address = client_address(request.ip, request.headers.get("x-forwarded-for"), self.trusted)
-        return stamp_client(_body(request).get("metadata"), self.name(), address)
+        return stamp_client(_body(request).get("metadata"), self.name(), None)
