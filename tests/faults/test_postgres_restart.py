@@ -75,7 +75,7 @@ def postgres() -> Iterator[Postgres]:
 def crm_on_postgres(
     postgres: Postgres, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, subprocess.Popen]]:
-    env = base_env(CRM_DATABASE_URL=postgres.url, CRM_API_KEY=API_KEY, CRM_RELAY_ENABLED="false")
+    env = base_env(CRM_ENV="development", CRM_DATABASE_URL=postgres.url, CRM_API_KEY=API_KEY, CRM_RELAY_ENABLED="false")
     for args in (["init"], ["seed", "--customers", "5", "--seed", "5"]):
         subprocess.run([sys.executable, "-m", "crm_backend", *args], cwd=ROOT, env=env, check=True, capture_output=True)
     port = free_port()

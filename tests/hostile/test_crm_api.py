@@ -37,6 +37,7 @@ def crm_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     workdir = tmp_path_factory.mktemp("hostile-crm")
     port = free_port()
     env = base_env(
+        CRM_ENV="development",
         CRM_DATABASE_URL=f"sqlite:///{workdir / 'crm.db'}",
         CRM_API_KEY=API_KEY,
         CRM_RELAY_ENABLED="false",

@@ -20,6 +20,7 @@ from stack import free_port as _free_port
 
 from crm_backend.db import Base, Escalation, EscalationMessage, new_session
 from crm_backend.relay_pika import PikaEventRelay, make_relay
+from crm_backend.services.grants import GrantPolicy
 from crm_backend.settings import Settings
 from tests.support import wait_until
 
@@ -91,7 +92,11 @@ def test_events_wait_in_the_queue_while_the_database_is_down_and_arrive_once_in_
     sender = f"pika-{uuid.uuid4().hex[:8]}"
     engine = create_engine(services.crm_database_url, future=True, pool_pre_ping=True)  # database not created yet
     relay = PikaEventRelay(
-        engine, services.rabbitmq_url, queue=services.rabbitmq_queue, exchange=services.rabbitmq_exchange
+        engine,
+        services.rabbitmq_url,
+        grants=GrantPolicy.from_settings(Settings(env="development")),
+        queue=services.rabbitmq_queue,
+        exchange=services.rabbitmq_exchange,
     )
     request = {
         "key": f"{sender}:esc",
