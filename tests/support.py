@@ -92,7 +92,8 @@ def crm_write(crm_api: httpx.Client, path: str, body: dict[str, Any]) -> httpx.R
 
 def escalation_of(crm_api: httpx.Client, conversation_id: str) -> dict[str, Any] | None:
     """The conversation's escalation in any state, in full, or None while the CRM has none."""
-    for item in crm_api.get("/escalations", params={"status": "open,claimed,resolved,handed_back"}).json():
+    every = {"status": "open,claimed,resolved,handed_back", "limit": 500}  # a whole suite's escalations, not a page
+    for item in crm_api.get("/escalations", params=every).json():
         if item["conversation_id"] == conversation_id:
             return crm_api.get(f"/escalations/{item['id']}").json()
     return None

@@ -74,7 +74,8 @@ class Cell:
     # --- what the stack holds
     def escalations(self) -> list[dict[str, Any]]:
         try:
-            items = self.crm.get("/escalations", params={"status": "open,claimed,resolved,handed_back"}).json()
+            every = {"status": "open,claimed,resolved,handed_back", "limit": 500}
+            items = self.crm.get("/escalations", params=every).json()
         except httpx.TransportError:
             return []
         return [item for item in items if item["conversation_id"] == self.conversation]

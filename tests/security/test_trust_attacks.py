@@ -13,7 +13,7 @@ import httpx
 from crm_backend.policies import load_policies
 from crm_backend.services.grants import GrantPolicy
 from tests.security.conftest import Conversation
-from tests.support import api_client, escalation_of, one_time_code
+from tests.support import api_client, escalation_of, one_time_code, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 # seeded customers the other security suites use (test_cross_customer.py, test_pii_masking.py, the sweep here)
@@ -77,8 +77,8 @@ def test_split_refunds_go_to_review_once_the_order_total_passes_the_automatic_li
     by_amount = {f"{r['amount']:.2f}": r["status"] for r in refunds}
     assert by_amount == dict(zip(parts, ["approved", "approved", "pending_review"])), "\n".join(chat.answers)
     assert "member of our team" in chat.answers[-1]  # the third went to review, and to a person
-    escalation = escalation_of(crm, f"rest:{chat.sender}")
-    assert escalation is not None and "refund_review" in escalation["reason_codes"]
+    escalation = wait_until(lambda: escalation_of(crm, chat.conversation_id))
+    assert "refund_review" in escalation["reason_codes"]
 
 
 def test_an_expired_grant_gets_nothing_and_the_customer_verifies_again(stack, population):
