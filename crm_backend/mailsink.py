@@ -24,8 +24,8 @@ from email.parser import BytesParser
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crm_backend.util import is_loopback
 from crm_backend.settings import REPO_ROOT
+from crm_backend.util import is_loopback
 
 if TYPE_CHECKING:
     from aiosmtpd.controller import Controller

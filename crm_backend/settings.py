@@ -10,8 +10,8 @@ from pydantic import BaseSettings, validator
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_API_KEY = "dev-api-key"
 DEFAULT_RASA_TOKEN = "dev-rasa-token"
-DEFAULT_GRANT_SECRET = "dev-grant-secret"
-DEFAULT_SHOP_LOGIN_SECRET = "dev-shop-login-secret"
+DEFAULT_GRANT_SECRET = "dev-grant-secret-not-for-production"
+DEFAULT_SHOP_LOGIN_SECRET = "dev-shop-login-secret-not-for-production"
 DEVELOPMENT = "development"
 
 

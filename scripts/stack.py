@@ -156,8 +156,8 @@ class Stack:
     rasa_token: str = "dev-rasa-token"
     # CRM_ENV and the CRM's signing secrets; `make run` takes them from the environment or .env
     crm_env_name: str = "development"
-    grant_secret: str = "dev-grant-secret"
-    shop_login_secret: str = "dev-shop-login-secret"
+    grant_secret: str = "dev-grant-secret-not-for-production"
+    shop_login_secret: str = "dev-shop-login-secret-not-for-production"
     action_token: str = "dev-action-token"  # X-Action-Token: the Rasa server sends it, the action server requires it
     model: Path = ROOT / "models" / f"{MODEL_NAME}.tar.gz"
     log_dir: Path = ROOT / "var" / "log"

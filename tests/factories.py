@@ -148,7 +148,7 @@ def make_refund(
 def grant_headers(
     customer_id: int,
     *,
-    secret: str = "dev-grant-secret",
+    secret: str = "dev-grant-secret-not-for-production",
     strength: str = "one_time_code",
     conversation_id: str = "test-conversation",
     channel: str = "rest",

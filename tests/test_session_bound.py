@@ -107,7 +107,7 @@ def test_the_bound_waits_for_a_calm_moment() -> None:
 
 
 def live_grant(customer_id: int, minutes: int = 30) -> str:
-    policy = GrantPolicy("dev-grant-secret", idle=timedelta(minutes=30), absolute=timedelta(hours=8))
+    policy = GrantPolicy("dev-grant-secret-not-for-production", idle=timedelta(minutes=30), absolute=timedelta(hours=8))
     now = datetime.now(timezone.utc).timestamp() + (minutes - 30) * 60
     token, _ = policy.issue(customer_id=customer_id, conversation_id="c", channel="rest", strength="email", now=now)
     return token

@@ -75,7 +75,8 @@ def _grant(request: Request, customer_id: int, write: bool) -> Grant:
         channel=headers.get("x-channel"),
         write=write,
     )
-    request.state.grant_refresh = policy.refresh(grant)  # sent back by GrantRefresh: the idle period starts again
+    if policy.refresh_due(grant):  # sent back by GrantRefresh: the idle period starts again
+        request.state.grant_refresh = policy.refresh(grant)
     return grant
 
 

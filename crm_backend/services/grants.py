@@ -27,6 +27,7 @@ STRENGTHS = ("postcode", "email", "one_time_code", "shop_login")
 READ = frozenset(STRENGTHS)  # status, tracking, invoices, refund status
 WRITE = frozenset({"one_time_code", "shop_login"})  # cancel, refund, address change: a postcode never suffices
 MAX_TOKEN = 2000
+REFRESH_AFTER_SECONDS = 60  # the idle period is restarted at most once a minute
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class Grant:
     strength: str
     auth_time: int  # when the proof was given (epoch seconds)
     expires_at: int
+    issued_at: int = 0  # when this token was issued (a refresh issues a new one)
 
     @property
     def verified_at(self) -> str:
@@ -83,7 +85,7 @@ class GrantPolicy:
         issued = int(now if now is not None else datetime.now(timezone.utc).timestamp())
         auth = issued if auth_time is None else int(auth_time)
         expires = min(issued + int(self.idle.total_seconds()), auth + int(self.absolute.total_seconds()))
-        grant = Grant(customer_id, conversation_id, channel, strength, auth, expires)
+        grant = Grant(customer_id, conversation_id, channel, strength, auth, expires, issued)
         claims = {
             "iss": ISSUER,
             "aud": AUDIENCE,
@@ -96,6 +98,11 @@ class GrantPolicy:
             "exp": expires,
         }
         return jwt.encode(claims, self.secret, algorithm=ALGORITHM), grant
+
+    def refresh_due(self, grant: Grant, now: float | None = None) -> bool:
+        """Worth issuing a fresh token: this one is over a minute old (a conversation's calls within a minute share one)."""
+        current = now if now is not None else datetime.now(timezone.utc).timestamp()
+        return current - grant.issued_at >= REFRESH_AFTER_SECONDS
 
     def refresh(self, grant: Grant, now: float | None = None) -> str:
         """A fresh token for the same proof: the idle period starts again, the absolute limit stays."""
@@ -134,6 +141,7 @@ class GrantPolicy:
                 strength=str(claims["prf"]),
                 auth_time=int(claims["auth_time"]),
                 expires_at=int(claims["exp"]),
+                issued_at=int(claims["iat"]),
             )
         except (jwt.InvalidTokenError, KeyError, TypeError, ValueError) as exc:
             raise _refused(401, "grant_invalid", "That identity check is not valid. Please verify again.") from exc

@@ -73,10 +73,9 @@ def refund_quote(order: Order, *, policies: Policies, now: datetime | None = Non
     rules = policies.refunds
     now = now or utcnow()
     today = now.date()
-    session = object_session(order)
-    if session is None:
-        raise RuntimeError(f"order {order.order_number} is not attached to a session")
-    limit = auto_approve_headroom_pence(order, session=session, policies=policies, now=now)
+    # nothing may be refunded from an ineligible order, so nothing at once either: the 30-day total (a query on the
+    # order look-up's path) is read only for an order that can be refunded
+    limit = 0
     if order.status not in rules.eligible_statuses:
         return RefundQuote(
             False,
@@ -108,13 +107,16 @@ def refund_quote(order: Order, *, policies: Policies, now: datetime | None = Non
             window_ends,
             limit,
         )
+    session = object_session(order)
+    if session is None:
+        raise RuntimeError(f"order {order.order_number} is not attached to a session")
     return RefundQuote(
         True,
         None,
         f"You can get a refund of up to £{pence_to_pounds(left):.2f} for this order.",
         left,
         window_ends,
-        limit,
+        auto_approve_headroom_pence(order, session=session, policies=policies, now=now),
     )
 
 

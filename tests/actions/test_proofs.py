@@ -158,7 +158,7 @@ async def test_another_conversations_grant_is_refused(crm, make_tracker, domain)
 async def test_a_lapsed_grant_makes_the_form_verify_again(crm, make_tracker, domain):
     expired = grant.claims(grant_token(1))
     assert expired is not None
-    lapsed = jwt.encode({**expired, "exp": int(time.time()) - 5}, "dev-grant-secret", algorithm="HS256")
+    lapsed = jwt.encode({**expired, "exp": int(time.time()) - 5}, "dev-grant-secret-not-for-production", algorithm="HS256")
     dispatcher = CollectingDispatcher()
     tracker = make_tracker(
         slots={"task": "track_order", "customer_id": "1", "identity_grant": lapsed, "identity_proof": "verified"},
@@ -218,7 +218,7 @@ async def test_code_digits_typed_for_the_code_do_not_replace_the_order_number(cr
     assert await form.validate_order_id("482913", CollectingDispatcher(), tracker, domain) == {"order_id": "10004"}
 
 
-def shop_token(email: str, secret: str = "dev-shop-login-secret", minutes: int = 30) -> str:
+def shop_token(email: str, secret: str = "dev-shop-login-secret-not-for-production", minutes: int = 30) -> str:
     return jwt.encode({"email": email, "exp": int(time.time()) + minutes * 60}, secret, algorithm="HS256")
 
 

@@ -28,7 +28,7 @@ from tests.factories import grant_headers
 T0 = time.time() - 3600  # the conversation happened an hour ago, while the CRM was down
 KEY = "conv-1:escalation:1"
 # the CRM's grant policy: the fixtures' settings keep the default grant secret, as tests.factories.grant_headers does
-GRANTS = GrantPolicy("dev-grant-secret", idle=timedelta(minutes=30), absolute=timedelta(hours=8))
+GRANTS = GrantPolicy("dev-grant-secret-not-for-production", idle=timedelta(minutes=30), absolute=timedelta(hours=8))
 
 
 def identity_grant(customer_id: int) -> str:

@@ -88,7 +88,7 @@ def test_an_expired_grant_gets_nothing_and_the_customer_verifies_again(stack, po
     chat.say(f"where is my order {first}?")
     assert "you're verified" in chat.say(customer.email)
     # the conversation's grant as it would be 31 minutes later: signed by the CRM, but lapsed
-    policy = GrantPolicy("dev-grant-secret", idle=timedelta(minutes=30), absolute=timedelta(hours=8))
+    policy = GrantPolicy("dev-grant-secret-not-for-production", idle=timedelta(minutes=30), absolute=timedelta(hours=8))
     old = datetime.now(timezone.utc).timestamp() - 31 * 60
     lapsed, _ = policy.issue(
         customer_id=customer.id, conversation_id=f"rest:{chat.sender}", channel="rest", strength="email", now=old
