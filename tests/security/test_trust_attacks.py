@@ -5,17 +5,18 @@ what stops each: docs/security.md, "Threat model". Channel, action-server and de
 from __future__ import annotations
 
 import time
+import uuid
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import httpx
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
 
-from crm_backend.policies import load_policies
 from crm_backend.services.grants import GrantPolicy
+from tests.factories import make_customer, make_order
 from tests.security.conftest import Conversation
 from tests.support import api_client, escalation_of, one_time_code, wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
 # seeded customers the other security suites use (test_cross_customer.py, test_pii_masking.py, the sweep here)
 USED_ELSEWHERE = {*range(10, 18), 20, 30}
 CANDIDATES = [cid for cid in range(5, 45) if cid not in USED_ELSEWHERE]
@@ -54,28 +55,27 @@ def test_a_sweep_of_one_email_over_40_orders_is_stopped_within_5_misses(stack, p
     assert not [a for a in owner.answers[:-1] if victim.postcode in a or victim.last_name in a]
 
 
-def test_split_refunds_go_to_review_once_the_order_total_passes_the_automatic_limit(stack, population):
+def test_split_refunds_go_to_review_once_the_order_total_passes_the_automatic_limit(stack):
+    """The review's case: three refunds of £48.85 on one £149 order, each under the £100 automatic limit."""
     crm = api_client(stack.crm_url, stack.api_key)
-    limit = load_policies(str(ROOT / "crm_backend" / "policies.yml")).refunds.auto_approve_limit
-    customer, order = _refundable(crm, population, at_least=1.47 * limit)
-    parts = [f"{share * limit:.2f}" for share in (0.49, 0.485, 0.495)]  # each under the limit, together over it
-    reasons = ["it arrived damaged", "the box was crushed", "one part is missing"]
+    customer_id, email, order = _customer_with_a_delivered_order(stack, total_pence=14900)
     chat = Conversation(stack.rasa_url, prefix="split")
-    for round_, (part, reason) in enumerate(zip(parts, reasons)):
+    reasons = ["it arrived damaged", "the box was crushed", "one part is missing"]
+    for round_, reason in enumerate(reasons):
         chat.say(f"I want a refund for order {order}")
         if round_ == 0:
-            chat.say(customer.email)
+            chat.say(email)
         chat.say(reason)
         asked = time.time()
-        answer = chat.say(f"£{part}")
+        answer = chat.say("£48.85")
         if round_ == 0:  # a refund is a change: the code, once per conversation
             assert "arrange a refund" in answer
-            answer = chat.say(one_time_code(stack.crm_url, customer.email, after=asked - 1))
-        assert f"£{part}" in answer
+            answer = chat.say(one_time_code(stack.crm_url, email, after=asked - 1))
+        assert "£48.85" in answer
         chat.say("yes")
-    refunds = [r for r in crm.get(f"/customers/{customer.id}/refunds").json() if r["order_number"] == order]
-    by_amount = {f"{r['amount']:.2f}": r["status"] for r in refunds}
-    assert by_amount == dict(zip(parts, ["approved", "approved", "pending_review"])), "\n".join(chat.answers)
+    refunds = [r for r in crm.get(f"/customers/{customer_id}/refunds").json() if r["order_number"] == order]
+    statuses = sorted(r["status"] for r in refunds)
+    assert statuses == ["approved", "approved", "pending_review"], "\n".join(chat.answers)
     assert "member of our team" in chat.answers[-1]  # the third went to review, and to a person
     escalation = wait_until(lambda: escalation_of(crm, chat.conversation_id))
     assert "refund_review" in escalation["reason_codes"]
@@ -121,20 +121,24 @@ def _mails_to(stack, addresses: list[str]) -> int:
     return sum(len(httpx.get(f"{stack.crm_url}/dev/outbox", params={"to": a}, timeout=10).json()) for a in addresses)
 
 
-def _refundable(crm: httpx.Client, population, at_least: float):
-    """A customer with no refund in the last 30 days (so only the per-order limit is in play) and an order
-    refundable for ``at_least``."""
-    recent = datetime.now(timezone.utc) - timedelta(days=31)
-    for cid in CANDIDATES:
-        person = population(cid)
-        refunds = crm.get(f"/customers/{cid}/refunds").json()
-        if any(datetime.fromisoformat(r["created_at"]).replace(tzinfo=timezone.utc) > recent for r in refunds):
-            continue
-        for order in person.orders:
-            quote = crm.get(f"/customers/{cid}/orders/{order['order_number']}/refund-eligibility").json()
-            if quote.get("eligible") and float(quote.get("max_amount") or 0) >= at_least:
-                return person, order["order_number"]
-    raise AssertionError("the seeded population has no order refundable for that much")
+def _customer_with_a_delivered_order(stack, total_pence: int) -> tuple[int, str, str]:
+    """A customer of this test alone with one order delivered two days ago: (customer id, e-mail, order number)."""
+    engine = create_engine(stack.database_url, future=True)
+    try:
+        with Session(engine) as session:
+            tag = uuid.uuid4().hex[:8]
+            customer = make_customer(session, email=f"split-{tag}@example.com", last_name="Splitter")
+            order = make_order(
+                session,
+                customer,
+                status="delivered",
+                total_pence=total_pence,
+                order_number=str(7_000_000 + int(tag, 16) % 999_999),
+            )
+            session.commit()
+            return int(customer.id), str(customer.email), str(order.order_number)
+    finally:
+        engine.dispose()
 
 
 def _cancellable(crm: httpx.Client, population):
