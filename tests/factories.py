@@ -155,5 +155,7 @@ def grant_headers(
 ) -> dict[str, str]:
     """The headers of a customer-scoped CRM call from a conversation holding the CRM's grant for ``customer_id``."""
     policy = GrantPolicy(secret, idle=timedelta(minutes=30), absolute=timedelta(hours=8))
-    token, _ = policy.issue(customer_id=customer_id, conversation_id=conversation_id, channel=channel, strength=strength)
+    token, _ = policy.issue(
+        customer_id=customer_id, conversation_id=conversation_id, channel=channel, strength=strength
+    )
     return {"X-Identity-Grant": token, "X-Conversation-Id": conversation_id, "X-Channel": channel}

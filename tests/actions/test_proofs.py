@@ -158,7 +158,9 @@ async def test_another_conversations_grant_is_refused(crm, make_tracker, domain)
 async def test_a_lapsed_grant_makes_the_form_verify_again(crm, make_tracker, domain):
     expired = grant.claims(grant_token(1))
     assert expired is not None
-    lapsed = jwt.encode({**expired, "exp": int(time.time()) - 5}, "dev-grant-secret-not-for-production", algorithm="HS256")
+    lapsed = jwt.encode(
+        {**expired, "exp": int(time.time()) - 5}, "dev-grant-secret-not-for-production", algorithm="HS256"
+    )
     dispatcher = CollectingDispatcher()
     tracker = make_tracker(
         slots={"task": "track_order", "customer_id": "1", "identity_grant": lapsed, "identity_proof": "verified"},

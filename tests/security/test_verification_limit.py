@@ -13,7 +13,12 @@ from tests.security.conftest import Conversation
 
 
 def verify(client: TestClient, order: str, email: str, conversation: str | None = None) -> tuple[int, str]:
-    body = {"order_number": order, "email": email, "conversation_id": conversation or uuid.uuid4().hex, "channel": "rest"}
+    body = {
+        "order_number": order,
+        "email": email,
+        "conversation_id": conversation or uuid.uuid4().hex,
+        "channel": "rest",
+    }
     response = client.post("/api/v1/identity/verify", json=body, headers={"X-API-Key": TEST_API_KEY})
     return response.status_code, response.json().get("code", "")
 
