@@ -107,7 +107,7 @@ def ensure_churn_model(models_dir: Path = ROOT / "models", force: bool = False) 
     training_db.unlink(missing_ok=True)
     url = f"sqlite:///{training_db}"
     print(f"[models] seeding {CHURN_TRAINING_CUSTOMERS} customers for churn training ...", flush=True)
-    env = base_env(CRM_DATABASE_URL=url)
+    env = base_env(CRM_ENV="development", CRM_DATABASE_URL=url)  # a throw-away training database
     subprocess.run(
         [sys.executable, "-m", "crm_backend", "seed", "--customers", str(CHURN_TRAINING_CUSTOMERS), "--seed", "42"],
         cwd=ROOT,
