@@ -156,3 +156,19 @@ def test_only_the_public_listener_is_published() -> None:
     assert published == {"nginx": ["127.0.0.1:5080:5080"]}
     assert services["crm"]["environment"]["CRM_RASA_URL"] == "http://nginx:5081"  # the internal listener
     assert services["rasa"]["environment"]["ACTION_ENDPOINT_URL"] == "http://nginx:5085/webhook"
+
+
+def test_the_crm_gets_every_secret_production_refuses_as_a_default() -> None:
+    """Compose runs the CRM with CRM_ENV=production: each secret Settings.check() refuses as a development default
+    must be set (compose stops when it is not), or the CRM would not start."""
+    from crm_backend.settings import Settings
+
+    env = compose()["services"]["crm"]["environment"]
+    assert env["CRM_ENV"] == "production"
+    with pytest.raises(RuntimeError) as refused:
+        Settings(env="production").check()
+    named = set(re.findall(r"CRM_[A-Z_]+", str(refused.value))) - {"CRM_ENV"}
+    assert named == {"CRM_API_KEY", "CRM_RASA_TOKEN", "CRM_GRANT_SECRET", "CRM_SHOP_LOGIN_SECRET"}
+    for name in named:
+        assert re.fullmatch(r"\$\{[A-Z_]+:\?[^}]*\}", env[name]), name
+    assert re.fullmatch(r"\$\{CRM_SMTP_HOST:\?[^}]*\}", env["CRM_SMTP_HOST"])  # one-time codes need a mail server
