@@ -7,6 +7,7 @@ temporary database. Every process listens on loopback; Ctrl-C (SIGINT) or SIGTER
 from __future__ import annotations
 
 import argparse
+import fcntl
 import hashlib
 import json
 import os
@@ -63,6 +64,13 @@ def training_fingerprint(inputs: list[str] = TRAINING_INPUTS) -> str:
 
 def ensure_model(models_dir: Path = ROOT / "models", force: bool = False) -> Path:
     """Train the Rasa model unless models/ holds one for exactly the current data, domain, config and components."""
+    models_dir.mkdir(parents=True, exist_ok=True)
+    with open(models_dir / ".train.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one training at a time: concurrent runs would write the same file
+        return _ensure_model(models_dir, force)
+
+
+def _ensure_model(models_dir: Path, force: bool) -> Path:
     model = models_dir / f"{MODEL_NAME}.tar.gz"
     stamp = models_dir / f"{MODEL_NAME}.fingerprint"
     fingerprint = training_fingerprint()
