@@ -83,6 +83,8 @@ def build_request(tracker: Tracker, decision: Decision) -> dict[str, Any]:
             "failed_verifications": int(slots.get("verify_failures") or 0),
             "identity_locked": bool(slots.get("identity_locked")),
             "segment": slots.get("customer_segment"),
+            # the language the customer wrote in when it was not English (components/language.py), else English
+            "language": slots.get("language") or "en",
         },
         "orders_in_question": sorted({str(v) for v in [slots.get("order_id")] if v}),
         "task": slots.get("task"),

@@ -27,10 +27,28 @@ REASONS = {
 }
 VERDICTS = {"justified": "Justified", "unnecessary": "Unnecessary", "too_late": "Too late"}
 CHANNELS = ("rest", "socketio", "slack", "telegram")
+# the languages components/language.py recognises (ISO 639-1)
+LANGUAGES = {
+    "en": "English", "es": "Spanish", "fr": "French", "de": "German", "it": "Italian", "pt": "Portuguese",
+    "nl": "Dutch", "pl": "Polish", "tr": "Turkish", "ru": "Russian", "zh": "Chinese", "ja": "Japanese", "ar": "Arabic",
+}
 
 
 def reason_label(code: str) -> str:
     return REASONS.get(code, code.replace("_", " ").capitalize())
+
+
+def language_label(code: str | None) -> str:
+    """'Spanish (es)'; English for a packet that names no language."""
+    code = code if isinstance(code, str) and code else "en"
+    return f"{LANGUAGES[code]} ({code})" if code in LANGUAGES else code
+
+
+def language_of(escalation: Escalation) -> str:
+    """The customer's language code from the packet ('en' when it names none)."""
+    raw = escalation.packet if isinstance(escalation.packet, dict) else {}
+    code = _part(raw, "customer").get("language")
+    return code if isinstance(code, str) and code else "en"
 
 
 def duration(seconds: float | None) -> str:
@@ -96,6 +114,7 @@ class Packet:
     value: float | None = None
     segment: str | None = None
     task: str | None = None
+    language: str = "en"
 
 
 def _number(value: Any) -> float | None:
@@ -133,6 +152,7 @@ def packet_of(escalation: Escalation, *, session: Session) -> Packet:
         value=_number(value.get("clv")) if value.get("clv") is not None else _number(scores.get("customer_value")),
         segment=value.get("segment") or customer.get("segment"),
         task=raw.get("task") if isinstance(raw.get("task"), str) else None,
+        language=language_of(escalation),
     )
 
 
