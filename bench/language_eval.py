@@ -88,8 +88,10 @@ def main() -> None:
     if args.english_nlu:
         texts = english_nlu(args.english_nlu)
         wrong = [(t, d) for t in texts if (d := detector.detect(t)).foreign]
-        print(f"English NLU data {args.english_nlu}: {len(wrong)}/{len(texts)} = {len(wrong) / len(texts):.4f} "
-              "taken for another language")
+        print(
+            f"English NLU data {args.english_nlu}: {len(wrong)}/{len(texts)} = {len(wrong) / len(texts):.4f} "
+            "taken for another language"
+        )
         if args.show_errors:
             for text, detection in wrong:
                 print(f"  {text!r} -> {detection.code} {detection.confidence:.3f}")

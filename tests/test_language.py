@@ -38,8 +38,22 @@ def test_messages_in_the_twelve_languages_are_recognised(detector, text, code):
 
 @pytest.mark.parametrize(
     "text",
-    ["ok", "hi", "yes", "10001", "#10001", "alice.martin@example.com", "SW1A 1AA", "INV-2024-0042", "£25.99", "👍",
-     "my name is José García", "thanks a ton", "hasta la vista baby, cancel it", "where is my order?"],
+    [
+        "ok",
+        "hi",
+        "yes",
+        "10001",
+        "#10001",
+        "alice.martin@example.com",
+        "SW1A 1AA",
+        "INV-2024-0042",
+        "£25.99",
+        "👍",
+        "my name is José García",
+        "thanks a ton",
+        "hasta la vista baby, cancel it",
+        "where is my order?",
+    ],
 )
 def test_english_and_too_little_text_stay_english(detector, text):
     assert not detector.detect(text).foreign
@@ -58,8 +72,14 @@ def test_yes_and_no_in_the_other_languages():
 
 
 def parse(component: LanguageClassifier, text: str, intent: str = "track_order") -> Message:
-    message = Message(data={"text": text, "intent": {"name": intent, "confidence": 0.7},
-                            "intent_ranking": [{"name": intent, "confidence": 0.7}], "entities": []})
+    message = Message(
+        data={
+            "text": text,
+            "intent": {"name": intent, "confidence": 0.7},
+            "intent_ranking": [{"name": intent, "confidence": 0.7}],
+            "entities": [],
+        }
+    )
     component.process([message])
     return message
 

@@ -29,8 +29,19 @@ VERDICTS = {"justified": "Justified", "unnecessary": "Unnecessary", "too_late": 
 CHANNELS = ("rest", "socketio", "slack", "telegram")
 # the languages components/language.py recognises (ISO 639-1)
 LANGUAGES = {
-    "en": "English", "es": "Spanish", "fr": "French", "de": "German", "it": "Italian", "pt": "Portuguese",
-    "nl": "Dutch", "pl": "Polish", "tr": "Turkish", "ru": "Russian", "zh": "Chinese", "ja": "Japanese", "ar": "Arabic",
+    "en": "English",
+    "es": "Spanish",
+    "fr": "French",
+    "de": "German",
+    "it": "Italian",
+    "pt": "Portuguese",
+    "nl": "Dutch",
+    "pl": "Polish",
+    "tr": "Turkish",
+    "ru": "Russian",
+    "zh": "Chinese",
+    "ja": "Japanese",
+    "ar": "Arabic",
 }
 
 
