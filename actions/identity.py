@@ -3,6 +3,8 @@
 The form `order_form` serves every order task (track, cancel, refund, address change, invoices, payment problems).
 `ValidateOrderForm.required_slots` asks only what the task in hand needs:
 order number -> e-mail or postcode (until verified) -> task-specific slots (refund reason and amount, new address).
+An answer to another question than the one asked is kept: an e-mail given when the order number was asked is checked
+once the order number comes (actions/verification.py).
 Once verified, the CRM's identity grant (slot `identity_grant`) is what lets the actions act for the customer; any
 other order number is checked against it by the CRM. A change needs a strong proof: when the customer verified with an
 e-mail or postcode only, the form also asks for a one-time code (actions/codes.py). A lapsed grant clears the identity
@@ -19,14 +21,13 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import escalation, grant, risk, shop_login, tasks
+from actions import escalation, grant, risk, shop_login, tasks, verification
 from actions.codes import parse_code, wants_new_code
 from actions.common import first, normalise_order_id, parse_address, parse_amount, parse_identity_proof
-from actions.crm_client import CRMRefused, CRMUnavailable, context_for, current_context, get_client, start_call_log
+from actions.crm_client import CRMRefused, CRMUnavailable, context_for, get_client, start_call_log
 
 logger = logging.getLogger(__name__)
 
-MAX_VERIFY_ATTEMPTS = 3
 TASK_BY_INTENT = {
     "track_order": "track_order",
     "cancel_order": "cancel_order",
@@ -104,7 +105,11 @@ class ValidateOrderForm(FormValidationAction):
             return {"order_id": None}
         customer_id = tracker.get_slot("customer_id")
         if not customer_id:
-            return {"order_id": order_id}
+            kept = verification.kept_proof(tracker)  # an e-mail or postcode given before the order number
+            return {
+                "order_id": order_id,
+                **(await verification.check_proof(dispatcher, tracker, order_id, kept) if kept else {}),
+            }
         try:
             await get_client().get_order(customer_id, order_id)
         except CRMUnavailable:
@@ -117,7 +122,7 @@ class ValidateOrderForm(FormValidationAction):
                 raise
             dispatcher.utter_message(response="utter_not_your_order", order_id=order_id)
             return {"order_id": None, "task_blocked": "not_your_order"}
-        return {"order_id": order_id, **await _precheck(dispatcher, tracker, customer_id, order_id)}
+        return {"order_id": order_id, **await verification.precheck(dispatcher, tracker, customer_id, order_id)}
 
     async def validate_identity_proof(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -128,23 +133,11 @@ class ValidateOrderForm(FormValidationAction):
             dispatcher.utter_message(response="utter_invalid_identity_proof")
             dispatcher.utter_message(response="utter_ask_order_form_identity_proof")
             return {"identity_proof": None}
-        order_id = tracker.get_slot("order_id")
-        try:
-            verified = await get_client().verify_identity(order_id, client_address=_client_address(tracker), **proof)
-        except CRMUnavailable:
-            dispatcher.utter_message(response="utter_crm_down")
-            return {"identity_proof": None, "task_blocked": "crm_down"}
-        except CRMRefused as refusal:
-            if refusal.code == "invalid_request":  # e.g. an over-long e-mail: not a usable answer
-                dispatcher.utter_message(response="utter_invalid_identity_proof")
-                dispatcher.utter_message(response="utter_ask_order_form_identity_proof")
-                return {"identity_proof": None}
-            if refusal.code == "too_many_attempts" and refusal.details.get("one_time_code"):
-                return {"identity_proof": None, "otp_fallback": "offered"}  # action_ask_one_time_code offers a code
-            if refusal.code not in ("verification_failed", "too_many_attempts"):
-                raise
-            return _failed_attempt(dispatcher, tracker, locked_by_crm=refusal.code == "too_many_attempts")
-        return await _verified(dispatcher, tracker, verified)
+        order_id = normalise_order_id(tracker.get_slot("order_id"))
+        if order_id is None:  # given before the order number: kept, and checked once the order number comes
+            dispatcher.utter_message(response=f"utter_{next(iter(proof))}_kept")
+            return {"identity_proof": next(iter(proof.values()))}
+        return await verification.check_proof(dispatcher, tracker, order_id, proof)
 
     async def validate_one_time_code(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -175,10 +168,10 @@ class ValidateOrderForm(FormValidationAction):
             raise
         slots: dict[str, Any] = {"one_time_code": "verified", "otp_fallback": None, "otp_sent_at": None}
         if tracker.get_slot("customer_id"):
-            _use_grant(verified["grant"])
+            verification.use_grant(verified["grant"])
             dispatcher.utter_message(response="utter_code_accepted")
             return {**slots, "identity_grant": verified["grant"]}
-        return {**slots, **await _verified(dispatcher, tracker, verified)}
+        return {**slots, **await verification.verified_slots(dispatcher, tracker, verified)}
 
     async def validate_refund_reason(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -219,22 +212,6 @@ class ValidateOrderForm(FormValidationAction):
         return {"new_address": str(first(value)).strip()}
 
 
-async def _verified(dispatcher: CollectingDispatcher, tracker: Tracker, verified: dict[str, Any]) -> dict[str, Any]:
-    """The slots of a customer the CRM has just verified (its grant in use for the calls that follow)."""
-    customer_id = str(verified["customer_id"])
-    _use_grant(verified["grant"])
-    dispatcher.utter_message(response="utter_identity_verified", customer_name=verified["first_name"])
-    slots = {
-        "identity_proof": "verified",
-        "identity_grant": verified["grant"],
-        "customer_id": customer_id,
-        "customer_name": verified["first_name"],
-        "verify_failures": 0,
-        **await risk.assess(customer_id),
-    }
-    return {**slots, **await _precheck(dispatcher, tracker, customer_id, tracker.get_slot("order_id"))}
-
-
 def _needs_code(tracker: Tracker) -> bool:
     """A change needs a code, unless the change will go to a person anyway (a valuable customer at risk)."""
     task = tracker.get_slot("task")
@@ -243,25 +220,11 @@ def _needs_code(tracker: Tracker) -> bool:
     )
 
 
-def _use_grant(token: str | None) -> None:
-    context = current_context()
-    if context is not None:
-        context.use_grant(token)
-
-
 def _identity_lapsed(dispatcher: CollectingDispatcher) -> dict[str, Any]:
     """The CRM no longer accepts the conversation's grant: verify again."""
     dispatcher.utter_message(response="utter_verify_again")
-    _use_grant(None)
+    verification.use_grant(None)
     return {name: None for name in grant.IDENTITY_SLOTS}
-
-
-def _client_address(tracker: Tracker) -> str | None:
-    """The customer's network address, as the channel recorded it (never what the client claims)."""
-    metadata = (tracker.latest_message or {}).get("metadata") or {}
-    client = metadata.get("shopcare_client") if isinstance(metadata, dict) else None
-    address = client.get("address") if isinstance(client, dict) else None
-    return str(address)[:64] if isinstance(address, str) and address else None
 
 
 def _previous_value(tracker: Tracker, slot: str) -> Any:
@@ -273,26 +236,3 @@ def _previous_value(tracker: Tracker, slot: str) -> Any:
         elif seen_user and event.get("event") == "slot" and event.get("name") == slot:
             return event.get("value")
     return None
-
-
-def _failed_attempt(dispatcher: CollectingDispatcher, tracker: Tracker, locked_by_crm: bool) -> dict[str, Any]:
-    failures = int(tracker.get_slot("verify_failures") or 0) + 1
-    if failures >= MAX_VERIFY_ATTEMPTS or locked_by_crm:
-        return {"identity_proof": None, "verify_failures": failures, "identity_locked": True}
-    dispatcher.utter_message(response="utter_identity_failed", attempts_left=MAX_VERIFY_ATTEMPTS - failures)
-    return {"identity_proof": None, "verify_failures": failures}
-
-
-async def _precheck(
-    dispatcher: CollectingDispatcher, tracker: Tracker, customer_id: str, order_id: str
-) -> dict[str, Any]:
-    """Stop the form early when the task cannot be done for this order (e.g. refund of an undelivered order)."""
-    check: tasks.Precheck | None = tasks.PRECHECKS.get(tracker.get_slot("task") or "")
-    if check is None:
-        return {}
-    try:
-        blocked = await check(dispatcher, customer_id, order_id)
-    except CRMUnavailable:
-        dispatcher.utter_message(response="utter_crm_down")
-        blocked = "crm_down"
-    return {"task_blocked": blocked} if blocked else {}

@@ -145,3 +145,55 @@ async def test_asking_for_identity_starts_loading_the_churn_model(dispatcher, ma
     risk._loading.join(10)
     assert loads == [1] and risk._loaded and risk._model is None  # no model file here: loaded as "none"
     assert await risk.assess("1") == {}  # scoring without a model: no risk slots, no error
+
+
+@pytest.mark.parametrize(
+    ("answer", "kept", "response"),
+    [
+        ("Alice.Martin@Example.com", "alice.martin@example.com", "utter_email_kept"),
+        ("my postcode is sw1a 1aa", "SW1A 1AA", "utter_postcode_kept"),
+    ],
+)
+async def test_proof_given_when_the_order_number_was_asked_is_kept_unchecked(
+    crm, dispatcher, make_tracker, domain, said, answer, kept, response
+):
+    tracker = make_tracker(slots={"task": "invoice", "requested_slot": "order_id"}, active_loop="order_form")
+    assert await form.validate_identity_proof(answer, dispatcher, tracker, domain) == {"identity_proof": kept}
+    assert said() == [response]  # no "doesn't look like an e-mail", no failed attempt: the CRM was not asked yet
+    tracker = make_tracker(slots={"task": "invoice", "identity_proof": kept}, active_loop="order_form")
+    assert await form.next_requested_slot(dispatcher, tracker, domain) == {  # asks only for what is missing
+        "event": "slot",
+        "timestamp": None,
+        "name": "requested_slot",
+        "value": "order_id",
+    }
+
+
+async def test_kept_proof_is_checked_when_the_order_number_comes(crm, dispatcher, make_tracker, domain, said):
+    tracker = make_tracker(slots={"task": "invoice", "identity_proof": "alice.martin@example.com"})
+    slots = await form.validate_order_id("#10001", dispatcher, tracker, domain)
+    assert (slots["order_id"], slots["identity_proof"], slots["customer_id"]) == ("10001", "verified", "1")
+    assert grant.claims(slots["identity_grant"])["sub"] == "1"
+    assert said() == ["utter_identity_verified"]
+
+
+async def test_kept_proof_that_does_not_match_counts_a_failure(crm, dispatcher, make_tracker, domain, said):
+    tracker = make_tracker(slots={"task": "track_order", "identity_proof": "ben.okafor@example.com"})
+    slots = await form.validate_order_id("10001", dispatcher, tracker, domain)
+    assert slots == {"order_id": "10001", "identity_proof": None, "verify_failures": 1}
+    assert said() == ["utter_identity_failed"]
+
+
+async def test_order_number_and_email_in_one_answer_are_checked_once(crm, dispatcher, make_tracker, domain, said):
+    user = {"event": "user", "text": "10001 alice.martin@example.com", "parse_data": {}}
+    slots_set = [
+        {"event": "slot", "name": "identity_proof", "value": "alice.martin@example.com"},
+        {"event": "slot", "name": "order_id", "value": "10001"},
+    ]
+    tracker = make_tracker(
+        slots={"task": "track_order", "identity_proof": "alice.martin@example.com", "order_id": "10001"},
+        events=[user, *slots_set],
+    )
+    assert await form.validate_order_id("10001", dispatcher, tracker, domain) == {"order_id": "10001"}
+    slots = await form.validate_identity_proof("alice.martin@example.com", dispatcher, tracker, domain)
+    assert slots["customer_id"] == "1" and said() == ["utter_identity_verified"]

@@ -74,6 +74,29 @@ def test_refund_confirmed_twice_creates_one_refund(stack, chat, crm_api):
     assert len(refunds) == 1 and refunds[0]["amount"] == 30.0
 
 
+def test_invoice_for_an_order_number_is_that_orders_invoice(chat, crm_api):
+    reply = joined(chat("could I get a copy of the invoice for order 10001 please"))
+    assert "e-mail address or postcode" in reply and "Which order" not in reply
+    reply = joined(chat("Alice.Martin@Example.com"))
+    invoice = crm_api.get("/customers/1/invoices/INV-10001").json()
+    assert "you're verified" in reply and "Invoice INV-10001 for order 10001" in reply and invoice["url"] in reply
+
+
+def test_email_given_when_the_order_number_was_asked_is_kept_until_the_order_number_comes(chat):
+    assert "Which order is it about?" in joined(chat("I need a copy of my invoice"))
+    reply = joined(chat("my email is alice.martin@example.com"))
+    assert "noted your e-mail address" in reply and "Which order is it about?" in reply
+    assert "doesn't look like" not in reply and "e-mail address or postcode" not in reply
+    reply = joined(chat("it's order no. 10001"))
+    assert "you're verified" in reply and "Invoice INV-10001 for order 10001" in reply
+
+
+def test_order_number_and_email_in_one_answer_when_the_order_was_asked(chat):
+    assert "Which order is it about?" in joined(chat("where is my parcel"))
+    reply = joined(chat("order # 10001, e-mail ALICE.MARTIN@EXAMPLE.COM"))
+    assert "you're verified" in reply and "on its way" in reply
+
+
 def test_another_customers_order_is_refused_after_verification(chat):
     chat("where is my order 10002")
     chat("alice.martin@example.com")
