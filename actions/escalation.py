@@ -23,7 +23,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.crm_client import CRMError, get_client
-from crm_backend.escalation.decision import Decision, Thresholds, decide
+from crm_backend.escalation.decision import TRIGGER_REASONS, Decision, Thresholds, decide
 from crm_backend.escalation.signals import customer_messages, intent_of, sentiment_of, signals_from
 
 logger = logging.getLogger(__name__)
@@ -44,6 +44,21 @@ OPENING = {
     "refund_review": "A refund of this size is checked by a person, so I'm bringing in a member of our team.",
     "repeat_complaint": "I'm sorry you've had to contact us about problems again. I'm bringing in a member of our team.",
 }
+# a must-escalate trigger is answered first by its own response in domain.yml (safety advice, a compassionate word),
+# uttered by the escalation policy itself just before action_escalate, so it needs no action server
+FIRST_REPLY = {reason: f"utter_escalation_{reason}" for reason in TRIGGER_REASONS}
+FIRST_REPLY_BY_KIND = {
+    ("vulnerable_customer", kind): f"utter_escalation_vulnerable_customer_{kind}"
+    for kind in ("bereavement", "medical", "crisis")
+}
+
+
+def first_reply(decision: Decision) -> str | None:
+    """The response that opens an escalation whose main reason is a must-escalate trigger (None for the others)."""
+    if decision.main_reason not in FIRST_REPLY:
+        return None
+    kinds = [t["kind"] for t in decision.details.get("triggers", ()) if t["reason"] == decision.main_reason]
+    return FIRST_REPLY_BY_KIND.get((decision.main_reason, kinds[0] if kinds else ""), FIRST_REPLY[decision.main_reason])
 
 
 @functools.lru_cache(maxsize=1)
@@ -98,6 +113,7 @@ def build_request(tracker: Tracker, decision: Decision) -> dict[str, Any]:
             "summary": decision.summary,
             "suggested_action": decision.suggested_action,
             "offer_retention": decision.offer_retention,
+            "triggers": decision.details.get("triggers", []),  # must-escalate triggers: reason, kind, the words
         },
         "escalated_at": datetime.now(timezone.utc).isoformat(),
     }
@@ -156,7 +172,11 @@ async def raise_escalation(
         SlotSet("escalated_reasons", sorted(set(tracker.get_slot("escalated_reasons") or []) | set(decision.reasons))),
         SlotSet("pending_confirmation", None),
     ]
-    dispatcher.utter_message(text=OPENING[max(decision.reasons, key=lambda r: thresholds().weights[r])])
+    reply = first_reply(decision)
+    if reply is None:
+        dispatcher.utter_message(text=OPENING[decision.main_reason])
+    elif tracker.latest_action_name != reply:  # the escalation policy has not said it already
+        dispatcher.utter_message(response=reply)
     try:
         created = await get_client().create_escalation(body, key=key)
     except CRMError as exc:

@@ -99,20 +99,12 @@ class ActionDefaultAskAffirmation(Action):
 
 
 class ActionDefaultFallback(Action):
-    """Second stage (or no rule applies): offer a person after repeated misunderstanding."""
+    """Second stage (or no rule applies): ask once more, saying what the assistant can do. One more misunderstood
+    message and the escalation policy hands over or asks the customer's consent (`max_consecutive_fallbacks`)."""
 
     def name(self) -> str:
         return "action_default_fallback"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        if tracker.get_intent_of_latest_message(skip_fallback_intent=False) == "nlu_fallback":
-            dispatcher.utter_message(
-                response="utter_offer_human_after_fallback",
-                buttons=[
-                    {"title": "Talk to a person", "payload": "/affirm"},
-                    {"title": "No thanks", "payload": "/deny"},
-                ],
-            )
-            return [UserUtteranceReverted(), SlotSet("pending_confirmation", "human")]
         dispatcher.utter_message(response="utter_default")
         return [UserUtteranceReverted()]

@@ -4,7 +4,12 @@ It reads the conversation's signals (per-message sentiment from the NLU pipeline
 when the customer was identified, fallbacks, identity state) and calls the one escalation decision
 (crm_backend/escalation/decision.py, thresholds in crm_backend/escalation/thresholds.yml). When the decision says
 escalate, it predicts `action_escalate` with a priority above the rule policy's, so a customer who turns furious in
-the middle of a form is handed over then, not at the end of the flow.
+the middle of a form is handed over then, not at the end of the flow, whatever intent the message was given
+(`nlu_fallback` and `out_of_scope` included). A must-escalate trigger (a safety incident, a vulnerable customer, a
+legal, chargeback or press threat) is first answered with its own response (`actions.escalation.first_reply`), then
+`action_escalate` runs. When the decision says to ask first (a calm customer misunderstood several times in a row),
+it predicts `utter_offer_human_after_fallback` and records `pending_confirmation: human`, so a yes hands over
+(`action_confirm`).
 """
 
 from __future__ import annotations
@@ -19,9 +24,10 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ConversationResumed, Restarted, SessionStarted, UserUttered
+from rasa.shared.core.events import ConversationResumed, Restarted, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from actions.escalation import FIRST_REPLY, FIRST_REPLY_BY_KIND, first_reply
 from components.stateless_policy import StatelessPolicy
 from crm_backend.escalation.decision import Thresholds, decide
 from crm_backend.escalation.signals import signals_from
@@ -29,6 +35,8 @@ from crm_backend.escalation.signals import signals_from
 logger = logging.getLogger(__name__)
 ESCALATE_ACTION = "action_escalate"
 ACTIVE_STATES = {"requested", "open", "claimed"}
+OFFER_RESPONSE = "utter_offer_human_after_fallback"
+FIRST_REPLIES = {*FIRST_REPLY.values(), *FIRST_REPLY_BY_KIND.values()}
 
 
 # after one of these, the signals start afresh (crm_backend/escalation/signals.py BOUNDARIES)
@@ -69,18 +77,30 @@ class EscalationPolicy(DecidingPolicy):
         **kwargs: Any,
     ) -> PolicyPrediction:
         probabilities = self._default_predictions(domain)
-        if tracker.latest_action_name != ACTION_LISTEN_NAME or not isinstance(tracker.latest_message, UserUttered):
-            return self._prediction(probabilities)
         if (
             tracker.get_slot("escalation_status") in ACTIVE_STATES
             or ESCALATE_ACTION not in domain.action_names_or_texts
         ):
             return self._prediction(probabilities)
-        decision = decide(signals_from(signal_events(tracker), tracker.current_slot_values()), self.thresholds)
-        if not decision.escalate:
+        latest = tracker.latest_action_name
+        events: list[SlotSet] = []
+        if latest in FIRST_REPLIES:  # the trigger's own first reply has been said: now the hand-over
+            action = ESCALATE_ACTION
+        elif latest == OFFER_RESPONSE:
+            action = ACTION_LISTEN_NAME
+        elif latest != ACTION_LISTEN_NAME or not isinstance(tracker.latest_message, UserUttered):
             return self._prediction(probabilities)
-        logger.info("Escalating %s: %s (priority %d)", tracker.sender_id, decision.reasons, decision.priority)
-        probabilities[domain.index_for_action(ESCALATE_ACTION)] = 1.0
+        else:
+            decision = decide(signals_from(signal_events(tracker), tracker.current_slot_values()), self.thresholds)
+            if decision.escalate:
+                logger.info("Escalating %s: %s (priority %d)", tracker.sender_id, decision.reasons, decision.priority)
+                reply = first_reply(decision)
+                action = reply if reply and reply in domain.action_names_or_texts else ESCALATE_ACTION
+            elif decision.ask_consent and OFFER_RESPONSE in domain.action_names_or_texts:
+                action, events = OFFER_RESPONSE, [SlotSet("pending_confirmation", "human")]
+            else:
+                return self._prediction(probabilities)
+        probabilities[domain.index_for_action(action)] = 1.0
         # "no user" predictions (like an active form's next step) overrule the others: ours must be one too,
         # and then wins the tie on priority
-        return self._prediction(probabilities, is_no_user_prediction=True)
+        return self._prediction(probabilities, events=events, is_no_user_prediction=True)

@@ -24,6 +24,11 @@ REASONS = {
     "identity_locked": "Identity check locked",
     "refund_review": "Refund above the automatic limit",
     "repeat_complaint": "Repeated complaint",
+    "safety_issue": "Product safety incident",
+    "vulnerable_customer": "Vulnerable customer",
+    "legal_threat": "Legal or regulatory threat",
+    "chargeback_threat": "Chargeback threat",
+    "media_threat": "Press or social media threat",
 }
 VERDICTS = {"justified": "Justified", "unnecessary": "Unnecessary", "too_late": "Too late"}
 CHANNELS = ("rest", "socketio", "slack", "telegram")

@@ -2,6 +2,7 @@
 
 Only what happened since the bot last took over counts: events before the latest `resume` (an agent handed the
 conversation back), `restart` or `session_started` are ignored, so an old outburst does not escalate again.
+Must-escalate triggers (crm_backend/escalation/triggers.py) are read from the latest customer message only.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from crm_backend.escalation.decision import Signals
+from crm_backend.escalation.triggers import Lexicon, lexicon
 
 BOUNDARIES = {"resume", "restart", "session_started"}
-FALLBACK_INTENTS = {"nlu_fallback"}
+# messages the assistant could not serve: below the classifier's confidence threshold, or outside its domain
+FALLBACK_INTENTS = {"nlu_fallback", "out_of_scope"}
 
 
 def customer_messages(events: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -38,7 +41,10 @@ def intent_of(event: Mapping[str, Any]) -> str | None:
 
 
 def signals_from(
-    events: Iterable[Mapping[str, Any]], slots: Mapping[str, Any], rule_hits: Iterable[str] = ()
+    events: Iterable[Mapping[str, Any]],
+    slots: Mapping[str, Any],
+    rule_hits: Iterable[str] = (),
+    triggers: Lexicon | None = None,
 ) -> Signals:
     messages = customer_messages(events)
     scores = tuple(s for s in (sentiment_of(m) for m in messages) if s is not None)
@@ -62,6 +68,7 @@ def signals_from(
         identity_locked=bool(slots.get("identity_locked")),
         rule_hits=tuple(rule_hits),
         handled=tuple(slots.get("escalated_reasons") or ()),
+        triggers=(triggers or lexicon()).detect(messages[-1].get("text")) if messages else (),
     )
 
 
