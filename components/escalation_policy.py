@@ -86,7 +86,7 @@ class EscalationPolicy(DecidingPolicy):
         events: list[SlotSet] = []
         if latest in FIRST_REPLIES:  # the trigger's own first reply has been said: now the hand-over
             action = ESCALATE_ACTION
-        elif latest == OFFER_RESPONSE:
+        elif latest in (OFFER_RESPONSE, ESCALATE_ACTION):  # (a hand-over pauses the bot; one it declined listens)
             action = ACTION_LISTEN_NAME
         elif latest != ACTION_LISTEN_NAME or not isinstance(tracker.latest_message, UserUttered):
             return self._prediction(probabilities)

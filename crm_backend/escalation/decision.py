@@ -7,7 +7,7 @@ bench/escalation_replay.py over recorded conversations, always with the same res
 
 Must-escalate triggers (a legal, regulatory, chargeback or press/social-media threat, a safety incident, a vulnerable
 customer: crm_backend/escalation/triggers.py) escalate on the message that carries them, whatever its intent.
-Misunderstood messages in a row (`max_consecutive_fallbacks`) hand over at once when the customer is upset (one of
+Misunderstood messages (`nlu_fallback`) in a row (`max_consecutive_fallbacks`) hand over at once when the customer is upset (one of
 them scored at or below `fallback_calm_above`); a calm customer is asked first (`ask_consent`), and one more
 misunderstood message after that question hands over.
 """

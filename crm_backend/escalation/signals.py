@@ -14,8 +14,7 @@ from crm_backend.escalation.decision import Signals
 from crm_backend.escalation.triggers import Lexicon, lexicon
 
 BOUNDARIES = {"resume", "restart", "session_started"}
-# messages the assistant could not serve: below the classifier's confidence threshold, or outside its domain
-FALLBACK_INTENTS = {"nlu_fallback", "out_of_scope"}
+FALLBACK_INTENTS = {"nlu_fallback"}  # misunderstood: below the classifier's confidence threshold
 
 
 def customer_messages(events: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from tests.e2e.conftest import joined
-from tests.support import one_time_code
+from tests.support import escalation_of, one_time_code, wait_until
 
 
 def test_greet_track_verify_and_get_the_real_status(chat, crm_api):
@@ -121,9 +121,39 @@ def test_question_in_the_middle_of_the_form_then_resume(chat):
     assert "reason" in joined(chat("ben.okafor@example.com"))
 
 
-def test_garbled_messages_get_a_reask_then_a_person_is_offered(chat):
+def test_garbled_messages_calm_get_two_reasks_then_a_question_and_a_yes_hands_over(chat, crm_api):
     assert "rephrase" in joined(chat("sdkfj qwpoeiru zxmcnv"))
-    assert "pass this to one of our team" in joined(chat("qpwoei asldkj zmxncb"))
+    assert "say it another way" in joined(chat("qpwoei asldkj zmxncb"))
+    assert "Shall I pass you to a person" in joined(chat("qwop zxnm blorp"))
+    assert escalation_of(crm_api, chat.conversation_id) is None
+    assert "in the queue" in joined(chat("yes please"))
+    escalation = wait_until(lambda: escalation_of(crm_api, chat.conversation_id))
+    assert escalation["reason_codes"] == ["explicit_request"]
+
+
+def test_misunderstood_three_times_and_upset_is_handed_over_without_being_asked(chat, crm_api):
+    assert "rephrase" in joined(chat("asdf qwerty zxcv"))
+    assert "say it another way" in joined(chat("zxcv qwerty asdf"))
+    reply = joined(chat("hmm asdf disappointing"))  # sentiment about -0.8: upset, not furious
+    assert "not understanding" in reply and "in the queue" in reply and "Shall I" not in reply
+    escalation = wait_until(lambda: escalation_of(crm_api, chat.conversation_id))
+    assert escalation["reason_codes"] == ["repeated_fallback"]
+
+
+def test_a_legal_threat_in_the_middle_of_the_form_reaches_a_person_at_once(chat, crm_api):
+    assert "order number" in joined(chat("where's my order"))
+    reply = joined(chat("I'm going to report you to trading standards if I don't get my money back today"))
+    assert "passing it to a member of our team" in reply and "in the queue" in reply
+    escalation = wait_until(lambda: escalation_of(crm_api, chat.conversation_id))
+    assert escalation["reason_codes"] == ["legal_threat"] and escalation["priority"] >= 75
+    assert '("trading standards")' in escalation["summary"]
+
+
+def test_a_safety_report_the_assistant_cannot_place_gets_safety_advice_and_a_person(chat, crm_api):
+    reply = joined(chat("my toaster sparked and gave me an electric shock"))  # read as out of scope
+    assert "stop using it" in reply and "999" in reply and "in the queue" in reply
+    escalation = wait_until(lambda: escalation_of(crm_api, chat.conversation_id))
+    assert escalation["reason_codes"] == ["safety_issue"] and escalation["priority"] >= 90
 
 
 def test_out_of_scope_is_answered_politely(chat):
