@@ -11,7 +11,9 @@ sentiment model (crm_backend/ml/sentiment.py trained on all of data/sentiment/cu
 components/sentiment.py trains it) and replayed turn by turn as Rasa user events
 (parse_data.intent.name, parse_data.sentiment.score) with the slots churn_probability, customer_value and
 identity_locked; on every turn ``decide(signals_from(events, slots, rule_hits), thresholds)`` is called, as the
-escalation policy does, and the replay stops at the first escalation.
+escalation policy does (must-escalate triggers are read from the message text, crm_backend/escalation/triggers.yml),
+and the replay stops at the first escalation. A calm customer misunderstood several times in a row is asked whether
+they want a person (the decision's ``ask_consent``): the replay counts that question as a hand-over at that turn.
 
 CRM (--from-crm DATABASE_URL): every escalation with a verdict is one case. Its turns are the customer lines of the
 packet's transcript (intent and sentiment as Rasa recorded them); an escalation without a transcript falls back to
@@ -21,7 +23,9 @@ the last turn. Verdict -> label: justified = should escalate by the last turn, t
 turn before, unnecessary = should not escalate.
 
 Metrics per threshold setting: escalation rate, precision, recall, F1 (escalated at any turn vs should_escalate),
-on time (share of should-escalate conversations escalated at or before escalate_by_turn) and the false escalations.
+on time (share of should-escalate conversations escalated at or before escalate_by_turn) and the false escalations;
+for the shipped setting, the hand-overs by main reason and what a turn's signals + decision cost (all turns replayed
+in a loop, as the policy runs them).
 Settings: the shipped thresholds.yml plus a grid over strong_negative x trend_negative_mean x churn_high, sorted by
 F1, shipped marked with *. Last line: ``precision=<x> recall=<y> escalation_rate=<z>`` for the shipped thresholds.
 """
@@ -34,6 +38,7 @@ import json
 import math
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -47,6 +52,7 @@ sys.path.insert(0, str(REPO))
 
 from crm_backend.escalation.decision import THRESHOLDS_FILE, Decision, Thresholds, decide  # noqa: E402
 from crm_backend.escalation.signals import signals_from  # noqa: E402
+from crm_backend.escalation.triggers import detect  # noqa: E402
 from crm_backend.ml.sentiment import SentimentModel, train_from_csv  # noqa: E402
 
 DATA = REPO / "tests/data/escalation_conversations.yml"
@@ -141,8 +147,13 @@ def user_event(turn: Turn) -> dict[str, Any]:
 @dataclass(frozen=True)
 class Outcome:
     case: Case
-    turn: int | None  # 1-based turn of the first escalation, None if never
+    turn: int | None  # 1-based turn of the first escalation (or question), None if never
     decision: Decision | None
+
+    @property
+    def consent(self) -> bool:
+        """Handed over with the customer's consent: asked first (a yes is assumed)."""
+        return self.decision is not None and self.decision.ask_consent
 
     @property
     def escalated(self) -> bool:
@@ -169,9 +180,32 @@ def replay(case: Case, thresholds: Thresholds) -> Outcome:
         if turn.identity_locked:
             slots["identity_locked"] = True
         decision = decide(signals_from(events, slots, turn.rule_hits), thresholds)
-        if decision.escalate:
+        if decision.escalate or decision.ask_consent:
             return Outcome(case, i, decision)
     return Outcome(case, None, None)
+
+
+def turn_cost(cases: Sequence[Case], thresholds: Thresholds, rounds: int = 20) -> tuple[float, float, int]:
+    """(mean µs of signals_from + decide per turn, mean µs of the trigger detection alone, turns timed): every turn
+    of every case, the whole conversation so far each time, `rounds` times."""
+    work = []
+    for case in cases:
+        events: list[dict[str, Any]] = [{"event": "session_started"}]
+        for turn in case.turns:
+            events.append(user_event(turn))
+            work.append((list(events), turn))
+    slots = {"churn_probability": 0.2, "customer_value": 150.0, "identity_locked": False, "escalated_reasons": []}
+    t0 = time.perf_counter()
+    for _ in range(rounds):
+        for events, turn in work:
+            decide(signals_from(events, slots, turn.rule_hits), thresholds)
+    t1 = time.perf_counter()
+    for _ in range(rounds):
+        for _, turn in work:
+            detect(turn.text)
+    t2 = time.perf_counter()
+    n = rounds * len(work)
+    return (t1 - t0) / n * 1e6, (t2 - t1) / n * 1e6, len(work)
 
 
 @dataclass
@@ -354,7 +388,11 @@ def table(rows: list[tuple[str, Thresholds, bool, Metrics]]) -> str:
 
 def describe(o: Outcome) -> str:
     scores = " ".join("  .  " if t.sentiment is None else f"{t.sentiment:+.2f}" for t in o.case.turns)
-    what = f"escalated at turn {o.turn} {list(o.decision.reasons)}" if o.decision else "not escalated"
+    if o.decision is None:
+        what = "not escalated"
+    else:
+        how = "asked at turn" if o.consent else "escalated at turn"
+        what = f"{how} {o.turn} {list(o.decision.reasons)}"
     label = f"should by turn {o.case.escalate_by_turn}" if o.case.should_escalate else "should not"
     return f"  {o.case.id:<34} {label:<18} {what:<52} sentiment [{scores}]"
 
@@ -402,6 +440,13 @@ def main(argv: list[str] | None = None) -> int:
 
     m = rows[0][3]
     print(f"\nshipped: {m.escalated}/{m.n} escalated, {m.tp} of {m.positives} that should, {m.on_time} on time")
+    consented = sum(o.consent for o in m.outcomes)
+    mains = Counter(o.decision.main_reason or "repeated_fallback" for o in m.outcomes if o.decision)
+    print(f"  by main reason: {', '.join(f'{r} {n}' for r, n in mains.most_common())} ({consented} asked first)")
+    per_turn, per_detect, timed = turn_cost(cases, shipped)
+    print(
+        f"  cost per turn: signals + decision {per_turn:.1f} µs, trigger detection {per_detect:.1f} µs ({timed} turns)"
+    )
     by_id = {o.case.id: o for o in m.outcomes}
     for title, ids in (("false escalations", m.false_escalations), ("missed", m.missed), ("late", m.late)):
         print(f"{title} ({len(ids)}):")

@@ -112,6 +112,19 @@ def test_hard_cases_are_present(conversations: list[dict[str, Any]]) -> None:
     assert any(t.get("rule_hits") for c in conversations for t in c["turns"])
     cancels = [c for c in conversations if any(t["intent"] == "cancel_order" for t in c["turns"])]
     assert any(c["should_escalate"] for c in cancels) and any(not c["should_escalate"] for c in cancels)
+    # must-escalate triggers of every reason, some read as out of scope or not understood, and near misses
+    from crm_backend.escalation.triggers import detect
+
+    found = {c["id"]: {x.reason for t in c["turns"] for x in detect(t["text"])} for c in conversations}
+    reasons = set().union(*(found[c["id"]] for c in conversations if c["should_escalate"]))
+    assert reasons == {"legal_threat", "chargeback_threat", "media_threat", "safety_issue", "vulnerable_customer"}
+    assert any(found[c["id"]] and c["turns"][-1]["intent"] in ("out_of_scope", "nlu_fallback") for c in conversations)
+    assert any(
+        "legal" in t.lower() or "burnt orange" in t.lower()
+        for c in conversations
+        if not c["should_escalate"]
+        for t in (turn["text"] for turn in c["turns"])
+    )
 
 
 # ------------------------------------------------------------------ the replay
@@ -138,6 +151,12 @@ def test_replay_stops_at_the_first_escalation_and_uses_every_signal(cases: list[
     assert bench.replay(by_id["big-refund-tv"], t).turn == 2
     assert not bench.replay(by_id["loyal-cancels-calmly"], t).escalated
     assert not bench.replay(by_id["two-fallbacks-then-ok"], t).escalated
+    # a calm customer misunderstood three times is asked first: counted as a hand-over with consent
+    asked = bench.replay(by_id["calm-three-fallbacks"], t)
+    assert (asked.turn, asked.consent, asked.decision.reasons) == (3, True, ("repeated_fallback",))
+    # a trigger escalates on its own turn, whatever the intent and however calm the words
+    fire = bench.replay(by_id["charger-smoke-in-form"], t)
+    assert (fire.turn, fire.consent, fire.decision.main_reason) == (3, False, "safety_issue")
     # the identity lock stays from its turn on (calm sentiment, so only the lock can escalate)
     locked = by_id["identity-locked-email-change"]
     calm = replace(locked, turns=tuple(replace(turn, sentiment=0.0) for turn in locked.turns))
