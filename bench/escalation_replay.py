@@ -5,6 +5,7 @@
   python bench/escalation_replay.py --data other.yml -v               # another labelled file, per-conversation lines
   python bench/escalation_replay.py --sentiment-model model.joblib    # a saved SentimentModel instead of training
   python bench/escalation_replay.py --from-crm sqlite:///var/crm.db   # escalations in the CRM with agents' verdicts
+  python bench/escalation_replay.py --no-triggers                     # without the must-escalate triggers
 
 Labelled conversations (tests/data/escalation_conversations.yml): every customer message is scored with the shipped
 sentiment model (crm_backend/ml/sentiment.py trained on all of data/sentiment/customer_messages.csv, exactly as
@@ -52,7 +53,7 @@ sys.path.insert(0, str(REPO))
 
 from crm_backend.escalation.decision import THRESHOLDS_FILE, Decision, Thresholds, decide  # noqa: E402
 from crm_backend.escalation.signals import signals_from  # noqa: E402
-from crm_backend.escalation.triggers import detect  # noqa: E402
+from crm_backend.escalation.triggers import Lexicon, detect  # noqa: E402
 from crm_backend.ml.sentiment import SentimentModel, train_from_csv  # noqa: E402
 
 DATA = REPO / "tests/data/escalation_conversations.yml"
@@ -165,7 +166,10 @@ class Outcome:
         return self.turn is not None and by is not None and self.turn <= by
 
 
-def replay(case: Case, thresholds: Thresholds) -> Outcome:
+NO_TRIGGERS = Lexicon({"triggers": {}})  # --no-triggers: what the decision does without the must-escalate triggers
+
+
+def replay(case: Case, thresholds: Thresholds, triggers: Lexicon | None = None) -> Outcome:
     """Decide on every turn as the escalation policy does; stop at the first escalation."""
     events: list[dict[str, Any]] = [{"event": "session_started"}]
     slots: dict[str, Any] = {
@@ -179,7 +183,7 @@ def replay(case: Case, thresholds: Thresholds) -> Outcome:
         events.append(user_event(turn))
         if turn.identity_locked:
             slots["identity_locked"] = True
-        decision = decide(signals_from(events, slots, turn.rule_hits), thresholds)
+        decision = decide(signals_from(events, slots, turn.rule_hits, triggers), thresholds)
         if decision.escalate or decision.ask_consent:
             return Outcome(case, i, decision)
     return Outcome(case, None, None)
@@ -230,8 +234,8 @@ def _ratio(a: int, b: int) -> float:
     return a / b if b else math.nan
 
 
-def evaluate(cases: Sequence[Case], thresholds: Thresholds) -> Metrics:
-    outcomes = [replay(c, thresholds) for c in cases]
+def evaluate(cases: Sequence[Case], thresholds: Thresholds, triggers: Lexicon | None = None) -> Metrics:
+    outcomes = [replay(c, thresholds, triggers) for c in cases]
     positives = sum(o.case.should_escalate for o in outcomes)
     escalated = sum(o.escalated for o in outcomes)
     tp = sum(o.escalated and o.case.should_escalate for o in outcomes)
@@ -404,6 +408,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--from-crm", metavar="DATABASE_URL", help="replay escalations with verdicts from the CRM DB")
     ap.add_argument("--thresholds", default=str(THRESHOLDS_FILE), help="the shipped thresholds file")
     ap.add_argument("-v", "--verbose", action="store_true", help="one line per conversation for the shipped setting")
+    ap.add_argument("--no-triggers", action="store_true", help="without the must-escalate triggers (what they add)")
     args = ap.parse_args(argv)
 
     shipped = Thresholds.load(args.thresholds)
@@ -435,7 +440,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"thresholds: {_rel(args.thresholds)} (* = shipped) plus a grid over {', '.join(GRID)}\n")
 
-    rows = [(label, t, is_shipped, evaluate(cases, t)) for label, t, is_shipped in settings(shipped)]
+    triggers = NO_TRIGGERS if args.no_triggers else None
+    if args.no_triggers:
+        print("must-escalate triggers: OFF (--no-triggers)")
+    rows = [(label, t, is_shipped, evaluate(cases, t, triggers)) for label, t, is_shipped in settings(shipped)]
     print(table(rows))
 
     m = rows[0][3]
