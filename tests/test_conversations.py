@@ -45,6 +45,7 @@ def test_every_test_story_is_predicted_exactly(tmp_path):
             str(model),
             "--stories",
             "tests/test_stories.yml",
+            "--e2e",  # every message is parsed: its intent and entities are checked too, not only the actions
             "--fail-on-prediction-errors",
             "--out",
             str(tmp_path),
