@@ -14,8 +14,6 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Iterable
-from datetime import datetime, timezone
-from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, ConversationPaused, EventType, SlotSet
@@ -23,11 +21,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.crm_client import CRMError, get_client
-from crm_backend.escalation.decision import TRIGGER_REASONS, Decision, Thresholds, decide
-from crm_backend.escalation.signals import customer_messages, intent_of, sentiment_of, signals_from
+from shopcare_core.escalation.decision import Decision, Thresholds, decide
+from shopcare_core.escalation.packet import build_request, first_reply
+from shopcare_core.escalation.signals import signals_from
 
 logger = logging.getLogger(__name__)
-TRANSCRIPT_LIMIT = 60
 
 OPENING = {
     "explicit_request": "Of course. I'm bringing in a member of our team.",
@@ -44,96 +42,11 @@ OPENING = {
     "refund_review": "A refund of this size is checked by a person, so I'm bringing in a member of our team.",
     "repeat_complaint": "I'm sorry you've had to contact us about problems again. I'm bringing in a member of our team.",
 }
-# a must-escalate trigger is answered first by its own response in domain.yml (safety advice, a compassionate word),
-# uttered by the escalation policy itself just before action_escalate, so it needs no action server
-FIRST_REPLY = {reason: f"utter_escalation_{reason}" for reason in TRIGGER_REASONS}
-FIRST_REPLY_BY_KIND = {
-    ("vulnerable_customer", kind): f"utter_escalation_vulnerable_customer_{kind}"
-    for kind in ("bereavement", "medical", "crisis")
-}
-
-
-def first_reply(decision: Decision) -> str | None:
-    """The response that opens an escalation whose main reason is a must-escalate trigger (None for the others)."""
-    if decision.main_reason not in FIRST_REPLY:
-        return None
-    kinds = [t["kind"] for t in decision.details.get("triggers", ()) if t["reason"] == decision.main_reason]
-    return FIRST_REPLY_BY_KIND.get((decision.main_reason, kinds[0] if kinds else ""), FIRST_REPLY[decision.main_reason])
 
 
 @functools.lru_cache(maxsize=1)
 def thresholds() -> Thresholds:
     return Thresholds.load()
-
-
-def transcript(tracker: Tracker) -> list[dict[str, Any]]:
-    lines = []
-    for event in tracker.events:
-        kind = event.get("event")
-        if kind == "user":
-            lines.append(
-                {
-                    "sender": "customer",
-                    "text": event.get("text"),
-                    "intent": intent_of(event),
-                    "sentiment": sentiment_of(event),
-                    "at": event.get("timestamp"),
-                }
-            )
-        elif kind == "bot" and event.get("text"):
-            lines.append({"sender": "bot", "text": event.get("text"), "at": event.get("timestamp")})
-    return lines[-TRANSCRIPT_LIMIT:]
-
-
-def build_request(tracker: Tracker, decision: Decision) -> dict[str, Any]:
-    """The body of POST /escalations: everything an agent needs without asking the customer again."""
-    slots = tracker.slots
-    scores = [s for s in (sentiment_of(m) for m in customer_messages(tracker.events)) if s is not None]
-    customer_id = slots.get("customer_id")
-    packet = {
-        "customer": {
-            "customer_id": customer_id,
-            "name": slots.get("customer_name"),
-            "verified": bool(customer_id),
-            "failed_verifications": int(slots.get("verify_failures") or 0),
-            "identity_locked": bool(slots.get("identity_locked")),
-            "segment": slots.get("customer_segment"),
-            # the language the customer wrote in when it was not English (components/language.py), else English
-            "language": slots.get("language") or "en",
-        },
-        "orders_in_question": sorted({str(v) for v in [slots.get("order_id")] if v}),
-        "task": slots.get("task"),
-        "crm_calls": list(slots.get("crm_calls") or []),
-        "transcript": transcript(tracker),
-        "churn": {"probability": slots.get("churn_probability"), "drivers": list(slots.get("churn_drivers") or [])},
-        "value": {"clv": slots.get("customer_value"), "segment": slots.get("customer_segment")},
-        "decision": {
-            "reasons": list(decision.reasons),
-            "priority": decision.priority,
-            "summary": decision.summary,
-            "suggested_action": decision.suggested_action,
-            "offer_retention": decision.offer_retention,
-            "triggers": decision.details.get("triggers", []),  # must-escalate triggers: reason, kind, the words
-        },
-        "escalated_at": datetime.now(timezone.utc).isoformat(),
-    }
-    return {
-        "conversation_id": tracker.sender_id,
-        "channel": tracker.get_latest_input_channel() or "unknown",
-        "customer_id": int(customer_id) if customer_id else None,
-        "priority": decision.priority,
-        "reason_codes": list(decision.reasons),
-        "summary": decision.summary,
-        "suggested_action": decision.suggested_action,
-        "scores": {
-            "sentiment_last": scores[-1] if scores else None,
-            "sentiment_mean": round(sum(scores) / len(scores), 3) if scores else None,
-            "churn_probability": slots.get("churn_probability"),
-            "customer_value": slots.get("customer_value"),
-        },
-        "packet": packet,
-        "identity_grant": slots.get("identity_grant"),  # the CRM keeps customer_id only with its own grant
-    }
 
 
 def decision_for(

@@ -7,40 +7,17 @@ conversation and channel, and was the proof strong enough for a change? The CRM 
 from __future__ import annotations
 
 import time
-from typing import Any
 
-import jwt
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 
-STRONG = frozenset({"one_time_code", "shop_login"})
+from shopcare_core.grant import IDENTITY_SLOTS, STRONG, claims
+
 WRITE_TASKS = frozenset({"cancel_order", "get_refund", "change_shipping_address"})
 EXPIRY_MARGIN_SECONDS = 10
-# What belongs to a verified customer: cleared together when the grant lapses or is refused.
-IDENTITY_SLOTS = (
-    "customer_id",
-    "customer_name",
-    "identity_grant",
-    "identity_proof",
-    "one_time_code",
-    "otp_sent_at",
-    "churn_probability",
-    "churn_drivers",
-    "customer_value",
-    "customer_segment",
-)
 REFUSED_CODES = frozenset(
     {"grant_required", "grant_invalid", "grant_expired", "grant_other_customer", "grant_other_conversation"}
 )
-
-
-def claims(token: Any) -> dict[str, Any] | None:
-    if not isinstance(token, str) or not token:
-        return None
-    try:
-        return dict(jwt.decode(token, options={"verify_signature": False}))
-    except jwt.InvalidTokenError:
-        return None
 
 
 def is_current(tracker: Tracker, now: float | None = None) -> bool:

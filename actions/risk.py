@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from actions.crm_client import CRMError, get_client
-from crm_backend.ml.value import customer_value
+from shopcare_core.ml.value import customer_value
 
 logger = logging.getLogger(__name__)
 MODEL_PATH = Path(
@@ -42,7 +42,7 @@ def churn_model() -> Any:
         if not _loaded:
             _loaded = True
             try:
-                from crm_backend.ml.churn import ChurnModel
+                from shopcare_core.ml.churn import ChurnModel
 
                 _model = ChurnModel.load(MODEL_PATH)
                 logger.info("Loaded churn model %s", MODEL_PATH)

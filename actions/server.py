@@ -2,7 +2,7 @@
 
 Every request except ``GET /health`` must carry the header ``X-Action-Token`` equal to ``ACTION_SERVER_TOKEN``;
 anything else is answered 401 and runs nothing. Rasa sends the header from its endpoints file
-(``action_endpoint: headers:``). Every log record is masked (``crm_backend/logmask.py``) before anything logs::
+(``action_endpoint: headers:``). Every log record is masked (``shopcare_core/logmask.py``) before anything logs::
 
     python -m actions.server --port 5055 [--host 127.0.0.1]
 
@@ -24,7 +24,7 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from crm_backend.util import is_loopback
+from shopcare_core.net import is_loopback
 
 TOKEN_ENV = "ACTION_SERVER_TOKEN"
 TOKEN_HEADER = "X-Action-Token"
@@ -92,7 +92,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from crm_backend import logmask
+    from shopcare_core import logmask
 
     token = os.environ.get(TOKEN_ENV, "")
     logmask.install([token])  # first: nothing may log before the masking is in place

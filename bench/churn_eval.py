@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Churn benchmark on IBM Telco-format data with the CRM's own method (``crm_backend.ml.churn``).
+"""Churn benchmark on IBM Telco-format data with the CRM's own method (``shopcare_core.ml.churn``).
 
   python bench/churn_eval.py --train ../shared/datasets/telco_churn/telco_dev.csv              # stratified 5-fold CV
   python bench/churn_eval.py --train TRAIN.csv --test TEST.csv                                  # fit, then score test
@@ -22,7 +22,7 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from crm_backend.ml.churn import ChurnModel  # noqa: E402
+from shopcare_core.ml.churn import ChurnModel  # noqa: E402
 
 ID, TARGET = "customerID", "Churn"
 NUMERIC = ("SeniorCitizen", "tenure", "MonthlyCharges", "TotalCharges")

@@ -8,11 +8,11 @@
   python bench/escalation_replay.py --no-triggers                     # without the must-escalate triggers
 
 Labelled conversations (tests/data/escalation_conversations.yml): every customer message is scored with the shipped
-sentiment model (crm_backend/ml/sentiment.py trained on all of data/sentiment/customer_messages.csv, exactly as
+sentiment model (shopcare_core/ml/sentiment.py trained on all of data/sentiment/customer_messages.csv, exactly as
 components/sentiment.py trains it) and replayed turn by turn as Rasa user events
 (parse_data.intent.name, parse_data.sentiment.score) with the slots churn_probability, customer_value and
 identity_locked; on every turn ``decide(signals_from(events, slots, rule_hits), thresholds)`` is called, as the
-escalation policy does (must-escalate triggers are read from the message text, crm_backend/escalation/triggers.yml),
+escalation policy does (must-escalate triggers are read from the message text, shopcare_core/escalation/triggers.yml),
 and the replay stops at the first escalation. A calm customer misunderstood several times in a row is asked whether
 they want a person (the decision's ``ask_consent``): the replay counts that question as a hand-over at that turn.
 
@@ -51,10 +51,10 @@ from sqlalchemy.exc import SQLAlchemyError
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from crm_backend.escalation.decision import THRESHOLDS_FILE, Decision, Thresholds, decide  # noqa: E402
-from crm_backend.escalation.signals import signals_from  # noqa: E402
-from crm_backend.escalation.triggers import Lexicon, detect  # noqa: E402
-from crm_backend.ml.sentiment import SentimentModel, train_from_csv  # noqa: E402
+from shopcare_core.escalation.decision import THRESHOLDS_FILE, Decision, Thresholds, decide  # noqa: E402
+from shopcare_core.escalation.signals import signals_from  # noqa: E402
+from shopcare_core.escalation.triggers import Lexicon, detect  # noqa: E402
+from shopcare_core.ml.sentiment import SentimentModel, train_from_csv  # noqa: E402
 
 DATA = REPO / "tests/data/escalation_conversations.yml"
 SENTIMENT_CSV = REPO / "data/sentiment/customer_messages.csv"

@@ -9,11 +9,11 @@
 - validation: an action server's answer of ten events checked by the compiled full schema, against
   `FastActionResultCheck` (components/rasa_speedups.py), which must give the same verdict;
 - sentiment: the shipped sentiment model's `score_many` on one message (what the NLU component does), with
-  scikit-learn's TF-IDF transform against `FastTfidf` (crm_backend/ml/tfidf.py); the probabilities must be equal;
+  scikit-learn's TF-IDF transform against `FastTfidf` (shopcare_core/ml/tfidf.py); the probabilities must be equal;
 - events: a stored 42-event conversation turned back into a tracker (`DialogueStateTracker.from_dict`), with Rasa's
   event-type lookup (a walk over all event classes per event) against the cached one (components/rasa_speedups.py);
 - churn score: one customer and their drivers, `score` through scikit-learn's forest (joblib dispatch per tree) against
-  `score` through `ForestProbability` (crm_backend/ml/churn.py), which must give the same scores;
+  `score` through `ForestProbability` (shopcare_core/ml/churn.py), which must give the same scores;
 - churn features: one customer's tables loaded and turned into features, as the CRM's features endpoint does (the
   pandas groupby version it replaced: docs/benchmarks.md, measured by this script at commit d8208c3).
 
@@ -41,15 +41,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import components  # noqa: E402,F401  (installs the speed-ups, as loading a model does)
-from components import rasa_speedups  # noqa: E402
+from components import rasa_patches, rasa_speedups  # noqa: E402
 from components.intent_classifier import MODEL_FILE, FastPredictor  # noqa: E402
 from components.rasa_speedups import FastActionResultCheck, _compiled  # noqa: E402
 from crm_backend.db.base import make_engine  # noqa: E402
-from crm_backend.ml.churn import ChurnModel  # noqa: E402
 from crm_backend.ml.data import load_tables  # noqa: E402
-from crm_backend.ml.features import build_features  # noqa: E402
-from crm_backend.ml.sentiment import SentimentModel  # noqa: E402
 from crm_backend.settings import Settings  # noqa: E402
+from shopcare_core.ml.churn import ChurnModel  # noqa: E402
+from shopcare_core.ml.features import build_features  # noqa: E402
+from shopcare_core.ml.sentiment import SentimentModel  # noqa: E402
 
 
 def per_call_ms(fn: Callable[[Any], Any], items: list[Any], rounds: int = 3) -> float:
@@ -141,9 +141,8 @@ def main() -> int:
     assert Event.resolve_by_type is rasa_speedups.resolve_event_type
     load = lambda _: DialogueStateTracker.from_dict("bench", events, [])  # noqa: E731
     after = per_call_ms(load, list(range(100)))
-    Event.resolve_by_type = staticmethod(rasa_speedups._rasa_resolve_by_type)
-    before = per_call_ms(load, list(range(100)))
-    rasa_speedups.install()
+    with rasa_patches.rasas_own(rasa_patches.find(Event, "resolve_by_type")):
+        before = per_call_ms(load, list(range(100)))
     rows.append((f"conversation of {len(events)} events deserialised", "100 loads", before, after))
 
     from rasa.core.actions.action import RemoteAction

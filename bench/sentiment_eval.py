@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Sentiment benchmark: macro-F1, per-class F1, confusion matrix and latency of crm_backend.ml.sentiment.
+"""Sentiment benchmark: macro-F1, per-class F1, confusion matrix and latency of shopcare_core.ml.sentiment.
 
   python bench/sentiment_eval.py --test ../shared/datasets/airline_sentiment/tweets_dev.csv   # shipped method
   python bench/sentiment_eval.py --test TEST.csv --train TRAIN.csv    # same method trained on TRAIN.csv
@@ -27,7 +27,7 @@ from sklearn.model_selection import StratifiedKFold
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from crm_backend.ml.sentiment import LABELS, SentimentModel, read_labelled_csv, train_from_csv  # noqa: E402
+from shopcare_core.ml.sentiment import LABELS, SentimentModel, read_labelled_csv, train_from_csv  # noqa: E402
 
 OWN = REPO / "data/sentiment/customer_messages.csv"
 NATURAL = REPO / "data/sentiment/holdout_natural.csv"

@@ -4,7 +4,7 @@
   python bench/sentiment_limits.py --test ../shared/datasets/airline_sentiment/tweets_dev.csv
   python bench/sentiment_limits.py --test ... --vectors glove.6B.50d.txt   # also: pre-trained word vectors
 
-1. Learning curve on the team's own data: the method (crm_backend/ml/sentiment.py, shipped settings) trained on
+1. Learning curve on the team's own data: the method (shopcare_core/ml/sentiment.py, shipped settings) trained on
    1/8 ... all of data/sentiment/customer_messages.csv, scored on --test; a straight line through macro-F1 against
    log2(training size) at the three largest sizes says how many messages of the same kind the goal (--goal, 0.75)
    would take if the curve did not flatten further (it flattens: the estimate is a lower bound).
@@ -35,7 +35,7 @@ from sklearn.svm import LinearSVC
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from crm_backend.ml.sentiment import LABELS, SentimentModel, read_labelled_csv, tokens  # noqa: E402
+from shopcare_core.ml.sentiment import LABELS, SentimentModel, read_labelled_csv, tokens  # noqa: E402
 
 OWN = REPO / "data/sentiment/customer_messages.csv"
 

@@ -30,10 +30,10 @@ from rasa.shared.core.events import ActionExecuted, ActiveLoop, ConversationPaus
 from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 from rasa_sdk import Tracker
 
-from actions.escalation import build_request
 from components.escalation_policy import ESCALATE_ACTION, DecidingPolicy, signal_events
-from crm_backend.escalation.decision import Thresholds, decide
-from crm_backend.escalation.signals import signals_from
+from shopcare_core.escalation.decision import Thresholds, decide
+from shopcare_core.escalation.packet import build_request
+from shopcare_core.escalation.signals import signals_from
 
 OUTAGE_RESPONSE = "utter_actions_down"
 RECORDED_RESPONSE = "utter_escalation_recorded"
@@ -76,7 +76,7 @@ def escalation_events(tracker: DialogueStateTracker, thresholds: Thresholds) -> 
 class ActionOutagePolicy(DecidingPolicy):
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        return {"priority": 8, "thresholds_file": "crm_backend/escalation/thresholds.yml"}
+        return {"priority": 8, "thresholds_file": "shopcare_core/escalation/thresholds.yml"}
 
     def predict_action_probabilities(
         self,

@@ -2,11 +2,11 @@
 
 It reads the conversation's signals (per-message sentiment from the NLU pipeline, churn risk and value slots set
 when the customer was identified, fallbacks, identity state) and calls the one escalation decision
-(crm_backend/escalation/decision.py, thresholds in crm_backend/escalation/thresholds.yml). When the decision says
+(shopcare_core/escalation/decision.py, thresholds in shopcare_core/escalation/thresholds.yml). When the decision says
 escalate, it predicts `action_escalate` with a priority above the rule policy's, so a customer who turns furious in
 the middle of a form is handed over then, not at the end of the flow, whatever intent the message was given
 (`nlu_fallback` and `out_of_scope` included). A must-escalate trigger (a safety incident, a vulnerable customer, a
-legal, chargeback or press threat) is first answered with its own response (`actions.escalation.first_reply`), then
+legal, chargeback or press threat) is first answered with its own response (`shopcare_core.escalation.packet.first_reply`), then
 `action_escalate` runs. When the decision says to ask first (a calm customer misunderstood several times in a row),
 it predicts `utter_offer_human_after_fallback` and records `pending_confirmation: human`, so a yes hands over
 (`action_confirm`).
@@ -27,10 +27,10 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ConversationResumed, Restarted, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from actions.escalation import FIRST_REPLY, FIRST_REPLY_BY_KIND, first_reply
 from components.stateless_policy import StatelessPolicy
-from crm_backend.escalation.decision import Thresholds, decide
-from crm_backend.escalation.signals import signals_from
+from shopcare_core.escalation.decision import Thresholds, decide
+from shopcare_core.escalation.packet import FIRST_REPLY, FIRST_REPLY_BY_KIND, first_reply
+from shopcare_core.escalation.signals import signals_from
 
 logger = logging.getLogger(__name__)
 ESCALATE_ACTION = "action_escalate"
@@ -39,7 +39,7 @@ OFFER_RESPONSE = "utter_offer_human_after_fallback"
 FIRST_REPLIES = {*FIRST_REPLY.values(), *FIRST_REPLY_BY_KIND.values()}
 
 
-# after one of these, the signals start afresh (crm_backend/escalation/signals.py BOUNDARIES)
+# after one of these, the signals start afresh (shopcare_core/escalation/signals.py BOUNDARIES)
 BOUNDARY_EVENTS = (ConversationResumed, Restarted, SessionStarted)
 
 
@@ -67,7 +67,7 @@ class DecidingPolicy(StatelessPolicy):
 class EscalationPolicy(DecidingPolicy):
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        return {"priority": 7, "thresholds_file": "crm_backend/escalation/thresholds.yml"}
+        return {"priority": 7, "thresholds_file": "shopcare_core/escalation/thresholds.yml"}
 
     def predict_action_probabilities(
         self,

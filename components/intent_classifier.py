@@ -28,7 +28,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
-from crm_backend.ml.tfidf import transformer
+from shopcare_core.ml.tfidf import transformer
 
 logger = logging.getLogger(__name__)
 MODEL_FILE = "intent_classifier.joblib"

@@ -33,7 +33,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from components.intent_classifier import normalise
-from crm_backend.ml.tfidf import transformer
+from shopcare_core.ml.tfidf import transformer
 
 logger = logging.getLogger(__name__)
 MODEL_FILE = "out_of_scope.joblib"

@@ -1,7 +1,7 @@
 """Rasa's RabbitMQ (pika) event broker for the scaled profile, with every event masked before it is published.
 
 The stream feeds the CRM's analytics and the agents' relay; whoever can read the queue must not read customers'
-e-mail addresses, phone numbers, card numbers or addresses. `crm_backend.pii.mask_event` masks the customer's words,
+e-mail addresses, phone numbers, card numbers or addresses. `shopcare_core.pii.mask_event` masks the customer's words,
 entity values, bot texts and slot values, exactly as the single profile's SQL broker does
 (`components/sqlite_stores.BatchingSQLEventBroker`); the escalation request (the packet agents need, served by the
 CRM only behind its API key) stays whole. Connection, exchange, queues, message format and publisher confirms are
@@ -17,7 +17,7 @@ from typing import Any
 
 from rasa.core.brokers.pika import PikaEventBroker
 
-from crm_backend.pii import Masker, mask_event
+from shopcare_core.pii import Masker, mask_event
 
 logger = logging.getLogger(__name__)
 

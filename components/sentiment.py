@@ -1,6 +1,6 @@
 """Sentiment of every user message, embedded in the NLU pipeline so it lands in the tracker's parse_data.
 
-Trains the pure model in ``crm_backend.ml.sentiment`` on the team's own CSV (``training_file``, relative to the cwd,
+Trains the pure model in ``shopcare_core.ml.sentiment`` on the team's own CSV (``training_file``, relative to the cwd,
 i.e. the repo root), not on the NLU training data: on every labelled message (``holdout_fraction`` 0). The method is
 measured by bench/sentiment_eval.py on a fixed 20 % split of the same file, and the shipped model on test sets it
 never sees (data/sentiment/holdout_*.csv).
@@ -24,7 +24,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from crm_backend.ml.sentiment import SentimentModel, train_from_csv
+from shopcare_core.ml.sentiment import SentimentModel, train_from_csv
 
 logger = logging.getLogger(__name__)
 MODEL_FILE = "sentiment_model.joblib"

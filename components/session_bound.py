@@ -15,7 +15,7 @@ stays identified and the orders in question stay known; the customer sees nothin
 store and in the CRM's copy of the conversation. Never while a form is active (it would lose its place) and never
 while the bot is paused for an agent (a new session would lift the pause).
 
-A new session starts the escalation signals afresh (crm_backend/escalation/signals.py): the decision only sees the
+A new session starts the escalation signals afresh (shopcare_core/escalation/signals.py): the decision only sees the
 current session's messages. So the bound waits for a calm moment. None of the last `trend_window` customer messages
 may be negative, and the last may not be a fallback. Only then can the reset lose nothing the decision would act on
 at once. It waits at most until the session holds twice the bound, so a conversation cannot keep its session
@@ -44,10 +44,10 @@ from rasa.core.processor import MessageProcessor
 from rasa.shared.core.events import SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from actions import grant
 from components.escalation_policy import BOUNDARY_EVENTS
-from crm_backend.escalation.decision import NEGATIVE_MESSAGE, Thresholds
-from crm_backend.escalation.signals import FALLBACK_INTENTS, intent_of, sentiment_of
+from shopcare_core import grant
+from shopcare_core.escalation.decision import NEGATIVE_MESSAGE, Thresholds
+from shopcare_core.escalation.signals import FALLBACK_INTENTS, intent_of, sentiment_of
 
 logger = logging.getLogger(__name__)
 

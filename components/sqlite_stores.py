@@ -39,7 +39,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql import Select
 
-from crm_backend.pii import Masker, mask_event
+from shopcare_core.pii import Masker, mask_event
 
 logger = logging.getLogger(__name__)
 STORED = "_shopcare_stored_events"  # attribute set on trackers this store loaded

@@ -120,8 +120,8 @@ def cmd_demo_customers(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
-    from crm_backend import logmask
     from crm_backend.app import create_app
+    from shopcare_core import logmask
 
     logmask.install([settings.api_key, settings.rasa_token])  # no PII or secret in any log line of the CRM
     # ws="websockets": uvicorn's "auto" picks the sans-io implementation, which needs a newer

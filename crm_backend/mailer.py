@@ -16,7 +16,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 
 from crm_backend.settings import Settings
-from crm_backend.util import is_loopback
+from shopcare_core.net import is_loopback
 
 
 class MailError(Exception):

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crm_backend.settings import REPO_ROOT
-from crm_backend.util import is_loopback
+from shopcare_core.net import is_loopback
 
 if TYPE_CHECKING:
     from aiosmtpd.controller import Controller

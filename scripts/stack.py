@@ -28,10 +28,12 @@ if str(ROOT) not in sys.path:  # `python scripts/stack.py` puts scripts/ first; 
     sys.path.insert(1, str(ROOT))
 BIN = Path(sys.executable).parent
 MODEL_NAME = "shopcare"
-# the rasa CLI with PII and secrets masked in every log record (crm_backend/logmask.py)
+# the rasa CLI with PII and secrets masked in every log record (shopcare_core/logmask.py)
 MAX_RESTARTS_PER_5_MIN = 5
-MASKED_RASA = [sys.executable, "-m", "crm_backend.logmask", "rasa"]
-TRAINING_INPUTS = ["config.yml", "domain.yml", "data", "components"]
+MASKED_RASA = [sys.executable, "-m", "shopcare_core.logmask", "rasa"]
+# everything the Rasa model is trained from or through: the components train via the shared model code and read the
+# escalation thresholds and triggers (shopcare_core/)
+TRAINING_INPUTS = ["config.yml", "domain.yml", "data", "components", "shopcare_core"]
 QUIET_ENV = {
     "RASA_TELEMETRY_ENABLED": "false",
     "TF_CPP_MIN_LOG_LEVEL": "3",
@@ -94,6 +96,7 @@ def _ensure_model(models_dir: Path, force: bool) -> Path:
 
 CHURN_INPUTS = [
     "crm_backend/ml",
+    "shopcare_core/ml",
     "crm_backend/population.py",
     "crm_backend/seed.py",
     "crm_backend/seed_data.py",

@@ -6,10 +6,10 @@ import pytest
 from rasa.shared.nlu.training_data.message import Message
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.escalation import build_request
 from actions.language import ActionOnlyEnglish
 from components.language import LanguageClassifier, LanguageDetector, without_noise, yes_no
-from crm_backend.escalation.decision import Decision
+from shopcare_core.escalation.decision import Decision
+from shopcare_core.escalation.packet import build_request
 
 
 @pytest.fixture(scope="module")

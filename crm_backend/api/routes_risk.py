@@ -10,9 +10,9 @@ from pydantic import BaseModel
 from crm_backend.api.deps import CustomerId, read_grant
 from crm_backend.errors import not_found
 from crm_backend.ml.data import load_tables
-from crm_backend.ml.features import build_features
-from crm_backend.ml.value import customer_value
 from crm_backend.util import utcnow
+from shopcare_core.ml.features import build_features
+from shopcare_core.ml.value import customer_value
 
 router = APIRouter(prefix="/customers/{customer_id}", tags=["risk"], dependencies=[Depends(read_grant)])
 

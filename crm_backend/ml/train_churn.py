@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from crm_backend.ml.churn import ChurnModel, CVResult
 from crm_backend.ml.data import load_tables
-from crm_backend.ml.features import build_training_set, default_cutoffs
+from shopcare_core.ml.churn import ChurnModel, CVResult
+from shopcare_core.ml.features import build_training_set, default_cutoffs
 
 SMALL_DB = 1000
 

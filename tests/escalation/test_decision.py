@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from crm_backend.escalation.decision import THRESHOLDS_FILE, Signals, Thresholds, decide
-from crm_backend.escalation.signals import signals_from
-from crm_backend.escalation.triggers import Trigger
+from shopcare_core.escalation.decision import THRESHOLDS_FILE, Signals, Thresholds, decide
+from shopcare_core.escalation.signals import signals_from
+from shopcare_core.escalation.triggers import Trigger
 
 T = Thresholds.load()
 ASK = "ask the customer first"
@@ -175,8 +175,8 @@ def test_triggers_outrank_anger_reach_the_urgent_banner_and_quote_the_customer()
 
 def test_every_reason_has_a_weight_a_summary_and_a_suggested_action():
     from crm_backend.console.present import REASONS  # the console shows every reason in words
-    from crm_backend.escalation.decision import REASON_TEXT, SUGGESTED, TRIGGER_REASONS
-    from crm_backend.escalation.triggers import lexicon
+    from shopcare_core.escalation.decision import REASON_TEXT, SUGGESTED, TRIGGER_REASONS
+    from shopcare_core.escalation.triggers import lexicon
 
     assert set(REASON_TEXT) == set(SUGGESTED) == set(T.weights) == set(REASONS)
     assert set(TRIGGER_REASONS) == set(lexicon().reasons)

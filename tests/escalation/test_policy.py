@@ -33,7 +33,7 @@ def policy(tmp_path_factory: pytest.TempPathFactory) -> EscalationPolicy:
     context = ExecutionContext(GraphSchema({}), "test")
     config = {
         **EscalationPolicy.get_default_config(),
-        "thresholds_file": str(ROOT / "crm_backend/escalation/thresholds.yml"),
+        "thresholds_file": str(ROOT / "shopcare_core/escalation/thresholds.yml"),
     }
     return EscalationPolicy(config, storage, Resource("escalation"), context)
 

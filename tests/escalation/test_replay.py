@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from crm_backend.escalation.decision import THRESHOLDS_FILE, Thresholds
+from shopcare_core.escalation.decision import THRESHOLDS_FILE, Thresholds
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests/data/escalation_conversations.yml"
@@ -113,7 +113,7 @@ def test_hard_cases_are_present(conversations: list[dict[str, Any]]) -> None:
     cancels = [c for c in conversations if any(t["intent"] == "cancel_order" for t in c["turns"])]
     assert any(c["should_escalate"] for c in cancels) and any(not c["should_escalate"] for c in cancels)
     # must-escalate triggers of every reason, some read as out of scope or not understood, and near misses
-    from crm_backend.escalation.triggers import detect
+    from shopcare_core.escalation.triggers import detect
 
     found = {c["id"]: {x.reason for t in c["turns"] for x in detect(t["text"])} for c in conversations}
     reasons = set().union(*(found[c["id"]] for c in conversations if c["should_escalate"]))

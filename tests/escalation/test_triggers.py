@@ -1,4 +1,4 @@
-"""Must-escalate triggers (crm_backend/escalation/triggers.py, vocabulary in triggers.yml) on tables of customer
+"""Must-escalate triggers (shopcare_core/escalation/triggers.py, vocabulary in triggers.yml) on tables of customer
 messages: what must reach a person at once, and the near misses that must not (product names, colours, idioms,
 questions about policy, negated threats, quoted labels)."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from crm_backend.escalation.triggers import Lexicon, Trigger, detect, lexicon
+from shopcare_core.escalation.triggers import Lexicon, Trigger, detect, lexicon
 
 POSITIVES = [
     ("I'm going to report you to trading standards if I don't get my money back today", "legal_threat"),

@@ -16,13 +16,13 @@ from sqlalchemy.engine import Engine
 
 from crm_backend.app import create_app
 from crm_backend.db import Base, Customer, make_engine, new_session
-from crm_backend.ml.churn import CALIBRATIONS, ChurnModel, CVResult, fit_calibrated
 from crm_backend.ml.data import load_tables
-from crm_backend.ml.features import FEATURES, build_features, build_training_set, default_cutoffs
-from crm_backend.ml.value import customer_lifetime_value, customer_value, expected_lifetime_years, segment
 from crm_backend.personas import ensure_personas
 from crm_backend.seed import seed
 from crm_backend.settings import Settings
+from shopcare_core.ml.churn import CALIBRATIONS, ChurnModel, CVResult, fit_calibrated
+from shopcare_core.ml.features import FEATURES, build_features, build_training_set, default_cutoffs
+from shopcare_core.ml.value import customer_lifetime_value, customer_value, expected_lifetime_years, segment
 from tests.factories import grant_headers
 
 AS_OF = datetime(2025, 3, 1)

@@ -1,4 +1,4 @@
-"""Behaviour of the message-sentiment model (crm_backend.ml.sentiment), trained on the team's CSV minus its
+"""Behaviour of the message-sentiment model (shopcare_core.ml.sentiment), trained on the team's CSV minus its
 fixed held-out split."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sklearn.metrics import f1_score
 
-from crm_backend.ml.sentiment import SentimentModel, normalise, read_labelled_csv, train_from_csv
+from shopcare_core.ml.sentiment import SentimentModel, normalise, read_labelled_csv, train_from_csv
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "sentiment" / "customer_messages.csv"
 VOICES = DATA.parent / "holdout_voices.csv"

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from crm_backend.ml.sentiment import SentimentModel
-from crm_backend.ml.tfidf import FastTfidf, transformer
+from shopcare_core.ml.sentiment import SentimentModel
+from shopcare_core.ml.tfidf import FastTfidf, transformer
 
 ROOT = Path(__file__).resolve().parents[2]
 TEXTS = pd.read_csv(ROOT / "data/sentiment/holdout_natural.csv")["text"].astype(str).tolist()

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-MASKED_RASA = ["python", "-m", "crm_backend.logmask", "rasa"]
+MASKED_RASA = ["python", "-m", "shopcare_core.logmask", "rasa"]
 ACTION_SERVER = ["python", "-m", "actions.server"]
 
 
@@ -89,7 +89,7 @@ def test_the_image_leaves_out_secrets_state_and_caches(path: str) -> None:
     [
         ".env.example",
         "actions/server.py",
-        "crm_backend/logmask.py",
+        "shopcare_core/logmask.py",
         "endpoints.scaled.yml",
         "credentials.yml",
         "requirements.lock",
@@ -135,7 +135,7 @@ def test_the_image_default_command_is_masked_and_needs_a_token() -> None:
     ).removeprefix("CMD ")
     argv = json.loads(cmd)
     line = " ".join(argv)
-    assert "exec python -m crm_backend.logmask rasa run " in line
+    assert "exec python -m shopcare_core.logmask rasa run " in line
     assert "--auth-token" in line and "${RASA_TOKEN:?" in line  # no API without a token
 
 

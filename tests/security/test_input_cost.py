@@ -16,8 +16,8 @@ import pytest
 
 from actions.common import parse_address, parse_amount, parse_identity_proof
 from components.message_guard import bounded
-from crm_backend.ml.sentiment import tokens
-from crm_backend.pii import Masker, mask_event
+from shopcare_core.ml.sentiment import tokens
+from shopcare_core.pii import Masker, mask_event
 
 LENGTH = 100_000
 # letters, digits, separators and the characters the project's patterns anchor on (@ . - _ # ( ) + * :)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from crm_backend import logmask
-from crm_backend.pii import SECRET_ENV, Masker, mask_event
+from shopcare_core import logmask
+from shopcare_core.pii import SECRET_ENV, Masker, mask_event
 from tests.security.conftest import Conversation
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,7 +5,7 @@ uvicorn's, httpx's request lines) whatever the libraries configure later. The CR
 action server in its launcher (``python -m actions.server``); the Rasa server is started through this module's
 launcher, which masks the secrets named on the command line too (``--auth-token``)::
 
-    python -m crm_backend.logmask rasa run --auth-token ... ...
+    python -m shopcare_core.logmask rasa run --auth-token ... ...
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import logging
 import sys
 from collections.abc import Iterable
 
-from crm_backend.pii import Masker
+from shopcare_core.pii import Masker
 
 SECRET_FLAGS = ("--auth-token", "--jwt-secret")
 _installed: Masker | None = None
@@ -65,7 +65,7 @@ def secrets_in_argv(argv: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] != "rasa":
-        raise SystemExit("usage: python -m crm_backend.logmask rasa <rasa arguments>")
+        raise SystemExit("usage: python -m shopcare_core.logmask rasa <rasa arguments>")
     install(secrets_in_argv(args))
     from rasa.__main__ import main as rasa_main
 

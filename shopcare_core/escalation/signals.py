@@ -2,7 +2,7 @@
 
 Only what happened since the bot last took over counts: events before the latest `resume` (an agent handed the
 conversation back), `restart` or `session_started` are ignored, so an old outburst does not escalate again.
-Must-escalate triggers (crm_backend/escalation/triggers.py) are read from the latest customer message only.
+Must-escalate triggers (shopcare_core/escalation/triggers.py) are read from the latest customer message only.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from crm_backend.escalation.decision import Signals
-from crm_backend.escalation.triggers import Lexicon, lexicon
+from shopcare_core.escalation.decision import Signals
+from shopcare_core.escalation.triggers import Lexicon, lexicon
 
 BOUNDARIES = {"resume", "restart", "session_started"}
 FALLBACK_INTENTS = {"nlu_fallback"}  # misunderstood: below the classifier's confidence threshold

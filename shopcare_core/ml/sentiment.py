@@ -22,7 +22,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
-from crm_backend.ml.tfidf import transformer
+from shopcare_core.ml.tfidf import transformer
 
 LABELS: tuple[str, str, str] = ("negative", "neutral", "positive")
 

@@ -63,7 +63,7 @@ def segment(
 
 
 def customer_value(features: Mapping[str, Any], churn_probability: float | None = None) -> dict[str, Any]:
-    """CLV and segment from one customer's churn features (see ``crm_backend.ml.features``)."""
+    """CLV and segment from one customer's churn features (see ``shopcare_core.ml.features``)."""
     probability = DEFAULT_CHURN_PROBABILITY if churn_probability is None else float(churn_probability)
     yearly = orders_per_year(features["orders_365d"], features["tenure_days"])
     clv = customer_lifetime_value(float(features["avg_order_value"]), yearly, probability)

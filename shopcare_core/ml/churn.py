@@ -27,7 +27,7 @@ from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from crm_backend.ml.features import TOPICS, describe
+from shopcare_core.ml.features import TOPICS, describe
 
 MODEL_FORMAT = 1
 LINEAR = "logistic_regression"

@@ -6,7 +6,7 @@ is called by the Rasa escalation policy on every user turn, by the action that r
 bench/escalation_replay.py over recorded conversations, always with the same result for the same signals.
 
 Must-escalate triggers (a legal, regulatory, chargeback or press/social-media threat, a safety incident, a vulnerable
-customer: crm_backend/escalation/triggers.py) escalate on the message that carries them, whatever its intent.
+customer: shopcare_core/escalation/triggers.py) escalate on the message that carries them, whatever its intent.
 Misunderstood messages (`nlu_fallback`) in a row (`max_consecutive_fallbacks`) hand over at once when the customer is upset (one of
 them scored at or below `fallback_calm_above`); a calm customer is asked first (`ask_consent`), and one more
 misunderstood message after that question hands over.
@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from crm_backend.escalation.triggers import Trigger
+from shopcare_core.escalation.triggers import Trigger
 
 THRESHOLDS_FILE = Path(__file__).with_name("thresholds.yml")
 NEGATIVE_MESSAGE = -0.2  # a message scored below this counts as negative in a trend
