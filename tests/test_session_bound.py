@@ -27,9 +27,9 @@ from rasa.utils.endpoints import EndpointConfig
 
 from components import session_bound
 from components.escalation_policy import BOUNDARY_EVENTS
-from crm_backend.escalation.decision import Thresholds
-from crm_backend.escalation.signals import BOUNDARIES
 from crm_backend.services.grants import GrantPolicy
+from shopcare_core.escalation.decision import Thresholds
+from shopcare_core.escalation.signals import BOUNDARIES
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
