@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+
+from actions.settings import ActionServerSettings, get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -106,12 +107,12 @@ class CRMSettings:
     retries: int = 2
 
     @classmethod
-    def from_env(cls) -> CRMSettings:
+    def from_settings(cls, settings: ActionServerSettings) -> CRMSettings:
         return cls(
-            base_url=os.environ.get("CRM_URL", cls.base_url).rstrip("/"),
-            api_key=os.environ.get("CRM_API_KEY", cls.api_key),
-            timeout=float(os.environ.get("CRM_TIMEOUT", cls.timeout)),
-            retries=int(os.environ.get("CRM_RETRIES", cls.retries)),
+            base_url=settings.crm_url,
+            api_key=settings.crm_api_key,
+            timeout=settings.crm_timeout,
+            retries=settings.crm_retries,
         )
 
 
@@ -271,14 +272,14 @@ _client: CRMClient | None = None
 
 
 def get_client() -> CRMClient:
-    """The process's client, built from the environment on first use."""
+    """The process's client, built from the action server's settings on first use."""
     global _client
     if _client is None:
-        _client = CRMClient(CRMSettings.from_env())
+        _client = CRMClient(CRMSettings.from_settings(get_settings()))
     return _client
 
 
 def use_client(client: CRMClient | None) -> None:
-    """Install a client (tests give one whose transport is a real CRM app); None resets to the environment's."""
+    """Install a client (tests give one whose transport is a real CRM app); None resets to the settings' one."""
     global _client
     _client = client

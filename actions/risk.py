@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -22,12 +21,11 @@ from typing import Any
 import pandas as pd
 
 from actions.crm_client import CRMError, get_client
+from actions.settings import get_settings
 from shopcare_core.ml.value import customer_value
 
 logger = logging.getLogger(__name__)
-MODEL_PATH = Path(
-    os.environ.get("CHURN_MODEL_PATH", Path(__file__).resolve().parent.parent / "models" / "churn.joblib")
-)
+MODEL_PATH: Path = get_settings().churn_model_path
 
 _lock = threading.Lock()
 _model: Any = None

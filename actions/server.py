@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import hmac
 import logging
-import os
 import sys
 from collections.abc import Mapping
 
@@ -24,6 +23,7 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from actions.settings import get_settings
 from shopcare_core.net import is_loopback
 
 TOKEN_ENV = "ACTION_SERVER_TOKEN"
@@ -94,10 +94,11 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from shopcare_core import logmask
 
-    token = os.environ.get(TOKEN_ENV, "")
+    settings = get_settings()
+    token = settings.action_server_token
     logmask.install([token])  # first: nothing may log before the masking is in place
     args = parser().parse_args(argv)
-    problem = startup_error(token, args.host, os.environ)
+    problem = startup_error(token, args.host, settings.environment())
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2

@@ -29,7 +29,6 @@ from __future__ import annotations
 import inspect
 import json
 import logging
-import os
 import re
 import uuid
 from collections.abc import Awaitable, Callable
@@ -41,6 +40,7 @@ from sanic import Blueprint
 from socketio import AsyncRedisManager
 
 from channels.identity import client_address, stamp_client, trusted_proxies
+from channels.settings import RasaServerSettings
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +100,8 @@ class ShopCareSocketIOInput(SocketIOInput):
         blueprint = super().blueprint(on_new_message)
         assert self.sio is not None
         sio, namespace = self.sio, self.namespace
-        trusted = trusted_proxies(os.environ.get("SOCKETIO_TRUSTED_PROXIES"))
+        settings = RasaServerSettings()
+        trusted = trusted_proxies(settings.socketio_trusted_proxies)
 
         async def session_request(sid: str, data: Any = None) -> None:
             requested = data.get("session_id") if isinstance(data, dict) else data
@@ -141,12 +142,9 @@ class ShopCareSocketIOInput(SocketIOInput):
         sio.on("session_request", handler=session_request, namespace=namespace)
         sio.on(self.user_message_evt, handler=handle_message, namespace=namespace)
 
-        url = os.environ.get("SOCKETIO_REDIS_URL", "").strip()
-        if url:
+        if settings.socketio_redis_url:
             # replaced before the first connection: the server initialises its manager lazily, on the first one
-            manager = LocalFirstRedisManager(
-                url, channel=os.environ.get("SOCKETIO_REDIS_CHANNEL") or "shopcare-socketio"
-            )
+            manager = LocalFirstRedisManager(settings.socketio_redis_url, channel=settings.socketio_redis_channel)
             manager.set_server(sio)
             sio.manager = manager
             logger.info("socket.io: rooms shared through Redis (channel %r)", manager.channel)

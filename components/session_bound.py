@@ -35,7 +35,6 @@ tests/test_session_bound.py.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from typing import Any
 
@@ -44,6 +43,7 @@ from rasa.core.processor import MessageProcessor
 from rasa.shared.core.events import SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from channels.settings import DEFAULT_SESSION_MAX_EVENTS, RasaServerSettings
 from components.escalation_policy import BOUNDARY_EVENTS
 from shopcare_core import grant
 from shopcare_core.escalation.decision import NEGATIVE_MESSAGE, Thresholds
@@ -52,7 +52,7 @@ from shopcare_core.escalation.signals import FALLBACK_INTENTS, intent_of, sentim
 logger = logging.getLogger(__name__)
 
 ENV = "SHOPCARE_SESSION_MAX_EVENTS"
-DEFAULT_MAX_EVENTS = 1000
+DEFAULT_MAX_EVENTS = DEFAULT_SESSION_MAX_EVENTS
 
 _rasa_has_session_expired = MessageProcessor._has_session_expired
 limit = DEFAULT_MAX_EVENTS  # set from the environment by install()
@@ -60,13 +60,8 @@ calm_window = 3  # set from the escalation thresholds by install()
 
 
 def max_events() -> int:
-    """The bound the environment asks for; 0 = no bound."""
-    raw = os.environ.get(ENV, "").strip()
-    try:
-        return max(int(raw), 0) if raw else DEFAULT_MAX_EVENTS
-    except ValueError:
-        logger.warning("%s=%r is not a whole number; using %d", ENV, raw, DEFAULT_MAX_EVENTS)
-        return DEFAULT_MAX_EVENTS
+    """The bound the Rasa server's settings ask for (``SHOPCARE_SESSION_MAX_EVENTS``); 0 = no bound."""
+    return RasaServerSettings().session_max_events
 
 
 def session_too_long(tracker: DialogueStateTracker, limit: int, window: int | None = None) -> bool:

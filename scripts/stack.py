@@ -97,10 +97,7 @@ def _ensure_model(models_dir: Path, force: bool) -> Path:
 CHURN_INPUTS = [
     "crm_backend/ml",
     "shopcare_core/ml",
-    "crm_backend/population.py",
-    "crm_backend/seed.py",
-    "crm_backend/seed_data.py",
-    "crm_backend/seed_support.py",
+    "crm_backend/seeding",
 ]
 CHURN_TRAINING_CUSTOMERS = 3000
 
@@ -170,6 +167,8 @@ class Stack:
     grant_secret: str = "dev-grant-secret-not-for-production"
     shop_login_secret: str = "dev-shop-login-secret-not-for-production"
     action_token: str = "dev-action-token"  # X-Action-Token: the Rasa server sends it, the action server requires it
+    crm_timeout: str = "3"  # the action server's CRM calls: seconds each (CRM_TIMEOUT) ...
+    crm_retries: str = "1"  # ... and further attempts (CRM_RETRIES)
     model: Path = ROOT / "models" / f"{MODEL_NAME}.tar.gz"
     log_dir: Path = ROOT / "var" / "log"
     extra_rasa_args: list[str] = field(default_factory=list)
@@ -297,8 +296,8 @@ class Stack:
         env = base_env(
             CRM_URL=self.crm_url,
             CRM_API_KEY=self.api_key,
-            CRM_RETRIES="1",
-            CRM_TIMEOUT="3",
+            CRM_RETRIES=self.crm_retries,
+            CRM_TIMEOUT=self.crm_timeout,
             ACTION_SERVER_TOKEN=self.action_token,
         )
         cmd = [sys.executable, "-m", "actions.server", "--port", str(port), "--host", "127.0.0.1"]
@@ -441,8 +440,12 @@ def prepare_database(stack: Stack, customers: int) -> None:
     stack.crm("demo-agents")  # console logins agent / supervisor (crm_backend/cli.py DEMO_AGENT_PASSWORD)
 
 
-# Stack fields that `make run` takes from the environment (or .env) when set there: the secrets of the processes.
-SECRET_SETTINGS = {
+# Stack fields that `make run` takes from the environment (or .env) when set there: the CRM's database, the action
+# server's CRM calls and the secrets of the processes. The other settings reach the processes unchanged.
+FROM_ENVIRONMENT = {
+    "database_url": "CRM_DATABASE_URL",
+    "crm_timeout": "CRM_TIMEOUT",
+    "crm_retries": "CRM_RETRIES",
     "api_key": "CRM_API_KEY",
     "rasa_token": "CRM_RASA_TOKEN",
     "action_token": "ACTION_SERVER_TOKEN",
@@ -451,11 +454,16 @@ SECRET_SETTINGS = {
 }
 
 
-def run(args: argparse.Namespace) -> int:
+def environment() -> dict[str, str]:
+    """The environment over the values of ``.env``, as each process's settings read them."""
     from channels.credentials import read_env_file  # here: needs ROOT on sys.path
 
-    env = {**read_env_file(ROOT / ".env"), **os.environ}  # like the CRM's settings: the environment wins
-    secrets = {field: env[name] for field, name in SECRET_SETTINGS.items() if env.get(name)}
+    return {**read_env_file(ROOT / ".env"), **os.environ}
+
+
+def run(args: argparse.Namespace) -> int:
+    env = environment()
+    chosen = {field: env[name] for field, name in FROM_ENVIRONMENT.items() if env.get(name)}
     stack = Stack(
         crm_port=args.crm_port,
         action_port=args.action_port,
@@ -463,7 +471,7 @@ def run(args: argparse.Namespace) -> int:
         channel_env=env,
         crm_env_name=env.get("CRM_ENV") or "development",
         smtp_port=int(env.get("CRM_SMTP_PORT") or Stack.smtp_port),
-        **secrets,  # type: ignore[arg-type]
+        **chosen,  # type: ignore[arg-type]
     )
     prepare_database(stack, args.customers)
     ensure_churn_model()
@@ -540,10 +548,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     run_p = sub.add_parser("run", help="prepare everything and run the three processes until Ctrl-C")
-    run_p.add_argument("--crm-port", type=int, default=int(os.environ.get("CRM_PORT", 8000)))
-    run_p.add_argument("--action-port", type=int, default=int(os.environ.get("ACTION_PORT", 5055)))
-    run_p.add_argument("--rasa-port", type=int, default=int(os.environ.get("RASA_PORT", 5005)))
-    run_p.add_argument("--customers", type=int, default=int(os.environ.get("SEED_CUSTOMERS", 300)))
+    env = environment()
+    run_p.add_argument("--crm-port", type=int, default=int(env.get("CRM_PORT") or 8000))
+    run_p.add_argument("--action-port", type=int, default=int(env.get("ACTION_PORT") or 5055))
+    run_p.add_argument("--rasa-port", type=int, default=int(env.get("RASA_PORT") or 5005))
+    run_p.add_argument("--customers", type=int, default=int(env.get("SEED_CUSTOMERS") or 300))
     train_p = sub.add_parser("train", help="train the churn and Rasa models where their inputs changed")
     train_p.add_argument("--force", action="store_true")
     args = parser.parse_args(argv)

@@ -42,3 +42,24 @@ def test_env_example_lists_every_crm_setting():
 
     documented = set(re.findall(r"^(CRM_\w+)=", (ROOT / ".env.example").read_text(), flags=re.M))
     assert {f"CRM_{name.upper()}" for name in Settings.__fields__} <= documented
+
+
+def test_env_example_lists_every_setting_of_the_action_and_rasa_servers():
+    from actions.settings import ActionServerSettings
+    from channels.settings import RasaServerSettings
+
+    documented = set(re.findall(r"^([A-Z][A-Z0-9_]*)=", (ROOT / ".env.example").read_text(), flags=re.M))
+    for settings in (ActionServerSettings, RasaServerSettings):
+        names = {env.upper() for field in settings.__fields__.values() for env in field.field_info.extra["env_names"]}
+        assert names and names <= documented, sorted(names - documented)
+
+
+def test_only_the_settings_modules_read_the_environment():
+    """The action server, the channels and the components read their settings through one object per process."""
+    readers = sorted(
+        str(path.relative_to(ROOT))
+        for folder in ("actions", "channels", "components")
+        for path in (ROOT / folder).rglob("*.py")
+        if re.search(r"os\.environ|os\.getenv|getenv\(", path.read_text()) and path.name != "settings.py"
+    )
+    assert readers == []
