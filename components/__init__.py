@@ -1,12 +1,10 @@
 """Custom Rasa components of the project (named by class path in config.yml and endpoints.yml).
 
-Importing the package installs `rasa_speedups` (a compiled validator for action-server responses, cached event types),
-`graph_runner` (Rasa's model graph run without dask's scheduler) and `session_bound` (a session starts again, slots
-kept, once it holds too many events): Rasa imports this package when it loads any of the project's components.
+Importing the package installs the project's changes to Rasa's own code, all listed in `components/rasa_patches.py`,
+after checking that the installed Rasa is the release they were written for: Rasa imports this package when it loads
+any of the project's components, so they are in place in `rasa train`, `rasa run` and the tests alike.
 """
 
-from components import graph_runner, rasa_speedups, session_bound
+from components import rasa_patches
 
-rasa_speedups.install()
-graph_runner.install()
-session_bound.install()
+rasa_patches.install()

@@ -10,7 +10,7 @@ about 9 % of a Rasa server's CPU in a py-spy profile of the running stack, more 
 passed as the bare string (as dask does, and `GraphNode` then warns), a `RuntimeError` of the run turned into
 `GraphRunError`, and the targets' `(node name, output)` pairs returned as a dict. The plan (a topological order of
 the minimal schema) is computed once per (targets, input names). tests/test_graph_runner.py runs the shipped
-model's parse and prediction graphs both ways and compares the results.
+model's parse and prediction graphs both ways and compares the results. Installed by components/rasa_patches.py.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from typing import Any
 from rasa.engine.exceptions import GraphRunError
 from rasa.engine.runner.dask import DaskGraphRunner
 
-_dask_run = DaskGraphRunner.run
 Plan = list[tuple[str, Any, tuple[str, ...]]]
 
 
@@ -67,7 +66,3 @@ def run(self: DaskGraphRunner, inputs: dict[str, Any] | None = None, targets: li
     except RuntimeError as e:
         raise GraphRunError("Error running runner.") from e
     return dict(values[target] for target in run_targets)
-
-
-def install() -> None:
-    DaskGraphRunner.run = run

@@ -3,7 +3,7 @@
 `RemoteAction._validate_action_result` calls `jsonschema.validate(result, schema)`, which re-checks the (constant)
 schema against its meta-schema on every call. Profiled with py-spy on the running stack, that was half of the Rasa
 server's CPU time per customer turn (docs/benchmarks.md). Here the schema is checked once and a compiled validator is
-reused: the same schema, the same errors, the same message. Installed when Rasa imports this project's components.
+reused: the same schema, the same errors, the same message. Installed by components/rasa_patches.py.
 
 Even compiled, the check cost about 5 ms for a ten-event answer: each event is tried against all 23 alternatives of
 the events schema's `oneOf`. Every alternative pins `event` to its own constant and `event` is a required string, so
@@ -114,9 +114,3 @@ def _domain_is_empty(self: Domain) -> bool:
     if _empty_domain is None:
         _empty_domain = Domain.empty().as_dict()
     return self.as_dict() == _empty_domain
-
-
-def install() -> None:
-    RemoteAction._validate_action_result = _validate_action_result
-    Event.resolve_by_type = staticmethod(resolve_event_type)
-    Domain.is_empty = _domain_is_empty

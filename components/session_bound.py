@@ -9,7 +9,7 @@ that keeps one going on purpose, slows every other customer down.
 Rasa ends a session only after `session_expiration_time` minutes of silence. Here a message that arrives when the
 current session (the events since the last `session_started`) holds more than `SHOPCARE_SESSION_MAX_EVENTS` events
 (default 1,000, about 60 turns of this bot; 0 switches the bound off; read once, when the Rasa server installs
-this module) also starts a new session, through Rasa's own
+the patches) also starts a new session, through Rasa's own
 `action_session_start`. The domain carries the slots over (`carry_over_slots_to_new_session: true`), so the customer
 stays identified and the orders in question stay known; the customer sees nothing. Older events stay in the tracker
 store and in the CRM's copy of the conversation. Never while a form is active (it would lose its place) and never
@@ -28,8 +28,7 @@ went through a few sessions started each new one with hundreds of events, and wi
 message). Here it carries one `SlotSet` per slot, the latest, with its metadata: applied in order, both give the same
 slot values.
 
-Installed with the project's other changes to Rasa when Rasa imports `components` (components/__init__.py);
-tests/test_session_bound.py.
+Installed with the project's other changes to Rasa by components/rasa_patches.py; tests/test_session_bound.py.
 """
 
 from __future__ import annotations
@@ -38,7 +37,6 @@ import logging
 import time
 from typing import Any
 
-from rasa.core.actions.action import ActionSessionStart
 from rasa.core.processor import MessageProcessor
 from rasa.shared.core.events import SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -55,8 +53,8 @@ ENV = "SHOPCARE_SESSION_MAX_EVENTS"
 DEFAULT_MAX_EVENTS = DEFAULT_SESSION_MAX_EVENTS
 
 _rasa_has_session_expired = MessageProcessor._has_session_expired
-limit = DEFAULT_MAX_EVENTS  # set from the environment by install()
-calm_window = 3  # set from the escalation thresholds by install()
+limit = DEFAULT_MAX_EVENTS  # set from the environment by configure()
+calm_window = 3  # set from the escalation thresholds by configure()
 
 
 def max_events() -> int:
@@ -123,9 +121,8 @@ def latest_slot_events(tracker: DialogueStateTracker) -> list[SlotSet]:
     return [SlotSet(key=e.key, value=e.value, metadata=e.metadata) for e in latest.values()]
 
 
-def install() -> None:
+def configure() -> None:
+    """Read the bound from the environment and the calm window from the escalation thresholds (at install)."""
     global limit, calm_window
     limit = max_events()
     calm_window = Thresholds.load().trend_window
-    MessageProcessor._has_session_expired = _has_session_expired
-    ActionSessionStart._slot_set_events_from_tracker = staticmethod(latest_slot_events)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,11 +11,10 @@ from rasa.engine.exceptions import GraphRunError
 from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.shared.core.events import ActionExecuted, UserUttered
 
-from components import graph_runner
+from components import graph_runner, rasa_patches
+from scripts.stack import ensure_model
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
-from stack import ensure_model  # noqa: E402
 
 MESSAGES = ["hi", "where is my order 10001?", "I want a refund for order 10003, it arrived broken", "HUMAN NOW!!!"]
 
@@ -26,18 +24,18 @@ def agent() -> Agent:
     return Agent.load(str(ensure_model()))
 
 
+PATCH = rasa_patches.find(DaskGraphRunner, "run")
+
+
 def both_ways(call):
     """``call()`` once through dask's scheduler and once through this project's runner."""
-    DaskGraphRunner.run = graph_runner._dask_run
-    try:
+    with rasa_patches.rasas_own(PATCH):
         with_dask = call()
-    finally:
-        graph_runner.install()
     return with_dask, call()
 
 
 def test_installed():
-    assert DaskGraphRunner.run is graph_runner.run
+    assert DaskGraphRunner.run is graph_runner.run and rasa_patches.is_installed(PATCH)
 
 
 @pytest.mark.parametrize("text", MESSAGES)

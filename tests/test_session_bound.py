@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import sys
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from rasa.core.actions.action import ActionSessionStart
 from rasa.core.agent import Agent
 from rasa.core.processor import MessageProcessor
 from rasa.shared.core.domain import Domain
@@ -25,15 +27,14 @@ from rasa.shared.core.events import (
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
-from components import session_bound
+from components import rasa_patches, session_bound
 from components.escalation_policy import BOUNDARY_EVENTS
 from crm_backend.services.grants import GrantPolicy
+from scripts.stack import Stack, ensure_model
 from shopcare_core.escalation.decision import Thresholds
 from shopcare_core.escalation.signals import BOUNDARIES
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
-from stack import Stack, ensure_model  # noqa: E402
 
 
 @functools.lru_cache(maxsize=1)
@@ -58,7 +59,31 @@ def turns(n: int) -> list[Any]:
 
 def test_installed() -> None:
     assert MessageProcessor._has_session_expired is session_bound._has_session_expired
+    assert ActionSessionStart._slot_set_events_from_tracker is session_bound.latest_slot_events
     assert session_bound.limit == session_bound.max_events()  # read from the environment when installed
+
+
+def test_a_session_within_the_bound_expires_exactly_when_rasas_own_check_says_so() -> None:
+    """Under the bound the patched check is Rasa's: silence longer than `session_expiration_time`, or nothing."""
+    processor = SimpleNamespace(domain=domain())
+    expiry = domain().session_config.session_expiration_time * 60
+    now = time.time()
+    cases = {
+        "no message yet": tracker(ActionExecuted("action_listen")),
+        "a message just now": tracker(UserUttered("hi", {"name": "greet"}, timestamp=now)),
+        "a message before the expiry": tracker(UserUttered("hi", {"name": "greet"}, timestamp=now - expiry + 60)),
+        "a message after the expiry": tracker(UserUttered("hi", {"name": "greet"}, timestamp=now - expiry - 60)),
+    }
+    with rasa_patches.rasas_own(rasa_patches.find(MessageProcessor, "_has_session_expired")):
+        rasas = {name: MessageProcessor._has_session_expired(processor, t) for name, t in cases.items()}
+    ours = {name: MessageProcessor._has_session_expired(processor, t) for name, t in cases.items()}
+    assert ours == rasas
+    assert rasas == {
+        "no message yet": False,
+        "a message just now": False,
+        "a message before the expiry": False,
+        "a message after the expiry": True,
+    }
 
 
 def test_only_a_session_over_the_bound_starts_again() -> None:
@@ -138,7 +163,8 @@ def test_a_new_session_carries_each_slots_latest_value_once() -> None:
     ]
     assert carried[0].metadata == {"by": "verify"}
     # the same slot values as Rasa's own carry-over, which repeats every SlotSet of the session
-    rasa_way = tracker(*[e for e in history.events if isinstance(e, SlotSet)])
+    with rasa_patches.rasas_own(rasa_patches.find(ActionSessionStart, "_slot_set_events_from_tracker")):
+        rasa_way = tracker(*ActionSessionStart._slot_set_events_from_tracker(history))
     ours = tracker(*carried)
     assert {k: s.value for k, s in ours.slots.items()} == {k: s.value for k, s in rasa_way.slots.items()}
     # and a session that began with carried slots passes each on once, not twice

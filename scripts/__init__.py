@@ -1,0 +1,1 @@
+"""Command-line helpers of the project (stack, scaled profile, screenshots, audit); importable as `scripts.<name>`."""
