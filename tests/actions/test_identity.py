@@ -5,14 +5,28 @@ from __future__ import annotations
 import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import grant
+from actions import grant, risk
 from actions.identity import ActionStartTask, ValidateOrderForm
 
 form = ValidateOrderForm()
 RISK_SLOTS = {"churn_probability", "churn_drivers", "customer_value", "customer_segment"}
 
 
-async def test_correct_email_verifies_and_binds_the_customer(crm, dispatcher, make_tracker, domain, said):
+@pytest.fixture
+def churn_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The trained churn model (models/churn.joblib, built by `make models`), loaded afresh for the test."""
+    assert risk.MODEL_PATH.is_file(), f"{risk.MODEL_PATH} is missing: run `make models`"
+    monkeypatch.setattr(risk, "_loaded", False)
+    monkeypatch.setattr(risk, "_model", None)
+
+
+@pytest.fixture
+def no_churn_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(risk, "_loaded", True)
+    monkeypatch.setattr(risk, "_model", None)
+
+
+async def test_correct_email_verifies_and_binds_the_customer(crm, dispatcher, make_tracker, domain, said, churn_model):
     tracker = make_tracker(slots={"order_id": "10001", "task": "track_order"}, active_loop="order_form")
     slots = await form.validate_identity_proof("Alice.Martin@Example.com", dispatcher, tracker, domain)
     identity = {k: v for k, v in slots.items() if k not in RISK_SLOTS | {"identity_grant"}}
@@ -24,8 +38,19 @@ async def test_correct_email_verifies_and_binds_the_customer(crm, dispatcher, ma
     }
     granted = grant.claims(slots["identity_grant"])  # the CRM's grant: this customer, conversation, e-mail proof
     assert granted and (granted["sub"], granted["cid"], granted["prf"]) == ("1", "test-conversation", "email")
-    if "churn_probability" in slots:  # scored when models/churn.joblib exists (make models)
-        assert 0 <= slots["churn_probability"] <= 1 and slots["churn_drivers"] and slots["customer_value"] > 0
+    assert RISK_SLOTS <= set(slots)  # scored with the churn model once verified
+    assert 0 <= slots["churn_probability"] <= 1 and slots["churn_drivers"] and slots["customer_value"] > 0
+    assert slots["customer_segment"]
+    assert said() == ["utter_identity_verified"]
+
+
+async def test_without_a_churn_model_the_customer_is_verified_and_not_scored(
+    crm, dispatcher, make_tracker, domain, said, no_churn_model
+):
+    tracker = make_tracker(slots={"order_id": "10001", "task": "track_order"}, active_loop="order_form")
+    slots = await form.validate_identity_proof("alice.martin@example.com", dispatcher, tracker, domain)
+    assert set(slots) == {"identity_proof", "customer_id", "customer_name", "verify_failures", "identity_grant"}
+    assert slots["identity_proof"] == "verified" and slots["customer_id"] == "1"
     assert said() == ["utter_identity_verified"]
 
 
