@@ -7,7 +7,6 @@ full run starts the three processes once. Tests that stop or kill a process star
 from __future__ import annotations
 
 import re
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,9 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
+from scripts.stack import Stack, free_port, local_stack  # noqa: F401 (free_port re-exported)
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-from stack import Stack, free_port, local_stack  # noqa: E402,F401 (free_port re-exported)
 
 from tests.support import crm_client  # noqa: E402
 

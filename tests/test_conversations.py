@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
+from scripts.stack import BIN, base_env, ensure_model
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
-from stack import BIN, base_env, ensure_model  # noqa: E402
 
 # Responses uttered by custom actions are never named in stories or rules; Rasa's validator warns about them.
 # `foreign_language` is set by components/language.py, never classified from training examples.

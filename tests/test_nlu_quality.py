@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from scripts.stack import base_env, ensure_model
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
-from stack import base_env, ensure_model  # noqa: E402
 
 BITEXT_VALIDATION = ROOT.parent / "shared" / "datasets" / "bitext_customer_support" / "validation.csv"
 

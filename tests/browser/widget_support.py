@@ -6,7 +6,6 @@ by tests/browser/conftest.py; the helpers are imported by the test modules.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,9 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
+from scripts.stack import Stack, local_stack
+
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
-from stack import Stack, local_stack  # noqa: E402
 
 from tests.support import crm_client  # noqa: E402
 

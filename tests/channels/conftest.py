@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,13 +15,12 @@ from typing import Any
 import httpx
 import pytest
 
+from scripts.stack import Stack, free_port, local_stack
 from tests.fakes.slack_api import FakeSlackAPI
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.support import crm_client, crm_write, escalation_of, wait_until  # noqa: F401 (re-exported)
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
-from stack import Stack, free_port, local_stack  # noqa: E402
 
 SLACK_TOKEN = "xoxb-test-0000-shopcare"
 SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"

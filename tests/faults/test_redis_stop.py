@@ -187,8 +187,8 @@ def test_a_hung_redis_delays_a_turn_by_about_a_second_not_rasas_ten(private_redi
 @pytest.fixture(scope="module")
 def stack(private_redis: PrivateRedis) -> Iterator[Any]:
     """The scaled profile (CRM, 2 action servers, nginx, 2 Rasa replicas) with its lock store on the private Redis."""
-    from scaled import running_scaled
-    from scaled_config import temporary_config
+    from scripts.scaled import running_scaled
+    from scripts.scaled_config import temporary_config
 
     config = dataclasses.replace(temporary_config(uuid.uuid4().hex[:10], free_port), redis_url=private_redis.url)
     missing = config.missing()

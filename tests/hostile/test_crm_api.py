@@ -20,11 +20,9 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from scripts.stack import base_env, wait_http
 from tests.hostile.inputs import messages, raw_bodies
 from tests.live_stack import ROOT, free_port
-
-sys.path.insert(0, str(ROOT / "scripts"))
-from stack import base_env, wait_http  # noqa: E402
 
 SCHEMATHESIS = ROOT / ".venv-tools" / "bin" / "schemathesis"
 API_KEY = "hostile-api-key"

@@ -4,7 +4,6 @@ afterwards, so runs never collide. Skips with the reason when a service is missi
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,11 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from scripts.scaled import ScaledStack, running_scaled
+from scripts.scaled_config import ScaledConfig, temporary_config
+from scripts.stack import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
-from scaled import ScaledStack, running_scaled  # noqa: E402
-from scaled_config import ScaledConfig, temporary_config  # noqa: E402
-from stack import free_port  # noqa: E402
 
 from tests.support import api_client  # noqa: E402
 

@@ -8,12 +8,11 @@ buffer, a timeout, a sticky-session rule) fails here. Needs no service.
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
+from scripts.scaled import nginx_conf
+
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
-from scaled import nginx_conf  # noqa: E402
 
 # where the two are meant to differ: the process's own files and user, and the addresses
 PROCESS = {"user", "daemon", "pid", "error_log"}

@@ -12,7 +12,6 @@ from __future__ import annotations
 import socket
 import statistics
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,11 +19,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from scripts.scaled import nginx_conf
+from scripts.scaled_config import NGINX
+from scripts.stack import free_port, wait_http
+
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
-from scaled import nginx_conf  # noqa: E402
-from scaled_config import NGINX  # noqa: E402
-from stack import free_port, wait_http  # noqa: E402
 
 from tests.fakes.loopback import LoopbackServer  # noqa: E402
 

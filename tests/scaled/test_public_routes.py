@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import http.client
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,11 +19,11 @@ from typing import Any
 import httpx
 import pytest
 
+from scripts.scaled import nginx_conf
+from scripts.scaled_config import NGINX
+from scripts.stack import free_port, wait_http
+
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
-from scaled import nginx_conf  # noqa: E402
-from scaled_config import NGINX  # noqa: E402
-from stack import free_port, wait_http  # noqa: E402
 
 from tests.fakes.recording import Call, RecordingServer  # noqa: E402
 
