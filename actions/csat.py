@@ -18,7 +18,7 @@ from rasa_sdk.types import DomainDict
 from actions.crm_client import CRMError, CRMRefused, get_client
 
 logger = logging.getLogger(__name__)
-CSAT_SLOT = "csat_request"  # read from the event stream by the CRM's relay (crm_backend/relay.py)
+CSAT_SLOT = "csat_request"  # read from the event stream by the CRM's relay (crm_backend/relay/sql.py)
 
 
 def csat_score(tracker: Tracker) -> int | None:

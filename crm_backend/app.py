@@ -10,7 +10,6 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from crm_backend import console
 from crm_backend.api import (
     handlers,
     routes_customers,
@@ -21,11 +20,12 @@ from crm_backend.api import (
 )
 from crm_backend.api.deps import GrantRefresh, require_api_key
 from crm_backend.api.schemas import Health
+from crm_backend.console.install import install as install_console
 from crm_backend.db import make_engine
 from crm_backend.mailer import Mailer
 from crm_backend.policies import load_policies
 from crm_backend.rasa_client import RasaClient
-from crm_backend.relay_pika import make_relay
+from crm_backend.relay.factory import make_relay
 from crm_backend.services.grants import GrantPolicy
 from crm_backend.settings import Settings, get_settings
 from crm_backend.storefront import router as storefront_router
@@ -94,5 +94,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         from crm_backend.api import routes_dev
 
         app.include_router(routes_dev.router)
-    console.install(app)  # the agents' console under /console
+    install_console(app)  # the agents' console under /console
     return app

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 
 from crm_backend.db import Base, Customer, Order, make_engine, new_session
 from crm_backend.errors import DomainError
-from crm_backend.personas import ensure_personas, persona_emails
+from crm_backend.seeding.personas import ensure_personas, persona_emails
 from crm_backend.settings import Settings, get_settings
 
 DEFAULT_CUSTOMERS, DEFAULT_SEED = 300, 42
@@ -37,7 +37,7 @@ def cmd_init(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _run_seed(engine: Engine, customers: int, seed_value: int, today: date | None) -> None:
-    from crm_backend.seed import seed
+    from crm_backend.seeding.seed import seed
 
     print(f"seeding {customers} customers (seed={seed_value}, today={today or date.today()}) ...")
     added = seed(engine, customers=customers, seed=seed_value, today=today)
@@ -45,7 +45,7 @@ def _run_seed(engine: Engine, customers: int, seed_value: int, today: date | Non
 
 
 def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
-    from crm_backend.seed import count_customers, reset
+    from crm_backend.seeding.seed import count_customers, reset
 
     engine = _engine(settings)
     existing = count_customers(engine)
@@ -60,7 +60,7 @@ def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_seed_if_empty(settings: Settings, args: argparse.Namespace) -> int:
-    from crm_backend.seed import count_customers
+    from crm_backend.seeding.seed import count_customers
 
     engine = _engine(settings)
     if count_customers(engine):
@@ -157,7 +157,7 @@ DEMO_AGENT_PASSWORD = "shopcare-demo"
 
 def cmd_demo_agents(settings: Settings, args: argparse.Namespace) -> int:
     """The console logins of ``make run``: ``agent`` and ``supervisor`` (development only; existing ones are kept)."""
-    from crm_backend.console.demo import ensure_agent
+    from crm_backend.seeding.demo import ensure_agent
 
     if settings.env != "development":
         print("error: demo agents exist only when CRM_ENV=development; use create-agent", file=sys.stderr)
@@ -181,7 +181,7 @@ def cmd_stats(settings: Settings, _args: argparse.Namespace) -> int:
 
 def cmd_relay(settings: Settings, args: argparse.Namespace) -> int:
     """Relay Rasa events (escalation requests, customer messages) without the API: once, or until Ctrl-C."""
-    from crm_backend.relay import EventRelay
+    from crm_backend.relay.sql import EventRelay
 
     if not settings.rasa_events_url:
         print("CRM_RASA_EVENTS_URL is empty: the relay is disabled", file=sys.stderr)

@@ -4,7 +4,7 @@
 `ScaledStack` directly with their own ports, databases, Redis key prefix and RabbitMQ queue. Shared state lives in
 the services, not in the processes: Rasa's SQL tracker store on PostgreSQL, Rasa's Redis lock store (one replica at a
 time per conversation, whichever replica a message reaches), Rasa's pika event broker into a durable RabbitMQ queue
-that the CRM consumes (crm_backend/relay_pika.py), the CRM on PostgreSQL. Every Rasa replica runs with the same
+that the CRM consumes (crm_backend/relay/rabbitmq.py), the CRM on PostgreSQL. Every Rasa replica runs with the same
 endpoints.scaled.yml; this script only derives its environment from a few URLs (ScaledConfig.from_env), renders
 var/scaled/nginx.conf and supervises the processes. Ctrl-C or SIGTERM stops all of them. The action servers answer
 only calls carrying the run's action token (actions/server.py), which the replicas send (endpoints.scaled.yml).

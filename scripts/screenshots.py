@@ -29,10 +29,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from crm_backend.app import create_app  # noqa: E402
-from crm_backend.console import demo  # noqa: E402
 from crm_backend.db import Base, EscalationMessage, make_engine, new_session  # noqa: E402
-from crm_backend.personas import ensure_personas  # noqa: E402
-from crm_backend.relay import EVENTS  # noqa: E402
+from crm_backend.relay.sql import EVENTS  # noqa: E402
+from crm_backend.seeding import demo  # noqa: E402
+from crm_backend.seeding.personas import ensure_personas  # noqa: E402
 from crm_backend.settings import Settings  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "scripts"))

@@ -18,7 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.crm_client import CRMClient, CRMSettings, start_call_log, use_client
 from crm_backend.app import create_app
 from crm_backend.db import Base, make_engine, new_session
-from crm_backend.personas import ensure_personas
+from crm_backend.seeding.personas import ensure_personas
 from crm_backend.settings import Settings
 from tests.factories import grant_headers
 from tests.live_stack import chat, crm_api, stack  # noqa: F401 - one live stack per session for every suite

@@ -7,7 +7,8 @@ from datetime import datetime
 from crm_backend.api import schemas as s
 from crm_backend.db import Customer, Invoice, Order, Refund, Ticket
 from crm_backend.policies import Policies
-from crm_backend.services.orders import CancellationQuote, quote_cancellation, refunded_pence
+from crm_backend.services.money import refunded_pence
+from crm_backend.services.orders import CancellationQuote, quote_cancellation
 from crm_backend.services.refunds import RefundQuote, refund_quote
 from crm_backend.util import pence_to_pounds as money
 

@@ -17,8 +17,8 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
 from crm_backend.db import Escalation, new_session
+from crm_backend.relay.worker import PeriodicWorker
 from crm_backend.settings import Settings
-from crm_backend.worker import PeriodicWorker
 
 logger = logging.getLogger(__name__)
 

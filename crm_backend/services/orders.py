@@ -12,10 +12,10 @@ from crm_backend.db import Order, Refund
 from crm_backend.errors import DomainError, not_found
 from crm_backend.policies import Policies
 from crm_backend.services import audit
-from crm_backend.services.refunds import new_refund_reference
+from crm_backend.services.money import paid_pence
+from crm_backend.services.references import new_refund_reference
 from crm_backend.util import add_working_days, normalise_order_number, pence_to_pounds, utcnow
 
-CAPTURED = ("captured", "refunded", "partially_refunded")
 SHIPPED_STATUSES = ("shipped", "delivered", "returned")
 DETAIL_RELATIONS = (Order.items, Order.shipment, Order.payment, Order.invoice, Order.refunds)
 
@@ -49,15 +49,6 @@ def list_orders(customer_id: int, *, session: Session, limit: int = 10) -> list[
             .limit(limit)
         ).scalars()
     )
-
-
-def paid_pence(order: Order) -> int:
-    payment = order.payment
-    return payment.amount_pence if payment is not None and payment.status in CAPTURED else 0
-
-
-def refunded_pence(order: Order) -> int:
-    return sum(r.amount_pence for r in order.refunds if r.status != "rejected")
 
 
 @dataclass(frozen=True)

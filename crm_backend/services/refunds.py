@@ -7,35 +7,19 @@ otherwise it is created ``pending_review``. Both totals count every refund asked
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, object_session
 
-from crm_backend.db import Customer, Order, Refund, Ticket
+from crm_backend.db import Customer, Order, Refund
 from crm_backend.errors import DomainError, not_found
 from crm_backend.policies import Policies
 from crm_backend.services import audit
+from crm_backend.services.money import paid_pence, refunded_pence
+from crm_backend.services.references import new_refund_reference
 from crm_backend.util import add_working_days, pence_to_pounds, pounds_to_pence, utcnow
-
-
-def _new_reference(prefix: str, model: type[Refund] | type[Ticket], *, session: Session) -> str:
-    for _ in range(50):
-        reference = f"{prefix}-{secrets.randbelow(900000) + 100000}"
-        exists = session.execute(select(model.id).where(model.reference == reference)).first()
-        if exists is None:
-            return reference
-    raise RuntimeError(f"could not find a free {prefix} reference")
-
-
-def new_refund_reference(*, session: Session) -> str:
-    return _new_reference("RF", Refund, session=session)
-
-
-def new_ticket_reference(*, session: Session) -> str:
-    return _new_reference("TK", Ticket, session=session)
 
 
 @dataclass(frozen=True)
@@ -68,7 +52,6 @@ def auto_approve_headroom_pence(order: Order, *, session: Session, policies: Pol
 
 def refund_quote(order: Order, *, policies: Policies, now: datetime | None = None) -> RefundQuote:
     """What may be refunded on ``order`` (read in the order's own session) and how much of it at once."""
-    from crm_backend.services.orders import paid_pence, refunded_pence
 
     rules = policies.refunds
     now = now or utcnow()

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from crm_backend.db import Ticket
 from crm_backend.services import audit
 from crm_backend.services.customers import get_customer
-from crm_backend.services.refunds import new_ticket_reference
+from crm_backend.services.references import new_ticket_reference
 from crm_backend.util import utcnow
 
 

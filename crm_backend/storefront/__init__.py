@@ -22,8 +22,8 @@ import jwt
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
 
-from crm_backend.catalogue import CATALOGUE
-from crm_backend.personas import PERSONAS
+from crm_backend.seeding.catalogue import CATALOGUE
+from crm_backend.seeding.personas import PERSONAS
 
 WIDGET_FILE = "shopcare-widget.js"
 FEATURED = ("KIT-001", "ELE-001", "CLO-002", "HOM-004", "GAR-003", "SPO-001")

@@ -17,8 +17,8 @@ from tests.browser.conftest import screenshot
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 from screenshots import ConsoleServer, console_server, login  # noqa: E402
 
-from crm_backend.console import demo  # noqa: E402
 from crm_backend.db import make_engine, new_session  # noqa: E402
+from crm_backend.seeding import demo  # noqa: E402
 
 XSS = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from crm_backend.console import demo
+from crm_backend.seeding import demo
 from tests.browser.conftest import screenshot
 from tests.browser.widget_support import AGENT_PASSWORD, bot_says, say, session_of, transcript
 from tests.support import wait_until

@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from crm_backend.app import create_app
-from crm_backend.console import demo
 from crm_backend.db import Base, make_engine, new_session
-from crm_backend.personas import ensure_personas
+from crm_backend.seeding import demo
+from crm_backend.seeding.personas import ensure_personas
 from crm_backend.settings import Settings
 from tests.support import FakeRasa
 
@@ -106,7 +106,7 @@ def supervisor(make_client: Callable[[], TestClient]) -> TestClient:
 
 @pytest.fixture
 def add_escalation(engine: Engine) -> Callable[..., int]:
-    """Store an escalation shaped like the assistant's (crm_backend/console/demo.py); returns its id."""
+    """Store an escalation shaped like the assistant's (crm_backend/seeding/demo.py); returns its id."""
 
     def add(conversation_id: str, *, email: str | None = "alice.martin@example.com", created_at=None, **kw: Any) -> int:
         with new_session(engine) as session:

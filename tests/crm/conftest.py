@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from crm_backend.app import create_app
 from crm_backend.db import Base, make_engine, new_session
-from crm_backend.personas import ensure_personas
 from crm_backend.policies import Policies, load_policies
+from crm_backend.seeding.personas import ensure_personas
 from crm_backend.settings import Settings
 from tests.factories import grant_headers
 

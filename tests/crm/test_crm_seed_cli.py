@@ -15,8 +15,8 @@ from sqlalchemy.engine import Engine
 from crm_backend.cli import main
 from crm_backend.db import Base, Customer, Order, make_engine, new_session
 from crm_backend.migrate import alembic_config
-from crm_backend.personas import persona_emails
-from crm_backend.seed import seed
+from crm_backend.seeding.personas import persona_emails
+from crm_backend.seeding.seed import seed
 from crm_backend.settings import Settings
 
 TODAY = date(2024, 6, 3)

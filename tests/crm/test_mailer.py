@@ -18,9 +18,9 @@ from fastapi.testclient import TestClient
 
 from crm_backend import mailsink
 from crm_backend.app import create_app
-from crm_backend.console import demo
 from crm_backend.db import Base, make_engine, new_session
 from crm_backend.mailer import Mailer, MailError
+from crm_backend.seeding import demo
 from crm_backend.settings import REPO_ROOT, Settings
 from tests.console.conftest import PASSWORD, login
 from tests.live_stack import free_port

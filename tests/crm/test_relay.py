@@ -19,7 +19,7 @@ from crm_backend.app import create_app
 from crm_backend.db import AuditLog, Escalation, EscalationMessage, new_session
 from crm_backend.db.support import RelayCursor
 from crm_backend.rasa_client import RasaClient, RasaRejected, RasaUnavailable
-from crm_backend.relay import EventRelay
+from crm_backend.relay.sql import EventRelay
 from crm_backend.services import escalations
 from crm_backend.services.grants import GrantPolicy
 from crm_backend.settings import Settings

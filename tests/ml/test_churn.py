@@ -17,8 +17,8 @@ from sqlalchemy.engine import Engine
 from crm_backend.app import create_app
 from crm_backend.db import Base, Customer, make_engine, new_session
 from crm_backend.ml.data import load_tables
-from crm_backend.personas import ensure_personas
-from crm_backend.seed import seed
+from crm_backend.seeding.personas import ensure_personas
+from crm_backend.seeding.seed import seed
 from crm_backend.settings import Settings
 from shopcare_core.ml.churn import CALIBRATIONS, ChurnModel, CVResult, fit_calibrated
 from shopcare_core.ml.features import FEATURES, build_features, build_training_set, default_cutoffs

@@ -19,7 +19,8 @@ from sqlalchemy.engine import Engine
 from stack import free_port as _free_port
 
 from crm_backend.db import Base, Escalation, EscalationMessage, new_session
-from crm_backend.relay_pika import PikaEventRelay, make_relay
+from crm_backend.relay.factory import make_relay
+from crm_backend.relay.rabbitmq import PikaEventRelay
 from crm_backend.services.grants import GrantPolicy
 from crm_backend.settings import Settings
 from tests.support import wait_until

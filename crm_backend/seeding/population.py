@@ -16,8 +16,9 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
-from crm_backend import seed_data as W
-from crm_backend.seed_support import support_ticket
+from crm_backend.seeding import seed_data as W
+from crm_backend.seeding.seed_support import support_ticket
+from crm_backend.seeding.shipping import shipping_fee
 from crm_backend.util import clip, scrambled_number
 
 TABLES = (
@@ -186,7 +187,7 @@ class Population:
                 }
             )
         express = rng.random() < 0.15
-        shipping = 795 if express else (0 if items_total >= 5000 else 395)
+        shipping = shipping_fee(items_total, express=express)
         total = items_total + shipping
         age = (ref - placed).total_seconds() / 86400
         method = rng.choices(W.METHODS, W.METHOD_WEIGHTS)[0]

@@ -33,7 +33,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm_backend.catalogue import ensure_catalogue
 from crm_backend.db import (
     Address,
     Customer,
@@ -46,9 +45,9 @@ from crm_backend.db import (
     Shipment,
     Ticket,
 )
+from crm_backend.seeding.catalogue import ensure_catalogue
+from crm_backend.seeding.shipping import shipping_fee
 from crm_backend.util import scrambled_number
-
-SHIPPING_PENCE, FREE_OVER_PENCE = 395, 5000
 
 # (number, status, placed_days_ago, [(sku, qty)], method, shipment, refund)
 #   shipment: (carrier, shipped_days_ago, eta_days_from_today, delivered_days_ago | None, delay_days)
@@ -218,7 +217,7 @@ def _add_order(
     number, status, placed_ago, lines, method, ship, refund = spec
     placed = ref - timedelta(days=placed_ago)
     items_total = sum(products[sku].price_pence * qty for sku, qty in lines)
-    shipping = 0 if items_total >= FREE_OVER_PENCE else SHIPPING_PENCE
+    shipping = shipping_fee(items_total)
     total = items_total + shipping
     order = Order(
         order_number=number,

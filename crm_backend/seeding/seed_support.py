@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from crm_backend import seed_data as W
+from crm_backend.seeding import seed_data as W
 from crm_backend.util import clip, scrambled_number
 
 ESCALATE_FROM = 0.6  # 5% of complaints go to an agent, more (1.5 per satisfaction point) below this satisfaction

@@ -24,9 +24,8 @@ import aio_pika
 from sqlalchemy.engine import Engine
 
 from crm_backend.db import new_session
-from crm_backend.relay import CSAT_SLOT, REQUEST_SLOT, EventRelay
+from crm_backend.relay.sql import CSAT_SLOT, REQUEST_SLOT, EventRelay
 from crm_backend.services.grants import GrantPolicy
-from crm_backend.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -143,19 +142,3 @@ class PikaEventRelay(EventRelay):
             self._thread.join(timeout)
             self._thread = None
         self._event_loop = self._task = None
-
-
-def make_relay(settings: Settings, engine: Engine) -> EventRelay | None:
-    """The relay the settings ask for: none, the SQL table reader (default) or the RabbitMQ consumer."""
-    url = settings.rasa_events_url
-    if not settings.relay_enabled or not url:
-        return None
-    if url.startswith(AMQP_SCHEMES):
-        return PikaEventRelay(
-            engine,
-            url,
-            grants=GrantPolicy.from_settings(settings),
-            queue=settings.rasa_events_queue,
-            exchange=settings.rasa_events_exchange,
-        )
-    return EventRelay.from_settings(settings, engine)

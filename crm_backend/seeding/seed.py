@@ -1,6 +1,6 @@
 """Deterministic seed generator: personas first, then a simulated customer population.
 
-The population (``crm_backend.population``) carries a latent satisfaction that drives order rate and a
+The population (``crm_backend.seeding.population``) carries a latent satisfaction that drives order rate and a
 churn hazard, so the churn label is learnable from behaviour (recency, frequency, lateness, complaints,
 refunds), not from one column.
 Rows are bulk-inserted with Core ``insert()`` executemany, one transaction per chunk of customers.
@@ -33,8 +33,8 @@ from crm_backend.db import (
     Ticket,
     new_session,
 )
-from crm_backend.personas import ensure_personas
-from crm_backend.population import FIRST_ORDER_NUMBER, TABLES, Population
+from crm_backend.seeding.personas import ensure_personas
+from crm_backend.seeding.population import FIRST_ORDER_NUMBER, TABLES, Population
 
 MODELS: dict[str, Any] = {
     "customers": Customer,
