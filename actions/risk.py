@@ -1,10 +1,9 @@
 """Churn risk and value of an identified customer.
 
-The churn model (models/churn.joblib, built by `make models`) is loaded once per action-server process. Importing
-scikit-learn and reading the forest take about 0.4 s, so loading starts in a background thread as soon as the bot asks
-a customer to identify (`prefetch`, from the order form), while the customer types; scoring then waits for it off the
-event loop. Loaded at the first identification instead, it made that customer's answer 0.4 s slower and held up every
-other conversation of the process meanwhile (docs/benchmarks.md, bench/cold_start.py).
+The churn model (`CHURN_MODEL_PATH`, built by `make models`) is loaded once per action-server process, in a background
+thread started as soon as the bot asks a customer to identify (`prefetch`, from the order form), so the customer's
+answer and the process's other conversations never wait for the load (about 0.4 s; docs/benchmarks.md,
+bench/cold_start.py); scoring waits for it off the event loop.
 
 Features come from the CRM's API (`/customers/{id}/features`, computed by the same code that built the training
 data), so the action server never touches the CRM database.
