@@ -1,6 +1,6 @@
 """What the console pages show, in words: durations, reason labels, the escalation packet and the transcript.
 
-The packet is what the assistant sent (``actions/escalation.py::build_request``); it is read defensively because an
+The packet is what the assistant sent (``shopcare_core/escalation/packet.py::build_request``); it is read defensively because an
 older or partial packet (one created by the relay from the outbox, say) may lack any part.
 """
 

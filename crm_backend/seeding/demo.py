@@ -73,7 +73,7 @@ def escalation_request(
     suggested_action: str = "Apologise, offer a refund of the delivery charge or a voucher, and confirm the new date.",
     started: datetime | None = None,
 ) -> dict[str, Any]:
-    """The body the assistant would send for this conversation (``actions/escalation.py::build_request``)."""
+    """The body the assistant would send for this conversation (``shopcare_core/escalation/packet.py::build_request``)."""
     started = started or datetime.utcnow() - timedelta(minutes=3)
     segment = customer.segment if customer is not None else None
     lines_out = transcript(lines, started)
