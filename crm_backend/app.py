@@ -10,15 +10,13 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from crm_backend.api import (
-    handlers,
-    routes_customers,
-    routes_escalations,
-    routes_identity,
-    routes_public,
-    routes_risk,
-)
+from crm_backend.api import handlers
 from crm_backend.api.deps import GrantRefresh, require_api_key
+from crm_backend.api.routes import customers as routes_customers
+from crm_backend.api.routes import escalations as routes_escalations
+from crm_backend.api.routes import identity as routes_identity
+from crm_backend.api.routes import public as routes_public
+from crm_backend.api.routes import risk as routes_risk
 from crm_backend.api.schemas import Health
 from crm_backend.console.install import install as install_console
 from crm_backend.db import make_engine
@@ -91,7 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api)
     app.include_router(storefront_router)  # /shop and /widget/shopcare-widget.js: no API key, public pages
     if settings.development:  # /dev/outbox: the development mail sink's mail; absent (404) in any other env
-        from crm_backend.api import routes_dev
+        from crm_backend.api.routes import dev as routes_dev
 
         app.include_router(routes_dev.router)
     install_console(app)  # the agents' console under /console

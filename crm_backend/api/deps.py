@@ -166,3 +166,9 @@ def get_writer(
     idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
 ) -> Writer:
     return Writer(request, session, policies, actor, idempotency_key)
+
+
+# Dependency aliases: a route declares `session: SessionDep` instead of repeating `Depends(...)`.
+SessionDep = Annotated[Session, Depends(get_session)]
+PoliciesDep = Annotated[Policies, Depends(get_policies)]
+WriterDep = Annotated[Writer, Depends(get_writer)]

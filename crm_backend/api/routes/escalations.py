@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from crm_backend.api import schemas_escalations as s
-from crm_backend.api.deps import EscalationId, Writer, get_session, get_writer
+from crm_backend.api.deps import EscalationId, SessionDep, WriterDep
 from crm_backend.db import Escalation, EscalationMessage
 from crm_backend.errors import DomainError
 from crm_backend.rasa_client import RasaError, RasaEvents
@@ -23,6 +23,9 @@ router = APIRouter(prefix="/escalations", tags=["escalations"])
 
 def get_rasa(request: Request) -> RasaEvents:
     return request.app.state.rasa_client
+
+
+RasaDep = Annotated[RasaEvents, Depends(get_rasa)]
 
 
 class _Existing(DomainError):
@@ -103,7 +106,7 @@ def _delivering(run: Callable[[], JSONResponse]) -> JSONResponse:
 
 
 @router.post("", response_model=s.EscalationCreated, status_code=201, responses={200: {"model": s.EscalationCreated}})
-def create_escalation(body: s.EscalationCreate, writer: Writer = Depends(get_writer)) -> JSONResponse:
+def create_escalation(body: s.EscalationCreate, writer: WriterDep) -> JSONResponse:
     def action() -> s.EscalationCreated:
         fields = body.dict()
         fields["customer_id"], fields["packet"] = vouch(
@@ -132,7 +135,7 @@ def create_escalation(body: s.EscalationCreate, writer: Writer = Depends(get_wri
 
 
 @router.post("/csat", response_model=s.CsatRecorded)
-def record_csat(body: s.CsatAnswer, writer: Writer = Depends(get_writer)) -> JSONResponse:
+def record_csat(body: s.CsatAnswer, writer: WriterDep) -> JSONResponse:
     """Store the customer's rating on the conversation's latest handed-back escalation."""
 
     def action() -> s.CsatRecorded:
@@ -144,9 +147,9 @@ def record_csat(body: s.CsatAnswer, writer: Writer = Depends(get_writer)) -> JSO
 
 @router.get("", response_model=list[s.EscalationItem])
 def list_escalations(
+    session: SessionDep,
     status: str = Query("open,claimed", description="comma-separated: open, claimed, resolved, handed_back"),
     limit: int = Query(50, ge=1, le=500),
-    session: Session = Depends(get_session),
 ) -> list[s.EscalationItem]:
     statuses = tuple(dict.fromkeys(part.strip() for part in status.split(",") if part.strip()))
     unknown = [x for x in statuses if x not in escalations.STATUSES]
@@ -163,15 +166,13 @@ def list_escalations(
 
 
 @router.get("/{escalation_id}", response_model=s.EscalationDetail)
-def get_escalation(
-    escalation_id: EscalationId, request: Request, session: Session = Depends(get_session)
-) -> s.EscalationDetail:
+def get_escalation(escalation_id: EscalationId, request: Request, session: SessionDep) -> s.EscalationDetail:
     escalation = escalations.get_escalation(escalation_id, session=session)
     return _detail(escalation, session, _minutes_per_case(request))
 
 
 @router.post("/{escalation_id}/claim", response_model=s.EscalationDetail)
-def claim(escalation_id: EscalationId, body: s.AgentAction, writer: Writer = Depends(get_writer)) -> JSONResponse:
+def claim(escalation_id: EscalationId, body: s.AgentAction, writer: WriterDep) -> JSONResponse:
     def action() -> s.EscalationDetail:
         escalation = escalations.get_escalation(escalation_id, session=writer.session)
         agent = escalations.get_agent(body.agent, session=writer.session)
@@ -185,8 +186,8 @@ def claim(escalation_id: EscalationId, body: s.AgentAction, writer: Writer = Dep
 def reply(
     escalation_id: EscalationId,
     body: s.AgentText,
-    writer: Writer = Depends(get_writer),
-    rasa: RasaEvents = Depends(get_rasa),
+    writer: WriterDep,
+    rasa: RasaDep,
 ) -> JSONResponse:
     def action() -> s.EscalationMessagePublic:
         escalation = escalations.get_escalation(escalation_id, session=writer.session)
@@ -200,7 +201,7 @@ def reply(
 
 
 @router.post("/{escalation_id}/notes", response_model=s.EscalationMessagePublic, status_code=201)
-def add_note(escalation_id: EscalationId, body: s.AgentText, writer: Writer = Depends(get_writer)) -> JSONResponse:
+def add_note(escalation_id: EscalationId, body: s.AgentText, writer: WriterDep) -> JSONResponse:
     def action() -> s.EscalationMessagePublic:
         escalation = escalations.get_escalation(escalation_id, session=writer.session)
         agent = escalations.get_agent(body.agent, session=writer.session)
@@ -212,7 +213,7 @@ def add_note(escalation_id: EscalationId, body: s.AgentText, writer: Writer = De
 
 
 @router.post("/{escalation_id}/resolve", response_model=s.EscalationDetail)
-def resolve(escalation_id: EscalationId, body: s.ResolveRequest, writer: Writer = Depends(get_writer)) -> JSONResponse:
+def resolve(escalation_id: EscalationId, body: s.ResolveRequest, writer: WriterDep) -> JSONResponse:
     def action() -> s.EscalationDetail:
         escalation = escalations.get_escalation(escalation_id, session=writer.session)
         agent = escalations.get_agent(body.agent, session=writer.session)
@@ -226,8 +227,8 @@ def resolve(escalation_id: EscalationId, body: s.ResolveRequest, writer: Writer 
 def hand_back(
     escalation_id: EscalationId,
     body: s.HandBackRequest,
-    writer: Writer = Depends(get_writer),
-    rasa: RasaEvents = Depends(get_rasa),
+    writer: WriterDep,
+    rasa: RasaDep,
 ) -> JSONResponse:
     def action() -> s.EscalationDetail:
         escalation = escalations.get_escalation(escalation_id, session=writer.session)

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.orm import Session
 
 from crm_backend.api import schemas as s
 from crm_backend.api import views
 from crm_backend.api.deps import (
     CustomerId,
-    Writer,
-    get_policies,
-    get_session,
-    get_writer,
+    PoliciesDep,
+    SessionDep,
+    WriterDep,
     model_response,
     read_grant,
     write_grant,
 )
-from crm_backend.policies import Policies
 from crm_backend.services import customers, invoices, orders, refunds
 
 # Every route needs the CRM's identity grant for this customer (read_grant); writes a strong one (write_grant).
@@ -27,13 +26,13 @@ WRITE = [Depends(write_grant)]
 
 
 @router.get("", response_model=s.CustomerPublic)
-def get_customer(customer_id: CustomerId, session: Session = Depends(get_session)) -> Response:
+def get_customer(customer_id: CustomerId, session: SessionDep) -> Response:
     return model_response(views.customer_public(customers.get_customer(customer_id, session=session)))
 
 
 @router.get("/orders", response_model=list[s.OrderSummary], tags=["orders"])
 def list_orders(
-    customer_id: CustomerId, limit: int = Query(10, ge=1, le=100), session: Session = Depends(get_session)
+    customer_id: CustomerId, limit: Annotated[int, Query(ge=1, le=100)] = 10, *, session: SessionDep
 ) -> Response:
     customers.get_customer(customer_id, session=session)
     return model_response(
@@ -45,8 +44,8 @@ def list_orders(
 def get_order(
     customer_id: CustomerId,
     order_number: str,
-    session: Session = Depends(get_session),
-    policies: Policies = Depends(get_policies),
+    session: SessionDep,
+    policies: PoliciesDep,
 ) -> Response:
     return model_response(views.order_detail(orders.get_order(customer_id, order_number, session=session), policies))
 
@@ -55,17 +54,15 @@ def get_order(
 def cancellation_quote(
     customer_id: CustomerId,
     order_number: str,
-    session: Session = Depends(get_session),
-    policies: Policies = Depends(get_policies),
+    session: SessionDep,
+    policies: PoliciesDep,
 ) -> Response:
     order = orders.get_order(customer_id, order_number, session=session)
     return model_response(views.cancellation_public(orders.quote_cancellation(order, policies=policies)))
 
 
 @router.post("/orders/{order_number}/cancel", response_model=s.CancelResult, tags=["orders"], dependencies=WRITE)
-def cancel_order(
-    customer_id: CustomerId, order_number: str, body: s.CancelRequest, writer: Writer = Depends(get_writer)
-) -> JSONResponse:
+def cancel_order(customer_id: CustomerId, order_number: str, body: s.CancelRequest, writer: WriterDep) -> JSONResponse:
     def action() -> s.CancelResult:
         order = orders.get_order(customer_id, order_number, session=writer.session, for_update=True)
         quote = orders.cancel_order(
@@ -92,8 +89,8 @@ def cancel_order(
 def refund_eligibility(
     customer_id: CustomerId,
     order_number: str,
-    session: Session = Depends(get_session),
-    policies: Policies = Depends(get_policies),
+    session: SessionDep,
+    policies: PoliciesDep,
 ) -> Response:
     order = orders.get_order(customer_id, order_number, session=session)
     return model_response(views.refund_quote_public(refunds.refund_quote(order, policies=policies)))
@@ -106,9 +103,7 @@ def refund_eligibility(
     tags=["refunds"],
     dependencies=WRITE,
 )
-def create_refund(
-    customer_id: CustomerId, order_number: str, body: s.RefundCreate, writer: Writer = Depends(get_writer)
-) -> JSONResponse:
+def create_refund(customer_id: CustomerId, order_number: str, body: s.RefundCreate, writer: WriterDep) -> JSONResponse:
     def action() -> s.RefundPublic:
         order = orders.get_order(customer_id, order_number, session=writer.session, for_update=True)
         refund = refunds.create_refund(
@@ -129,7 +124,7 @@ def create_refund(
     "/orders/{order_number}/shipping-address", response_model=s.OrderDetail, tags=["orders"], dependencies=WRITE
 )
 def change_shipping_address(
-    customer_id: CustomerId, order_number: str, body: s.AddressUpdate, writer: Writer = Depends(get_writer)
+    customer_id: CustomerId, order_number: str, body: s.AddressUpdate, writer: WriterDep
 ) -> JSONResponse:
     def action() -> s.OrderDetail:
         order = orders.get_order(customer_id, order_number, session=writer.session, for_update=True)
@@ -151,20 +146,18 @@ def change_shipping_address(
 
 
 @router.get("/refunds", response_model=list[s.RefundPublic], tags=["refunds"])
-def list_refunds(customer_id: CustomerId, session: Session = Depends(get_session)) -> Response:
+def list_refunds(customer_id: CustomerId, session: SessionDep) -> Response:
     customers.get_customer(customer_id, session=session)
     return model_response([views.refund_public(r) for r in refunds.list_refunds(customer_id, session=session)])
 
 
 @router.get("/refunds/{reference}", response_model=s.RefundPublic, tags=["refunds"])
-def get_refund(customer_id: CustomerId, reference: str, session: Session = Depends(get_session)) -> Response:
+def get_refund(customer_id: CustomerId, reference: str, session: SessionDep) -> Response:
     return model_response(views.refund_public(refunds.get_refund(customer_id, reference, session=session)))
 
 
 @router.get("/invoices", response_model=list[s.InvoicePublic], tags=["invoices"])
-def list_invoices(
-    customer_id: CustomerId, session: Session = Depends(get_session), policies: Policies = Depends(get_policies)
-) -> Response:
+def list_invoices(customer_id: CustomerId, session: SessionDep, policies: PoliciesDep) -> Response:
     customers.get_customer(customer_id, session=session)
     return model_response(
         [views.invoice_public(i, policies) for i in invoices.list_invoices(customer_id, session=session)]
@@ -175,8 +168,8 @@ def list_invoices(
 def get_invoice(
     customer_id: CustomerId,
     invoice_number: str,
-    session: Session = Depends(get_session),
-    policies: Policies = Depends(get_policies),
+    session: SessionDep,
+    policies: PoliciesDep,
 ) -> Response:
     return model_response(
         views.invoice_public(invoices.get_invoice(customer_id, invoice_number, session=session), policies)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from crm_backend.api import schemas as s
 from crm_backend.api import views
-from crm_backend.api.deps import Writer, get_policies, get_writer
+from crm_backend.api.deps import PoliciesDep, WriterDep
 from crm_backend.errors import not_found
-from crm_backend.policies import Policies
 from crm_backend.services import tickets
 from crm_backend.services.grants import vouch
 
@@ -19,12 +18,12 @@ router = APIRouter()
 
 
 @router.get("/policies", response_model=dict[str, s.PolicyTopic], tags=["policies"])
-def all_policies(policies: Policies = Depends(get_policies)) -> dict[str, dict[str, str]]:
+def all_policies(policies: PoliciesDep) -> dict[str, dict[str, str]]:
     return policies.rendered_topics()
 
 
 @router.get("/policies/{topic}", response_model=s.PolicyPublic, tags=["policies"])
-def one_policy(topic: str, policies: Policies = Depends(get_policies)) -> s.PolicyPublic:
+def one_policy(topic: str, policies: PoliciesDep) -> s.PolicyPublic:
     topics = policies.rendered_topics()
     if topic not in topics:
         raise not_found("policy", topic=topic, topics=sorted(topics))
@@ -32,7 +31,7 @@ def one_policy(topic: str, policies: Policies = Depends(get_policies)) -> s.Poli
 
 
 @router.post("/tickets", response_model=s.TicketPublic, status_code=201, tags=["tickets"])
-def create_ticket(body: s.TicketCreate, writer: Writer = Depends(get_writer)) -> JSONResponse:
+def create_ticket(body: s.TicketCreate, writer: WriterDep) -> JSONResponse:
     # a ticket names a customer only on the CRM's grant for this conversation (a complaint counts towards theirs)
     customer_id, _ = vouch(
         writer.request.app.state.grants,

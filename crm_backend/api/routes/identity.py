@@ -12,12 +12,12 @@ from datetime import datetime, timezone
 from typing import Any
 
 import jwt
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm_backend.api import schemas as s
-from crm_backend.api.deps import get_session
+from crm_backend.api.deps import SessionDep
 from crm_backend.db import Customer, Order
 from crm_backend.errors import DomainError
 from crm_backend.mailer import MailError
@@ -54,9 +54,7 @@ def _granted(
 
 
 @router.post("/verify", response_model=s.IdentityVerified)
-def verify_identity(
-    body: s.IdentityVerify, request: Request, session: Session = Depends(get_session)
-) -> s.IdentityVerified:
+def verify_identity(body: s.IdentityVerify, request: Request, session: SessionDep) -> s.IdentityVerified:
     settings = request.app.state.settings
     limits = verification.Limits.from_settings(settings)
     attempt = verification.Attempt.of(
@@ -99,9 +97,7 @@ def _code_owner(request: Request, session: Session, body: s.OneTimeCodeRequest) 
 
 
 @router.post("/one-time-code", response_model=s.OneTimeCodeSent, status_code=202)
-def send_one_time_code(
-    body: s.OneTimeCodeRequest, request: Request, session: Session = Depends(get_session)
-) -> s.OneTimeCodeSent:
+def send_one_time_code(body: s.OneTimeCodeRequest, request: Request, session: SessionDep) -> s.OneTimeCodeSent:
     """E-mails a code to the address on file. Without a grant the answer is the same whether the order exists or not."""
     rules = one_time_codes.CodeRules.from_settings(request.app.state.settings)
     customer, show_address = _code_owner(request, session, body)
@@ -133,9 +129,7 @@ def send_one_time_code(
 
 
 @router.post("/one-time-code/verify", response_model=s.IdentityVerified)
-def verify_one_time_code(
-    body: s.OneTimeCodeVerify, request: Request, session: Session = Depends(get_session)
-) -> s.IdentityVerified:
+def verify_one_time_code(body: s.OneTimeCodeVerify, request: Request, session: SessionDep) -> s.IdentityVerified:
     rules = one_time_codes.CodeRules.from_settings(request.app.state.settings)
     try:
         customer_id = one_time_codes.redeem(
@@ -162,7 +156,7 @@ def _shop_claims(token: str, settings: Any) -> dict[str, Any]:
 
 
 @router.post("/shop-login", response_model=s.IdentityVerified)
-def shop_login(body: s.ShopLogin, request: Request, session: Session = Depends(get_session)) -> s.IdentityVerified:
+def shop_login(body: s.ShopLogin, request: Request, session: SessionDep) -> s.IdentityVerified:
     """A customer logged in on the shop: the shop signed their e-mail and an expiry (HS256, CRM_SHOP_LOGIN_SECRET)."""
     claims = _shop_claims(body.token, request.app.state.settings)
     customer = customers.find_by_email(claims["email"][:254], session=session)
