@@ -14,15 +14,7 @@ POSTCODE_RE = re.compile(r"\b([A-Za-z]{1,2}\d[A-Za-z\d]?)\s*(\d[A-Za-z]{2})\b")
 AMOUNT_RE = re.compile(r"(\d{1,6}(?:[.,]\d{1,2})?)")
 FULL_AMOUNT_WORDS = ("full", "all of it", "everything", "whole", "entire", "all the money", "total", "all")
 
-STATUS_TEXT = {
-    "pending": "received and waiting for payment",
-    "paid": "paid and being prepared in our warehouse",
-    "packed": "packed and waiting for the courier",
-    "shipped": "on its way",
-    "delivered": "delivered",
-    "cancelled": "cancelled",
-    "returned": "returned to us",
-}
+ORDER_STATUSES = ("pending", "paid", "packed", "shipped", "delivered", "cancelled", "returned")
 
 
 def money(amount: Any) -> str:
@@ -95,23 +87,26 @@ def idempotency_key(tracker: Tracker, action: str, *parts: Any) -> str:
     return f"{tracker.sender_id}:{action}:{digest}"
 
 
-def describe_order(order: dict[str, Any]) -> str:
-    """What a customer wants to know about an order, in a few sentences."""
-    number, status = order["order_number"], order["status"]
-    lines = [
-        f"Order {number} ({money(order['total'])}, placed {str(order['placed_at'])[:10]}) is {STATUS_TEXT.get(status, status)}."
-    ]
+def describe_order(order: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """What a customer wants to know about an order: the domain response (``utter_order_status_<status>...``) and its
+    variables."""
+    status = order["status"]
+    variables: dict[str, Any] = {
+        "order_id": order["order_number"],
+        "total": money(order["total"]),
+        "placed_on": str(order["placed_at"])[:10],
+    }
     shipment = order.get("shipment") or {}
+    if status not in ORDER_STATUSES:
+        return "utter_order_status_other", {**variables, "status": status}
     if status == "shipped" and shipment:
         eta = str(shipment.get("eta") or "")[:10]
-        lines.append(
-            f"It's with {shipment.get('carrier')}, tracking number {shipment.get('tracking_number')}"
-            + (f", expected by {eta}." if eta else ".")
-        )
-        if (shipment.get("delay_days") or 0) > 0:
-            lines.append(f"I'm sorry, it's running about {shipment['delay_days']} day(s) late.")
-    elif status == "delivered" and shipment.get("delivered_at"):
-        lines.append(f"It was delivered on {str(shipment['delivered_at'])[:10]} by {shipment.get('carrier')}.")
-    elif status in ("paid", "packed", "pending"):
-        lines.append("It hasn't left our warehouse yet, so it can still be changed or cancelled.")
-    return " ".join(lines)
+        delay = shipment.get("delay_days") or 0
+        variables |= {"carrier": shipment.get("carrier"), "tracking_number": shipment.get("tracking_number")}
+        variables |= {"eta": eta, "delay_days": delay}
+        name = "utter_order_status_shipped_tracked" + ("" if eta else "_no_eta") + ("_late" if delay > 0 else "")
+        return name, variables
+    if status == "delivered" and shipment.get("delivered_at"):
+        on = str(shipment["delivered_at"])[:10]
+        return "utter_order_status_delivered_on", {**variables, "delivered_on": on, "carrier": shipment.get("carrier")}
+    return f"utter_order_status_{status}", variables

@@ -11,8 +11,6 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.common import idempotency_key
 from actions.crm_client import CRMClient, get_client
 
-YES_NO = [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}]
-
 
 @dataclass
 class TaskContext:
@@ -37,11 +35,9 @@ class TaskContext:
     def slot(self, name: str) -> Any:
         return self.tracker.get_slot(name)
 
-    def say(self, text: str, buttons: list[dict[str, str]] | None = None) -> None:
-        self.dispatcher.utter_message(text=text, buttons=buttons or [])
-
-    def ask_yes_no(self, text: str) -> None:
-        self.dispatcher.utter_message(text=text, buttons=YES_NO)
+    def utter(self, response: str, **variables: Any) -> None:
+        """A domain response (domain.yml), filled with ``variables`` (and the conversation's slots)."""
+        self.dispatcher.utter_message(response=response, **variables)
 
     def key(self, action: str, *parts: Any) -> str:
         return idempotency_key(self.tracker, action, self.customer_id, self.order_id, *parts)

@@ -27,22 +27,6 @@ from shopcare_core.escalation.signals import signals_from
 
 logger = logging.getLogger(__name__)
 
-OPENING = {
-    "explicit_request": "Of course. I'm bringing in a member of our team.",
-    "strong_negative": "I'm really sorry about this. I'm bringing in a member of our team to sort it out with you personally.",
-    "negative_trend": "I'm sorry this has been so frustrating. I'm bringing in a member of our team to help.",
-    "at_risk_customer": (
-        "Before you decide: you've been a valued customer, and our team can look at what went wrong and what we can "
-        "offer to put it right. I'm bringing in a member of our team now."
-    ),
-    "repeated_fallback": "I'm clearly not understanding, sorry. I'm bringing in a member of our team.",
-    "identity_locked": (
-        "I couldn't verify your identity, so I'm bringing in a member of our team who can check it another way."
-    ),
-    "refund_review": "A refund of this size is checked by a person, so I'm bringing in a member of our team.",
-    "repeat_complaint": "I'm sorry you've had to contact us about problems again. I'm bringing in a member of our team.",
-}
-
 
 @functools.lru_cache(maxsize=1)
 def thresholds() -> Thresholds:
@@ -87,7 +71,7 @@ async def raise_escalation(
     ]
     reply = first_reply(decision)
     if reply is None:
-        dispatcher.utter_message(text=OPENING[decision.main_reason])
+        dispatcher.utter_message(response=f"utter_escalation_{decision.main_reason}")
     elif tracker.latest_action_name != reply:  # the escalation policy has not said it already
         dispatcher.utter_message(response=reply)
     try:

@@ -23,7 +23,7 @@ from rasa_sdk.types import DomainDict
 
 from actions import escalation, grant, risk, shop_login, tasks, verification
 from actions.codes import parse_code, wants_new_code
-from actions.common import first, normalise_order_id, parse_address, parse_amount, parse_identity_proof
+from actions.common import first, money, normalise_order_id, parse_address, parse_amount, parse_identity_proof
 from actions.crm_client import CRMRefused, CRMUnavailable, context_for, get_client, start_call_log
 
 logger = logging.getLogger(__name__)
@@ -197,9 +197,7 @@ class ValidateOrderForm(FormValidationAction):
             dispatcher.utter_message(response="utter_invalid_refund_amount")
             return {"refund_amount": None}
         if amount > maximum:
-            dispatcher.utter_message(
-                text=f"The most I can refund for this order is £{maximum:,.2f}. How much would you like back?"
-            )
+            dispatcher.utter_message(response="utter_refund_amount_too_high", maximum=money(maximum))
             return {"refund_amount": None}
         return {"refund_amount": f"{amount:.2f}"}
 

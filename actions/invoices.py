@@ -18,7 +18,7 @@ async def run_invoice(ctx: TaskContext) -> list[EventType]:
         order = await ctx.client.get_order(ctx.customer_id, ctx.order_id)
         number = str(order.get("invoice_number") or "")
         if not number:
-            ctx.say(f"Order {ctx.order_id} has no invoice yet: we issue it once the payment has gone through.")
+            ctx.utter("utter_no_invoice_yet", order_id=ctx.order_id)
             ctx.dispatcher.utter_message(response="utter_anything_else")
             return []
     try:
@@ -26,11 +26,16 @@ async def run_invoice(ctx: TaskContext) -> list[EventType]:
     except CRMRefused as refusal:
         if refusal.code != "invoice_not_found":
             raise
-        ctx.say(f"I can't find invoice {number} on your account. Invoices are numbered like INV-{ctx.order_id}.")
+        ctx.utter("utter_invoice_not_found", invoice_number=number, order_id=ctx.order_id)
         return [SlotSet("invoice_id", None)]
-    ctx.say(
-        f"Invoice {invoice['invoice_number']} for order {invoice['order_number']}: {money(invoice['amount'])}, "
-        f"issued {str(invoice['issued_at'])[:10]}, {invoice['status']}. You can download it here: {invoice['url']}"
+    ctx.utter(
+        "utter_invoice",
+        invoice_number=invoice["invoice_number"],
+        order_number=invoice["order_number"],
+        amount=money(invoice["amount"]),
+        issued_on=str(invoice["issued_at"])[:10],
+        invoice_status=invoice["status"],
+        url=invoice["url"],
     )
     ctx.dispatcher.utter_message(response="utter_anything_else")
     return [SlotSet("invoice_id", None)]
@@ -40,12 +45,14 @@ async def run_payment_issue(ctx: TaskContext) -> list[EventType]:
     order = await ctx.client.get_order(ctx.customer_id, ctx.order_id)
     payment = order.get("payment")
     if payment:
-        state = f"we have a {payment['method']} payment of {money(payment['amount'])} with status {payment['status']}"
+        ctx.utter(
+            "utter_payment_check",
+            order_id=ctx.order_id,
+            method=payment["method"],
+            amount=money(payment["amount"]),
+            payment_status=payment["status"],
+            order_status=order["status"],
+        )
     else:
-        state = "we have no payment recorded yet"
-    ctx.ask_yes_no(
-        f"For order {ctx.order_id} {state}, and the order is {order['status']}. If that doesn't match what you see "
-        "on your statement (a double charge, money taken for an unpaid order, a declined card), our payments team "
-        "can check it. Shall I open a case for them?"
-    )
+        ctx.utter("utter_payment_check_no_payment", order_id=ctx.order_id, order_status=order["status"])
     return [SlotSet("pending_confirmation", "ticket:payment_issue")]

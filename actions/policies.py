@@ -43,9 +43,6 @@ class ActionAccountHelp(Action):
         intent = tracker.get_intent_of_latest_message() or "edit_account"
         dispatcher.utter_message(response=f"utter_{intent}")
         if intent in TICKET_INTENTS:
-            dispatcher.utter_message(
-                text="Would you like me to open a case so our account team can do it for you?",
-                buttons=[{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}],
-            )
+            dispatcher.utter_message(response="utter_offer_account_case")
             return [SlotSet("pending_confirmation", f"ticket:{intent}")]
         return []

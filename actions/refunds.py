@@ -10,10 +10,11 @@ from actions.context import TaskContext
 from actions.crm_client import get_client
 from actions.escalation import raise_escalation
 
-NOT_ELIGIBLE_NEXT_STEP = {
-    "refund_not_eligible_status": "If it hasn't shipped yet, I can cancel it instead, which refunds you automatically.",
-    "refund_window_expired": "If the item is faulty, our team can still look at it under warranty: just ask for a person.",
-    "nothing_left_to_refund": "Everything you paid for this order has already been refunded.",
+# the refusal with what to do instead, by the CRM's code (domain.yml); other codes get the CRM's reason alone
+NOT_ELIGIBLE_RESPONSE = {
+    "refund_not_eligible_status": "utter_cannot_refund_status",
+    "refund_window_expired": "utter_cannot_refund_window_expired",
+    "nothing_left_to_refund": "utter_cannot_refund_nothing_left",
 }
 
 
@@ -22,9 +23,8 @@ async def precheck(dispatcher: CollectingDispatcher, customer_id: str, order_id:
     if quote["eligible"]:
         return None
     code = quote.get("code") or "refund_not_eligible"
-    dispatcher.utter_message(
-        text=f"I'm sorry, I can't refund order {order_id}: {quote['message']} {NOT_ELIGIBLE_NEXT_STEP.get(code, '')}".strip()
-    )
+    response = NOT_ELIGIBLE_RESPONSE.get(code, "utter_cannot_refund")
+    dispatcher.utter_message(response=response, order_id=order_id, reason=quote["message"])
     dispatcher.utter_message(response="utter_anything_else")
     return code
 
@@ -33,19 +33,13 @@ async def run_refund(ctx: TaskContext) -> list[EventType]:
     amount = float(ctx.slot("refund_amount"))
     quote = await ctx.client.refund_eligibility(ctx.customer_id, ctx.order_id)
     limit = float(quote.get("auto_approve_limit") or 0)  # what can still be approved at once, given earlier refunds
+    request = {"amount": money(amount), "order_id": ctx.order_id, "reason": str(ctx.slot("refund_reason"))}
     if amount <= limit:
-        review = "It's within our automatic limit, so it will be approved straight away."
+        ctx.utter("utter_confirm_refund_automatic", **request)
     elif limit > 0:
-        review = (
-            f"Right now I can approve up to {money(limit)} straight away, so our team will check this one first, "
-            "usually within 2 working days."
-        )
+        ctx.utter("utter_confirm_refund_above_limit", **request, limit=money(limit))
     else:
-        review = "Our team will check this one first, usually within 2 working days."
-    ctx.ask_yes_no(
-        f'To confirm: a refund of {money(amount)} for order {ctx.order_id}, reason: "{ctx.slot("refund_reason")}". '
-        f"{review} Shall I submit it?"
-    )
+        ctx.utter("utter_confirm_refund_review", **request)
     return [SlotSet("pending_confirmation", "get_refund")]
 
 
@@ -55,11 +49,11 @@ async def confirm_refund(ctx: TaskContext) -> list[EventType]:
     refund = await ctx.client.create_refund(
         ctx.customer_id, ctx.order_id, amount, reason, key=ctx.key("refund", f"{amount:.2f}", reason)
     )
+    done = {"reference": refund["reference"], "amount": money(refund["amount"])}
     if refund["status"] == "approved":
-        outcome = f"It's approved; the money will be back on your original payment method by {str(refund['expected_by'])[:10]}."
+        ctx.utter("utter_refund_approved", **done, expected_by=str(refund["expected_by"])[:10])
     else:
-        outcome = "Our team will review it within 2 working days and e-mail you the outcome."
-    ctx.say(f"Your refund request {refund['reference']} for {money(refund['amount'])} is in. {outcome}")
+        ctx.utter("utter_refund_in_review", **done)
     events: list[EventType] = [SlotSet("refund_amount", None), SlotSet("refund_reason", None)]
     if refund["status"] == "pending_review":  # business rule hit: above the automatic limit
         escalated = await raise_escalation(ctx.dispatcher, ctx.tracker, rule_hits=("refund_review",))
@@ -72,13 +66,13 @@ async def confirm_refund(ctx: TaskContext) -> list[EventType]:
 async def run_track_refund(ctx: TaskContext) -> list[EventType]:
     refunds = [r for r in await ctx.client.list_refunds(ctx.customer_id) if r["order_number"] == ctx.order_id]
     if not refunds:
-        ctx.say(f"There's no refund on order {ctx.order_id} yet. If you'd like one, just say \"I want a refund\".")
+        ctx.utter("utter_no_refund_yet", order_id=ctx.order_id)
         return []
     lines = [
         f"{r['reference']}: {money(r['amount'])}, {r['status'].replace('_', ' ')}"
         + (f", expected by {str(r['expected_by'])[:10]}" if r.get("expected_by") and r["status"] == "approved" else "")
         for r in refunds
     ]
-    ctx.say(f"Refunds on order {ctx.order_id}: " + "; ".join(lines) + ".")
+    ctx.utter("utter_refunds_on_order", order_id=ctx.order_id, refunds="; ".join(lines))
     ctx.dispatcher.utter_message(response="utter_anything_else")
     return []

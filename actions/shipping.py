@@ -19,11 +19,15 @@ async def precheck(dispatcher: CollectingDispatcher, customer_id: str, order_id:
     if order["status"] == "shipped":
         shipment = order.get("shipment") or {}
         dispatcher.utter_message(
-            text=f"Order {order_id} has already shipped, so I can't change its address. You may be able to redirect "
-            f"it with {shipment.get('carrier', 'the courier')} using tracking number {shipment.get('tracking_number', '')}."
+            response="utter_address_change_shipped",
+            order_id=order_id,
+            carrier=shipment.get("carrier", "the courier"),
+            tracking_number=shipment.get("tracking_number", ""),
         )
     else:
-        dispatcher.utter_message(text=f"Order {order_id} is {order['status']}, so its address can't be changed.")
+        dispatcher.utter_message(
+            response="utter_address_change_not_possible", order_id=order_id, status=order["status"]
+        )
     dispatcher.utter_message(response="utter_anything_else")
     return "order_already_shipped"
 
@@ -34,7 +38,7 @@ async def run_change(ctx: TaskContext) -> list[EventType]:
         ctx.dispatcher.utter_message(response="utter_invalid_address")
         return [SlotSet("new_address", None)]
     lines = ", ".join(address[k] for k in ("line1", "line2", "city", "postcode") if address.get(k))
-    ctx.ask_yes_no(f"Shall I change the delivery address of order {ctx.order_id} to {lines}?")
+    ctx.utter("utter_confirm_address_change", order_id=ctx.order_id, address=lines)
     return [SlotSet("pending_confirmation", "change_shipping_address")]
 
 
@@ -44,6 +48,8 @@ async def confirm_change(ctx: TaskContext) -> list[EventType]:
         ctx.customer_id, ctx.order_id, address, key=ctx.key("address", sorted(address.items()))
     )
     new = order["shipping_address"]
-    ctx.say(f"Done: order {ctx.order_id} will go to {new['line1']}, {new['city']}, {new['postcode']}.")
+    ctx.utter(
+        "utter_address_changed", order_id=ctx.order_id, line1=new["line1"], city=new["city"], postcode=new["postcode"]
+    )
     ctx.dispatcher.utter_message(response="utter_anything_else")
     return [SlotSet("new_address", None)]

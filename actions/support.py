@@ -59,7 +59,7 @@ async def confirm_human(ctx: TaskContext) -> list[EventType]:
 async def confirm_ticket(ctx: TaskContext) -> list[EventType]:
     topic = (ctx.slot("pending_confirmation") or "ticket:other").split(":", 1)[1]
     ticket = await open_ticket(ctx.tracker, topic)
-    ctx.say(f"I've opened case {ticket['reference']} for our team. They'll contact you within one working day.")
+    ctx.utter("utter_ticket_opened", reference=ticket["reference"])
     ctx.dispatcher.utter_message(response="utter_anything_else")
     return []
 
@@ -79,11 +79,7 @@ class ActionComplaint(Action):
             escalated = await raise_escalation(dispatcher, tracker, rule_hits=("repeat_complaint",))
             if escalated:
                 return escalated
-        dispatcher.utter_message(
-            text=f"I'm really sorry about this. I've recorded your complaint (reference {ticket['reference']}) and "
-            "our customer care team will look into it. Would you like to talk to a person about it?",
-            buttons=[{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}],
-        )
+        dispatcher.utter_message(response="utter_complaint_recorded", reference=ticket["reference"])
         return [SlotSet("pending_confirmation", "human")]
 
 

@@ -79,7 +79,10 @@ async def _guarded(ctx: TaskContext, work: Runner) -> list[EventType]:
             events = []
         else:
             logger.warning("CRM refused %s: %s", ctx.task, refusal)
-            ctx.dispatcher.utter_message(text=refusal.message or "Sorry, I couldn't do that.")
+            if refusal.message:
+                ctx.dispatcher.utter_message(response="utter_task_refused", message=refusal.message)
+            else:
+                ctx.dispatcher.utter_message(response="utter_task_refused_unexplained")
             ctx.dispatcher.utter_message(response="utter_anything_else")
             events = []
         events = [SlotSet("pending_confirmation", None), *events]

@@ -7,6 +7,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import grant, risk
 from actions.identity import ActionStartTask, ValidateOrderForm
+from tests.responses import spoken
 
 form = ValidateOrderForm()
 RISK_SLOTS = {"churn_probability", "churn_drivers", "customer_value", "customer_segment"}
@@ -127,7 +128,7 @@ async def test_refund_precheck_stops_the_form_for_an_undelivered_order(crm, disp
     slots = await form.validate_identity_proof("alice.martin@example.com", dispatcher, tracker, domain)
     assert slots["customer_id"] == "1"
     assert slots["task_blocked"] == "refund_not_eligible_status"
-    assert said()[0] == "utter_identity_verified" and "can't refund order 10002" in said()[1]
+    assert said()[0] == "utter_identity_verified" and "can't refund order 10002" in spoken(dispatcher)[1]
 
 
 async def test_crm_outage_during_verification_is_an_apology(crm_down, dispatcher, make_tracker, domain, said):

@@ -16,6 +16,7 @@ from actions.identity import ValidateOrderForm
 from actions.shop_login import ActionGreet
 from actions.tasks import ActionConfirm, ActionRunTask
 from tests.conftest import act_as, grant_token
+from tests.responses import spoken
 
 form = ValidateOrderForm()
 
@@ -106,7 +107,7 @@ async def test_code_flow_upgrades_the_grant_and_the_change_goes_through(crm, crm
     dispatcher = CollectingDispatcher()
     confirmed = {**slots, "identity_grant": result["identity_grant"], "pending_confirmation": "cancel_order"}
     await ActionConfirm().run(dispatcher, make_tracker(slots=confirmed), domain)
-    assert any("is cancelled" in text for text in said(dispatcher))
+    assert any("is cancelled" in text for text in spoken(dispatcher))
 
 
 async def test_a_write_with_a_weak_grant_is_refused_by_the_crm(crm, make_tracker, domain):
@@ -120,7 +121,7 @@ async def test_a_write_with_a_weak_grant_is_refused_by_the_crm(crm, make_tracker
         "identity_grant": grant_token(1, strength="postcode"),
     }
     await ActionConfirm().run(dispatcher, make_tracker(slots=slots), domain)
-    assert not any("is cancelled" in text for text in said(dispatcher))
+    assert not any("is cancelled" in text for text in spoken(dispatcher))
     act_as(1)
     assert (await crm.get_order("1", "10004"))["status"] == "packed"
 
@@ -141,7 +142,7 @@ async def test_forged_identity_slots_disclose_nothing(crm, make_tracker, domain,
     dispatcher = CollectingDispatcher()
     slots = {"task": "track_order", "customer_id": "1", "order_id": "10001", "identity_grant": forged}
     events = await ActionRunTask().run(dispatcher, make_tracker(slots=slots), domain)
-    text = " ".join(m.get("text") or "" for m in dispatcher.messages)
+    text = " ".join(spoken(dispatcher))
     assert "10001" not in text and "DPD" not in text and "tracking" not in text.lower()
     assert said(dispatcher) == ["utter_verify_again_then_ask"]
     assert slots_of(events)["customer_id"] is None and slots_of(events)["identity_grant"] is None

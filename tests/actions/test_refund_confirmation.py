@@ -6,12 +6,13 @@ from __future__ import annotations
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.tasks import ActionConfirm, ActionRunTask
+from tests.responses import spoken
 
 ALICE = {"customer_id": "1", "customer_name": "Alice"}
 
 
 def said(dispatcher: CollectingDispatcher) -> str:
-    return " ".join(m.get("text") or m.get("response") or "" for m in dispatcher.messages)
+    return " ".join(spoken(dispatcher))
 
 
 async def ask(make_tracker, domain, amount: str, reason: str, *, confirm: bool) -> str:
