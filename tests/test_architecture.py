@@ -2,7 +2,8 @@
 
 - components/ (the Rasa server) and actions/ (the action server) import nothing from crm_backend (the CRM);
 - shopcare_core/ (shared by all three processes) imports none of the project's other packages;
-- no import cycle among the modules of components/, actions/, channels/, crm_backend/ and shopcare_core/.
+- no import cycle among the modules of components/, actions/, channels/, crm_backend/ and shopcare_core/;
+- the CRM imports neither rasa nor rasa_sdk.
 
 Every import counts, also one inside a function. ``from a.b import c`` is an edge to the module ``a.b.c`` when there is
 one, else to ``a.b`` (a name its ``__init__`` defines): a package's ``__init__`` may import its own submodules, and a
@@ -128,3 +129,23 @@ def test_the_checker_sees_a_cycle_and_a_crossing() -> None:
     assert "crm_backend.services.money" in GRAPH["crm_backend.services.refunds"]
     assert "shopcare_core.escalation.decision" in GRAPH["components.escalation_policy"]
     assert any(t.startswith("shopcare_core.") for t in GRAPH["crm_backend.api.routes.risk"])
+
+
+def test_the_crm_loads_no_rasa() -> None:
+    """The CRM process imports neither Rasa nor rasa-sdk (directly; shopcare_core only in logmask's rasa launcher)."""
+
+    def third_party(path: Path) -> Iterator[tuple[int, str]]:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                yield from ((node.lineno, alias.name) for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                yield node.lineno, node.module
+
+    wrong = [
+        f"{path.relative_to(ROOT)}:{line} imports {name}"
+        for module, path in MODULES.items()
+        if module.startswith("crm_backend")
+        for line, name in third_party(path)
+        if name.split(".")[0] in {"rasa", "rasa_sdk"}
+    ]
+    assert wrong == []
