@@ -83,7 +83,12 @@ run-scaled: venv ## the scaled profile: 2 Rasa + 2 action servers + CRM behind n
 
 .PHONY: test
 test: venv models widget tools ## the whole test suite (unit, CRM, actions, conversations, end to end, browser)
+	@scripts/system_deps.sh
 	$(PY) -m pytest
+
+.PHONY: test-fast
+test-fast: venv models ## the tests marked unit: no browser, no scaled profile, no live stack
+	$(PY) -m pytest -m unit
 
 .PHONY: lint
 lint: venv tools ## ruff (lint + format check), mypy and the dependency audit (pip-audit)

@@ -140,3 +140,19 @@ def crm_down() -> Iterator[CRMClient]:
 def said(dispatcher: CollectingDispatcher) -> Callable[[], list[str]]:
     """What the assistant has said so far: message texts, or the names of the domain responses it uttered."""
     return lambda: [m.get("text") or m.get("response") or "" for m in dispatcher.messages]
+
+
+# ----------------------------------------------------------------------------- markers, by what a test needs
+SUITE_MARKERS = {"browser": "browser", "scaled": "scaled", "faults": "faults", "e2e": "e2e"}
+LIVE_STACK_FIXTURES = {"stack", "chat", "crm_api"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """browser / scaled / faults / e2e by directory; a test elsewhere that uses the live stack is e2e; the rest unit."""
+    tests_dir = ROOT / "tests"
+    for item in items:
+        parts = Path(str(item.fspath)).relative_to(tests_dir).parts
+        marker = SUITE_MARKERS.get(parts[0]) if len(parts) > 1 else None
+        if marker is None and LIVE_STACK_FIXTURES & set(getattr(item, "fixturenames", ())):
+            marker = "e2e"
+        item.add_marker(getattr(pytest.mark, marker or "unit"))
