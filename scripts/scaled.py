@@ -27,9 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scaled_config import NGINX, ScaledConfig, cleanup_services, ensure_database  # noqa: E402
-from stack import (  # noqa: E402
+if str(Path(__file__).resolve().parents[1]) not in sys.path:  # `python scripts/scaled.py`: the project root
+    sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
+from scripts.scaled_config import NGINX, ScaledConfig, cleanup_services, ensure_database  # noqa: E402
+from scripts.stack import (  # noqa: E402
     ROOT,
     Stack,
     base_env,

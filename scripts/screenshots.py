@@ -34,9 +34,7 @@ from crm_backend.relay.sql import EVENTS  # noqa: E402
 from crm_backend.seeding import demo  # noqa: E402
 from crm_backend.seeding.personas import ensure_personas  # noqa: E402
 from crm_backend.settings import Settings  # noqa: E402
-
-sys.path.insert(0, str(ROOT / "scripts"))
-from stack import free_port  # noqa: E402
+from scripts.stack import free_port  # noqa: E402
 
 API_KEY = "console-demo-key"
 AGENTS = [("sam", "agent", "Sam Patel"), ("kim", "agent", "Kim Lee"), ("sue", "supervisor", "Sue Grant")]

@@ -3,22 +3,17 @@ Rasa's tracker-events endpoint that records what reaches the customer's conversa
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 
-from tests.browser.conftest import screenshot
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-from screenshots import ConsoleServer, console_server, login  # noqa: E402
-
 from crm_backend.db import make_engine, new_session  # noqa: E402
 from crm_backend.seeding import demo  # noqa: E402
+from scripts.screenshots import ConsoleServer, console_server, login
+from tests.browser.conftest import screenshot
 
 XSS = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
 

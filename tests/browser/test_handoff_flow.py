@@ -11,20 +11,16 @@ relay), action server, Rasa (socket.io channel), SQLite.
 from __future__ import annotations
 
 import re
-import sys
 import uuid
-from pathlib import Path
 from typing import Any
 
 import httpx
 
 from crm_backend.seeding import demo
+from scripts.screenshots import login
 from tests.browser.conftest import screenshot
 from tests.browser.widget_support import AGENT_PASSWORD, bot_says, say, session_of, transcript
 from tests.support import wait_until
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-from screenshots import login  # noqa: E402
 
 ANGRY = "This is absolutely ridiculous!!! You are useless and I am FURIOUS, I want my money back NOW"
 

@@ -13,16 +13,16 @@ from datetime import datetime
 
 import aio_pika
 import pytest
-from scaled_config import ScaledConfig, cleanup_services, ensure_database, temporary_config  # scripts/: conftest
 from sqlalchemy import create_engine, select
 from sqlalchemy.engine import Engine
-from stack import free_port as _free_port
 
 from crm_backend.db import Base, Escalation, EscalationMessage, new_session
 from crm_backend.relay.factory import make_relay
 from crm_backend.relay.rabbitmq import PikaEventRelay
 from crm_backend.services.grants import GrantPolicy
 from crm_backend.settings import Settings
+from scripts.scaled_config import ScaledConfig, cleanup_services, ensure_database, temporary_config
+from scripts.stack import free_port as _free_port
 from tests.support import wait_until
 
 
