@@ -108,8 +108,21 @@ def compose() -> dict[str, Any]:
 
 
 def command(service: dict[str, Any]) -> list[str]:
+    """The program a service runs: the line inside `sh -c '...'` (after `exec`) when a shell starts it."""
     raw = service.get("command", [])
-    return shlex.split(raw) if isinstance(raw, str) else list(raw)
+    argv = shlex.split(raw) if isinstance(raw, str) else list(raw)
+    if argv[:2] == ["sh", "-c"] and len(argv) == 3:
+        argv = shlex.split(argv[2].rsplit("&& ", 1)[-1])
+    return argv[1:] if argv[:1] == ["exec"] else argv
+
+
+def test_no_service_listens_on_every_interface() -> None:
+    """The CRM, the action servers and the Rasa servers bind their container's compose-network address only."""
+    services = compose()["services"]
+    for name, flag in (("crm", "--host"), ("actions", "--host"), ("rasa", "--interface")):
+        argv = command(services[name])
+        assert argv[argv.index(flag) + 1] == "$$(hostname -i)", (name, argv)  # compose turns $$ into $
+    assert "0.0.0.0" not in (ROOT / "deploy/docker-compose.yml").read_text()
 
 
 def runs_rasa_or_actions(argv: list[str]) -> bool:
