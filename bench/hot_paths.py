@@ -15,7 +15,7 @@
 - churn score: one customer and their drivers, `score` through scikit-learn's forest (joblib dispatch per tree) against
   `score` through `ForestProbability` (shopcare_core/ml/churn.py), which must give the same scores;
 - churn features: one customer's tables loaded and turned into features, as the CRM's features endpoint does (the
-  pandas groupby version it replaced: docs/benchmarks.md, measured by this script at commit d8208c3).
+  pandas groupby version it replaced: docs/benchmarks-history.md, measured by this script at commit d8208c3).
 
 Messages: the first 300 of data/sentiment/customer_messages.csv. Customers: the first 200 of var/churn_train.db.
 """

@@ -61,7 +61,9 @@ def main() -> None:
     for _, text in items[:20]:  # warm-up
         detector.detect(text)
 
-    costs, right, errors = [], {}, []
+    costs: list[float] = []
+    right: dict[str, list[bool]] = {}
+    errors: list = []
     for code, text in items:
         t0 = time.perf_counter()
         detection = detector.detect(text)

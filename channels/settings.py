@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from pydantic import BaseSettings, Field, validator
+from pydantic import BaseSettings, validator
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ DEFAULT_SOCKETIO_REDIS_CHANNEL = "shopcare-socketio"
 
 class RasaServerSettings(BaseSettings):
     # components/session_bound.py: a session over this many events starts again, slots kept; 0 = never
-    session_max_events: int = Field(DEFAULT_SESSION_MAX_EVENTS, env="SHOPCARE_SESSION_MAX_EVENTS")
+    session_max_events: int = DEFAULT_SESSION_MAX_EVENTS  # from SHOPCARE_SESSION_MAX_EVENTS
     # channels/socketio.py: proxies whose X-Forwarded-For names the client (comma list; None: loopback,
     # channels/identity.py), and the Redis through which the replicas share socket.io rooms ("" = none)
     socketio_trusted_proxies: str | None = None
@@ -32,6 +32,7 @@ class RasaServerSettings(BaseSettings):
     class Config:
         env_file = ".env"
         extra = "ignore"
+        fields = {"session_max_events": {"env": "SHOPCARE_SESSION_MAX_EVENTS"}}
 
     @validator("session_max_events", pre=True)
     def _whole_number(cls, value: Any) -> int:

@@ -11,7 +11,6 @@ import logging
 from collections import Counter
 from typing import Any
 
-import joblib
 import numpy as np
 import scipy.sparse as sp
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -28,6 +27,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
+from components import artifacts
 from shopcare_core.ml.tfidf import transformer
 
 logger = logging.getLogger(__name__)
@@ -176,8 +176,7 @@ class TfidfSvmIntentClassifier(IntentClassifier, GraphComponent):
         folds = min(self.config["calibration_folds"], min(n for n in counts.values() if n >= 2))
         self.pipeline = build_pipeline({**self.config, "calibration_folds": folds})
         self.pipeline.fit(texts, labels)
-        with self._model_storage.write_to(self._resource) as model_dir:
-            joblib.dump(self.pipeline, model_dir / MODEL_FILE)
+        artifacts.save(self._model_storage, self._resource, MODEL_FILE, self.pipeline)
         return self._resource
 
     @classmethod
@@ -189,13 +188,8 @@ class TfidfSvmIntentClassifier(IntentClassifier, GraphComponent):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> TfidfSvmIntentClassifier:
-        try:
-            with model_storage.read_from(resource) as model_dir:
-                pipeline = joblib.load(model_dir / MODEL_FILE)
-        except (ValueError, FileNotFoundError):
-            logger.warning("No trained intent classifier in the model; it will predict nothing.")
-            pipeline = None
-        return cls(config, model_storage, resource, pipeline)
+        missing = "No trained intent classifier in the model; it will predict nothing."
+        return cls(config, model_storage, resource, artifacts.load(model_storage, resource, MODEL_FILE, missing))
 
     def process(self, messages: list[Message]) -> list[Message]:
         if self.pipeline is None:

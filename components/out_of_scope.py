@@ -15,10 +15,10 @@ team's natural-phrasing dev set; bench/oos_eval.py measures it on the other half
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import scipy.sparse as sp
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -32,6 +32,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from components import artifacts
 from components.intent_classifier import normalise
 from shopcare_core.ml.tfidf import transformer
 
@@ -57,21 +58,28 @@ class OutOfScopeModel:
             ),
         ]
         self.classifier = LogisticRegression(C=C, max_iter=3000, class_weight="balanced")
-        self._transforms: list | None = None
+        self._transforms: list[Callable[[Sequence[str]], sp.csr_matrix]] = []
 
     def fit(self, in_domain: list[str], other_domain: list[str]) -> OutOfScopeModel:
         texts = in_domain + other_domain
         labels = np.array([0] * len(in_domain) + [1] * len(other_domain))
         features = sp.hstack([v.fit_transform(texts) for v in self.vectorisers]).tocsr()
         self.classifier.fit(features, labels)
+        self._prepare()
         return self
 
+    def _prepare(self) -> None:
+        """The fitted vectorisers' transforms without scikit-learn's per-call overhead (the same numbers)."""
+        self._transforms = [transformer(v) for v in self.vectorisers]
+
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_transforms": None}
+        return {**self.__dict__, "_transforms": []}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._prepare()  # at load, not on the first customer's message
 
     def score(self, texts: list[str]) -> np.ndarray:
-        if self._transforms is None:
-            self._transforms = [transformer(v) for v in self.vectorisers]  # scikit-learn's numbers, less overhead
         features = sp.hstack([transform(texts) for transform in self._transforms]).tocsr()
         decision = np.asarray(features @ self.classifier.coef_.ravel()) + self.classifier.intercept_[0]
         return 1.0 / (1.0 + np.exp(-decision))
@@ -79,7 +87,8 @@ class OutOfScopeModel:
 
 def in_domain_examples(training_data: TrainingData) -> tuple[list[str], list[str]]:
     """(the assistant's own examples, its out_of_scope examples) from the NLU training data."""
-    own, other = [], []
+    own: list[str] = []
+    other: list[str] = []
     for example in training_data.intent_examples:
         text = example.get(TEXT)
         if text:
@@ -139,8 +148,7 @@ class OutOfScopeDetector(IntentClassifier, GraphComponent):
             logger.warning("Out-of-scope detector: no %s examples; not trained.", "in-domain" if not own else "other")
             return self._resource
         self.model = OutOfScopeModel(C=self.config["C"]).fit(own, other_domains + other)
-        with self._model_storage.write_to(self._resource) as model_dir:
-            joblib.dump(self.model, model_dir / MODEL_FILE)
+        artifacts.save(self._model_storage, self._resource, MODEL_FILE, self.model)
         return self._resource
 
     @classmethod
@@ -152,13 +160,8 @@ class OutOfScopeDetector(IntentClassifier, GraphComponent):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> OutOfScopeDetector:
-        try:
-            with model_storage.read_from(resource) as model_dir:
-                model = joblib.load(model_dir / MODEL_FILE)
-        except (ValueError, FileNotFoundError):
-            logger.warning("No trained out-of-scope detector in the model; it rejects nothing.")
-            model = None
-        return cls(config, model_storage, resource, model)
+        missing = "No trained out-of-scope detector in the model; it rejects nothing."
+        return cls(config, model_storage, resource, artifacts.load(model_storage, resource, MODEL_FILE, missing))
 
     def process(self, messages: list[Message]) -> list[Message]:
         if self.model is None:

@@ -3,14 +3,12 @@ phrasing. The floors are regression guards well below the figures in docs/benchm
 
 from __future__ import annotations
 
-import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from scripts.stack import base_env, ensure_model
+from scripts.stack import ensure_model
+from tests.bench_runner import bench_figures
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -18,20 +16,8 @@ BITEXT_VALIDATION = ROOT.parent / "shared" / "datasets" / "bitext_customer_suppo
 
 
 def evaluate(test_file: Path) -> tuple[float, float]:
-    done = subprocess.run(
-        [sys.executable, "bench/nlu_eval.py", "--model", str(ensure_model()), "--test", str(test_file)],
-        cwd=ROOT,
-        env=base_env(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    print(done.stdout)
-    last = done.stdout.strip().splitlines()[-1]
-    match = re.fullmatch(r"intent_macro_f1=([\d.]+) entity_f1=([\d.]+)", last)
-    assert match, last
-    return float(match.group(1)), float(match.group(2))
+    figures = bench_figures("nlu_eval.py", "--model", str(ensure_model()), "--test", str(test_file))
+    return figures["intent_macro_f1"], figures["entity_f1"]
 
 
 def test_bitext_validation_split():

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +13,8 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from components.out_of_scope import OUT_OF_SCOPE, OutOfScopeDetector, OutOfScopeModel, read_other_domains
 from scripts.import_datasets import OOS_COLLISIONS
-from scripts.stack import base_env, ensure_model
+from scripts.stack import ensure_model
+from tests.bench_runner import bench_figures
 
 ROOT = Path(__file__).resolve().parent.parent
 CLINC = ROOT.parent / "shared" / "datasets" / "clinc150" / "train_val.json"
@@ -130,17 +128,5 @@ def test_the_shipped_model_declines_other_domains_and_keeps_customers():
     """bench/oos_eval.py on CLINC's measuring half and the held-out natural test set (floors under the figures)."""
     if not CLINC.exists():
         pytest.skip(f"CLINC150 not found at {CLINC} (../shared/datasets)")
-    model = ensure_model()
-    done = subprocess.run(
-        [sys.executable, "bench/oos_eval.py", "--model", str(model)],
-        cwd=ROOT,
-        env=base_env(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    print(done.stdout)
-    match = re.fullmatch(r"oos_reject_rate=([\d.]+) intent_macro_f1=([\d.]+)", done.stdout.strip().splitlines()[-1])
-    assert match, done.stdout[-500:]
-    assert float(match.group(1)) >= 0.95 and float(match.group(2)) >= 0.85
+    figures = bench_figures("oos_eval.py", "--model", str(ensure_model()))
+    assert figures["oos_reject_rate"] >= 0.95 and figures["intent_macro_f1"] >= 0.85

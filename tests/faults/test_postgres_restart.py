@@ -104,7 +104,8 @@ def test_postgres_restart_gives_503_then_the_same_crm_serves_again(postgres, crm
         down = httpx.get(f"{url}/health", timeout=10)
         assert down.status_code == 503 and down.json()["database"] == "unreachable"
         during = api.get("/customers/3/refunds")
-        assert during.status_code == 500  # an error answer (the database error is not mapped), not a hang or a dead process
+        # an error answer (the database error is not mapped), not a hang or a dead process
+        assert during.status_code == 500
         assert proc.poll() is None
     finally:
         postgres.ctl("start")
