@@ -87,8 +87,8 @@ test: venv models widget tools ## the whole test suite (unit, CRM, actions, conv
 	$(PY) -m pytest
 
 .PHONY: test-fast
-test-fast: venv models ## the tests marked unit: no browser, no scaled profile, no live stack
-	$(PY) -m pytest -m unit
+test-fast: venv models ## unit tests but the slow ones: no browser, scaled profile, live stack or model evaluation
+	$(PY) -m pytest -m "unit and not slow"
 
 .PHONY: lint
 lint: venv tools ## ruff (lint + format check), mypy and the dependency audit (pip-audit)

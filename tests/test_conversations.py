@@ -7,6 +7,8 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from scripts.stack import BIN, base_env, ensure_model
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +35,7 @@ def test_rasa_data_validate_finds_no_problem():
     assert warnings == []
 
 
+@pytest.mark.slow
 def test_every_test_story_is_predicted_exactly(tmp_path):
     model = ensure_model()
     done = subprocess.run(

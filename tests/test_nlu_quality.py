@@ -20,6 +20,7 @@ def evaluate(test_file: Path) -> tuple[float, float]:
     return figures["intent_macro_f1"], figures["entity_f1"]
 
 
+@pytest.mark.slow
 def test_bitext_validation_split():
     if not BITEXT_VALIDATION.exists():
         pytest.skip(f"Bitext validation split not found at {BITEXT_VALIDATION} (../shared/datasets)")
@@ -27,6 +28,7 @@ def test_bitext_validation_split():
     assert intent_f1 >= 0.98 and entity_f1 >= 0.7
 
 
+@pytest.mark.slow
 def test_held_out_natural_phrasing():
     intent_f1, entity_f1 = evaluate(ROOT / "tests" / "data" / "nlu_natural_test.yml")
     assert intent_f1 >= 0.85 and entity_f1 >= 0.7

@@ -124,6 +124,7 @@ def test_the_shipped_other_domain_file_names_nothing_a_shops_customer_asks_about
     assert not [line for line in lines if OOS_COLLISIONS.search(line)]
 
 
+@pytest.mark.slow
 def test_the_shipped_model_declines_other_domains_and_keeps_customers():
     """bench/oos_eval.py on CLINC's measuring half and the held-out natural test set (floors under the figures)."""
     if not CLINC.exists():

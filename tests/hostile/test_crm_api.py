@@ -67,6 +67,7 @@ def operations(crm_url: str) -> list[tuple[str, str, dict[str, Any]]]:
     ]
 
 
+@pytest.mark.slow
 def test_schemathesis_finds_no_server_error(crm_url: str, tmp_path: Path):
     assert SCHEMATHESIS.exists(), "schemathesis is missing: run `make tools` (part of `make test`)"
     cmd = [

@@ -220,6 +220,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[ChurnModel, dict[
     return model, results, build_features(tables, datetime(2025, 6, 1))
 
 
+@pytest.mark.slow
 def test_model_learns_the_seeded_churn(trained: tuple[ChurnModel, dict[str, CVResult], pd.DataFrame]) -> None:
     model, results, _ = trained
     chosen, calibration = model.metadata["model"], model.metadata["calibration"]
@@ -238,6 +239,7 @@ def test_model_learns_the_seeded_churn(trained: tuple[ChurnModel, dict[str, CVRe
     assert model.metadata["features"] == FEATURES and model.metadata["version"] and model.metadata["trained_at"]
 
 
+@pytest.mark.slow
 def test_scores_have_bands_and_sentence_drivers(trained: tuple[ChurnModel, dict[str, CVResult], pd.DataFrame]) -> None:
     model, _, features = trained
     scores = model.score(features.head(200))
@@ -250,6 +252,7 @@ def test_scores_have_bands_and_sentence_drivers(trained: tuple[ChurnModel, dict[
         assert " " in sentence and "_" not in sentence
 
 
+@pytest.mark.slow
 def test_save_load_roundtrip(trained: tuple[ChurnModel, dict[str, CVResult], pd.DataFrame], tmp_path: Path) -> None:
     model, _, features = trained
     model.save(tmp_path / "churn.joblib")
