@@ -13,9 +13,11 @@ from crm_backend.db.models import (
     Shipment,
 )
 from crm_backend.db.support import (
+    AccessLog,
     Agent,
     AuditLog,
     ConsoleSession,
+    DataRequest,
     Escalation,
     EscalationMessage,
     IdempotencyKey,
@@ -25,12 +27,14 @@ from crm_backend.db.support import (
 )
 
 __all__ = [
+    "AccessLog",
     "Address",
     "Agent",
     "AuditLog",
     "Base",
     "ConsoleSession",
     "Customer",
+    "DataRequest",
     "Escalation",
     "EscalationMessage",
     "IdempotencyKey",

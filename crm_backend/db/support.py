@@ -165,3 +165,40 @@ class RelayCursor(Base):
     __tablename__ = "relay_cursor"
     source = Column(String(200), primary_key=True)
     position = Column(Integer, nullable=False, default=0)
+
+
+class AccessLog(Base):
+    """One row per read of a customer's personal data: who read whose data, through which route or page, and why
+    (the escalation or conversation it came from). Supervisors review it in the console."""
+
+    __tablename__ = "access_log"
+    __table_args__ = (Index("ix_access_log_customer_at", "customer_id", "at"),)
+    id = Column(Integer, primary_key=True)
+    at = Column(DateTime, nullable=False, default=utcnow, index=True)
+    actor = Column(String(100), nullable=False)  # "agent:<username>", "bot:<conversation>", "api", "cli"
+    agent_id = Column(Integer, ForeignKey("agents.id", ondelete="SET NULL"), nullable=True, index=True)
+    customer_id = Column(Integer, nullable=True, index=True)  # no foreign key: the row outlives an erasure
+    escalation_id = Column(Integer, nullable=True, index=True)
+    purpose = Column(String(200), nullable=False)  # e.g. "escalation:12", "grant:conversation-id", "dsr:DR-123456"
+    resource = Column(String(120), nullable=False)  # the route or page that served the data
+    masked = Column(Boolean, nullable=False, default=False, server_default="0")  # shown with personal fields masked
+
+
+class DataRequest(Base):
+    """A data-subject request (export or erasure of everything held about a customer). The assistant and the
+    console create them; only a supervisor (console or ``crm`` command) carries one out."""
+
+    __tablename__ = "data_requests"
+    id = Column(Integer, primary_key=True)
+    reference = Column(String(9), nullable=False, unique=True, index=True)  # DR-123456
+    customer_id = Column(Integer, nullable=True, index=True)  # no foreign key: the request outlives an erasure
+    kind = Column(String(10), nullable=False)  # export / erase
+    status = Column(String(20), nullable=False, default="pending", index=True)  # pending / done / rejected
+    source = Column(String(20), nullable=False)  # assistant / console / cli
+    conversation_id = Column(String(100), nullable=True)
+    proof = Column(String(20), nullable=True)  # strength of the identity proof the assistant had (grant strength)
+    requested_by = Column(String(100), nullable=False)
+    created_at = Column(DateTime, nullable=False, default=utcnow, index=True)
+    completed_at = Column(DateTime, nullable=True)
+    completed_by = Column(String(100), nullable=True)
+    result = Column(JSON, nullable=True)  # counts per store of what was exported or erased
