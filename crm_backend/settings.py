@@ -80,6 +80,13 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False  # required for a login to any host but loopback
     smtp_timeout_seconds: float = 10.0
     dev_mail_store: str = "var/dev_mail.jsonl"
+    # Privacy (docs/security.md): the assistant's tracker store, which data-subject requests and retention reach
+    # ("" = none), and how long conversation data is kept.
+    rasa_tracker_url: str = "sqlite:///var/rasa_tracker.db"
+    retention_transcript_days: int = 730  # escalation transcripts and messages, tickets' customer words
+    retention_tracker_days: int = 730  # conversation events in the assistant's tracker store
+    retention_events_days: int = 30  # the event-broker table (read by the relay within seconds)
+    retention_interval_hours: float = 24.0  # how often the CRM runs the retention job; 0 disables the schedule
 
     class Config:
         env_prefix = "CRM_"
@@ -96,7 +103,7 @@ class Settings(BaseSettings):
                 return prefix + str(REPO_ROOT / rest)
         return value
 
-    @validator("rasa_events_url")
+    @validator("rasa_events_url", "rasa_tracker_url")
     def _absolute_events_path(cls, value: str) -> str:
         return str(cls._absolute_sqlite_path(value))
 
