@@ -127,7 +127,14 @@ class Writer:
         self.raw_key = key
         self.key = ""
 
-    def run(self, body: Any, status_code: int, action: Callable[[], Any]) -> JSONResponse:
+    def run(
+        self,
+        body: Any,
+        status_code: int,
+        action: Callable[[], Any],
+        status_of: Callable[[Any], int] | None = None,
+    ) -> JSONResponse:
+        """``status_of`` picks the success status from the action's result (e.g. 201 created, 200 already there)."""
         self.key = idempotency.validate_key(self.raw_key)
         scope = f"{self.request.method} {self.request.url.path}"
         req_hash = idempotency.request_hash(jsonable_encoder(body))
@@ -135,7 +142,8 @@ class Writer:
         if replay is not None:
             return JSONResponse(replay.body, status_code=replay.status_code, headers={"Idempotent-Replayed": "true"})
         try:
-            result: tuple[int, Any] = (status_code, jsonable_encoder(action()))
+            value = action()
+            result: tuple[int, Any] = (status_of(value) if status_of else status_code, jsonable_encoder(value))
         except DomainError as error:
             self.session.rollback()
             result = (error.status, error.to_body())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field, root_validator, validator
 
@@ -235,3 +236,16 @@ class TicketPublic(BaseModel):
     # the repeat-complaint rule (policies.yml complaints.repeat_threshold), which hands the customer to a person.
     complaints_in_window: int | None = None
     repeat_complaint: bool = False
+
+
+class DataRequestCreate(BaseModel):
+    """A customer's data-subject request: a copy of their data (export) or its erasure (erase)."""
+
+    kind: Literal["export", "erase"]
+
+
+class DataRequestPublic(BaseModel):
+    reference: str
+    kind: str
+    status: str
+    created: bool = Field(..., description="false when the customer's pending request of this kind already existed")

@@ -152,7 +152,9 @@ WRITES: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
     ("POST", "/orders/{order_number}/cancel"): ("10004", {"reason": "changed my mind"}),
     ("POST", "/orders/{order_number}/refunds"): ("10008", {"amount": 5, "reason": "scratched"}),
     ("PUT", "/orders/{order_number}/shipping-address"): ("10002", ADDRESS),
+    ("POST", "/data-requests"): ("10003", {"kind": "export"}),
 }
+CREATED = {"refunds", "data-requests"}  # the writes that answer 201 when they create
 
 
 def customer_operations(client: TestClient, engine: Engine) -> list[Operation]:
@@ -208,17 +210,28 @@ def test_every_customer_scoped_operation_needs_this_conversations_grant(
             assert "x-identity-grant" not in response.headers
         minute_old = issue(policy, now=time.time() - 61)  # due for a refresh
         good = op.send(client, call(minute_old), key=f"{op.url}:good")
-        expected = 201 if (op.method, op.url.rsplit("/", 1)[-1]) == ("POST", "refunds") else 200
+        expected = 201 if op.method == "POST" and op.url.rsplit("/", 1)[-1] in CREATED else 200
         assert good.status_code == expected, (op.method, op.url, good.text)
         assert good.headers["x-identity-grant"]
-    with new_session(engine) as session:  # only the three granted writes changed anything
+    with new_session(engine) as session:  # only the four granted writes changed anything
         changes = Counter(session.execute(select(AuditLog.action)).scalars())
         keys = session.execute(select(func.count(IdempotencyKey.id))).scalar_one()
-    assert changes == {"order.cancel": 1, "refund.create": 2, "order.change_address": 1} and keys == 3
+    expected_changes = {
+        "order.cancel": 1,
+        "refund.create": 2,
+        "order.change_address": 1,
+        "data_request.export.create": 1,
+    }
+    assert changes == expected_changes and keys == 4
 
 
 # for each write: Alice's order a one-time-code grant changes, and the one a shop-login grant changes
-STRONG_TARGETS = {"cancel": ("10004", "10005"), "refunds": ("10008", "10003"), "shipping-address": ("10002", "10004")}
+STRONG_TARGETS = {
+    "cancel": ("10004", "10005"),
+    "refunds": ("10008", "10003"),
+    "shipping-address": ("10002", "10004"),
+    "data-requests": ("", ""),  # not an order's: the second answers with the pending request the first created
+}
 
 
 @pytest.mark.parametrize(("method", "suffix"), sorted(WRITES))
@@ -235,7 +248,8 @@ def test_writes_need_a_strong_proof(client: TestClient, policy: GrantPolicy, met
         assert_error(send(by_code, weak), 403, "stronger_proof_required")
     for order_number, strong in ((by_code, "one_time_code"), (by_shop_login, "shop_login")):
         response = send(order_number, strong)
-        assert response.status_code == (201 if suffix.endswith("refunds") else 200), (strong, response.text)
+        created = suffix.endswith("refunds") or (suffix.endswith("data-requests") and strong == "one_time_code")
+        assert response.status_code == (201 if created else 200), (strong, response.text)
     # a weak grant still reads
     assert client.get(f"/api/v1/customers/{ALICE}", headers=call(issue(policy, strength="postcode"))).status_code == 200
 

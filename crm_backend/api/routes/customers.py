@@ -1,4 +1,5 @@
-"""Customer-scoped endpoints: profile, orders, cancellation, refunds, invoices, shipping address (grant-checked)."""
+"""Customer-scoped endpoints: profile, orders, cancellation, refunds, invoices, shipping address, data requests
+(grant-checked)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from crm_backend.api.deps import (
     read_grant,
     write_grant,
 )
-from crm_backend.services import customers, invoices, orders, refunds
+from crm_backend.services import customers, data_requests, invoices, orders, refunds
+from crm_backend.services.grants import Grant
 
 # Every route needs the CRM's identity grant for this customer (read_grant); writes a strong one (write_grant).
 router = APIRouter(prefix="/customers/{customer_id}", tags=["customers"], dependencies=[Depends(read_grant)])
@@ -174,3 +176,38 @@ def get_invoice(
     return model_response(
         views.invoice_public(invoices.get_invoice(customer_id, invoice_number, session=session), policies)
     )
+
+
+@router.post(
+    "/data-requests",
+    response_model=s.DataRequestPublic,
+    status_code=201,
+    responses={200: {"model": s.DataRequestPublic, "description": "The customer's pending request of this kind"}},
+    tags=["privacy"],
+)
+def create_data_request(
+    customer_id: CustomerId,
+    body: s.DataRequestCreate,
+    grant: Annotated[Grant, Depends(write_grant)],
+    writer: WriterDep,
+) -> JSONResponse:
+    """A request for a supervisor to export or erase the customer's data; nothing is exported or erased here.
+
+    The proof and the conversation come from the grant (a strong one: one-time code or shop login)."""
+
+    def action() -> s.DataRequestPublic:
+        customers.get_customer(customer_id, session=writer.session)
+        request, created = data_requests.create_request(
+            session=writer.session,
+            customer_id=customer_id,
+            kind=body.kind,
+            source="assistant",
+            requested_by=f"bot:{grant.conversation_id}",
+            conversation_id=grant.conversation_id,
+            proof=grant.strength,
+        )
+        return s.DataRequestPublic(
+            reference=request.reference, kind=request.kind, status=request.status, created=created
+        )
+
+    return writer.run(body.dict(), 201, action, status_of=lambda result: 201 if result.created else 200)
