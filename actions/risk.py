@@ -2,8 +2,8 @@
 
 The churn model (`CHURN_MODEL_PATH`, built by `make models`) is loaded once per action-server process, in a background
 thread started as soon as the bot asks a customer to identify (`prefetch`, from the order form), so the customer's
-answer and the process's other conversations never wait for the load (about 0.4 s; docs/benchmarks.md,
-bench/cold_start.py); scoring waits for it off the event loop.
+answer and the process's other conversations never wait for the load; scoring waits for it off the event loop
+(docs/architecture.md#churn-model-in-the-action-server).
 
 Features come from the CRM's API (`/customers/{id}/features`, computed by the same code that built the training
 data), so the action server never touches the CRM database.

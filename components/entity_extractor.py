@@ -1,7 +1,7 @@
 """Structured entities by rule: order and invoice numbers, amounts, e-mails, UK postcodes, read as a person reads them.
 
-These entities have a shape (digits, `INV-123`, `£25`, `x@y.z`, `SW1A 1AA`) that rules capture exactly, where a
-statistical tagger learns them only approximately (see docs/benchmarks.md). spaCy's Matcher finds the token shapes and
+These entities have a shape (digits, `INV-123`, `£25`, `x@y.z`, `SW1A 1AA`) that rules capture exactly
+(docs/architecture.md#nlu-models). spaCy's Matcher finds the token shapes and
 the words before a number decide what it is: after "order" ("order # 123", "order no. 123", "order 100 624") an order
 number whatever the message is about, after "invoice"/"inv" an invoice number, `INV-…` always an invoice number, after
 "refund"/"refund of" or before "back" a small number is an amount (with or without a currency sign), any other number

@@ -1,16 +1,12 @@
 """Rasa's graph runs without dask's scheduler: the same nodes, called in dependency order in this thread.
 
-Rasa 3.6 runs its model graph through `dask.get` (dask's synchronous scheduler) on every message, twice or more per
-customer turn: once to parse the message, once per predicted action. For graphs of ten-odd nodes whose inputs and
-targets repeat, the scheduler's own bookkeeping (ordering the graph, tracking dependents, releasing results) was
-about 9 % of a Rasa server's CPU in a py-spy profile of the running stack, more than any single component.
-
-`run` keeps `DaskGraphRunner.run`'s contract: the minimal schema for the targets, input placeholders as
-`(name, value)` pairs, each node called with its parents' outputs in the order of its `needs`, an unknown name
-passed as the bare string (as dask does, and `GraphNode` then warns), a `RuntimeError` of the run turned into
-`GraphRunError`, and the targets' `(node name, output)` pairs returned as a dict. The plan (a topological order of
-the minimal schema) is computed once per (targets, input names). tests/test_graph_runner.py runs the shipped
-model's parse and prediction graphs both ways and compares the results. Installed by components/rasa_patches.py.
+`run` replaces `DaskGraphRunner.run` (dask's synchronous scheduler, `dask.get`) and keeps its contract: the minimal
+schema for the targets, input placeholders as `(name, value)` pairs, each node called with its parents' outputs in
+the order of its `needs`, an unknown name passed as the bare string (as dask does, and `GraphNode` then warns), a
+`RuntimeError` of the run turned into `GraphRunError`, and the targets' `(node name, output)` pairs returned as a
+dict. The plan (a topological order of the minimal schema) is computed once per (targets, input names).
+tests/test_graph_runner.py runs the shipped model's parse and prediction graphs both ways and compares the results.
+Installed by components/rasa_patches.py. Why: docs/architecture.md#rasa-server-hot-path.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """Intent classifier: TF-IDF word and character n-grams + a calibrated linear SVM.
 
-Trains in seconds on the full training set (Rasa's DIET with transformer layers takes tens of minutes on two
-cores) and measures at least as well on this project's data; see docs/benchmarks.md. It featurizes the raw text
-itself, so it needs no Rasa featurizer before it.
+It featurizes the raw text itself, so it needs no Rasa featurizer before it. Why this rather than Rasa's DIET:
+docs/architecture.md#nlu-models.
 """
 
 from __future__ import annotations
@@ -62,11 +61,9 @@ def build_pipeline(config: dict[str, Any]) -> Pipeline:
 class FastPredictor:
     """The fitted pipeline's `predict_proba`, computed with matrix operations.
 
-    scikit-learn's `CalibratedClassifierCV` calls one sigmoid calibrator per class and fold in Python (3 x 36 calls)
-    and `FeatureUnion` starts a joblib run per call: 5.4 ms per message, where the same arithmetic done at once takes
-    2.4 (bench: docs/benchmarks.md). The numbers are scikit-learn's own: each fold's decision function, its sigmoid
-    `1 / (1 + exp(a*d + b))` per class, normalised per row, averaged over folds. `check` compares both on sample texts
-    when the model is loaded, and the component falls back to scikit-learn if they ever differ.
+    The numbers are scikit-learn's own: each fold's decision function, its sigmoid `1 / (1 + exp(a*d + b))` per class,
+    normalised per row, averaged over folds. `check` compares both on sample texts when the model is loaded, and the
+    component falls back to scikit-learn if they ever differ. Why: docs/architecture.md#rasa-server-hot-path.
     """
 
     def __init__(self, pipeline: Pipeline) -> None:

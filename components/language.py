@@ -13,7 +13,7 @@ The detector is fastText's compressed language-identification model shipped insi
 (loaded from the package with ``fasttext-predict``, nothing is downloaded), restricted to ``LANGUAGES``, for Latin
 script; a non-Latin script (kana, Han, Arabic, Cyrillic) decides by itself. Numbers, e-mails, postcodes, references
 and amounts are removed first, and a message whose words are mostly common English stays English. The rule's figures:
-docs/benchmarks.md (bench/language_eval.py).
+docs/architecture.md#nlu-models.
 """
 
 from __future__ import annotations

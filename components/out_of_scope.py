@@ -8,8 +8,8 @@ becomes ``out_of_scope`` (the classifier's own choice stays in the ranking and i
 the assistant gives its honest out-of-scope reply instead of starting a business flow.
 
 A message that carries an entity only a customer of this shop writes (an order or invoice number, an e-mail address,
-a postcode, an amount) is never rejected. The thresholds were chosen on half of CLINC's validation split and the
-team's natural-phrasing dev set; bench/oos_eval.py measures it on the other half and on the held-out test sets.
+a postcode, an amount) is never rejected. How the thresholds were chosen and are measured:
+docs/architecture.md#nlu-models.
 """
 
 from __future__ import annotations

@@ -5,9 +5,8 @@ e-mail addresses, phone numbers, card numbers or addresses. `shopcare_core.pii.m
 entity values, bot texts and slot values, exactly as the single profile's SQL broker does
 (`components/sqlite_stores.BatchingSQLEventBroker`); the escalation request (the packet agents need, served by the
 CRM only behind its API key) stays whole. Connection, exchange, queues, message format and publisher confirms are
-Rasa's own. `_publish` is rewritten without Rasa's debug log of each event, which deep-copies every event before
-publishing it, logged or not (a CPU cost per event, docs/benchmarks.md), and would write the unmasked event to a debug
-log. Named by class path in endpoints.scaled.yml.
+Rasa's own. `_publish` is Rasa's without its debug log of each event, which would write the unmasked event to a debug
+log (docs/architecture.md#event-stream). Named by class path in endpoints.scaled.yml.
 """
 
 from __future__ import annotations

@@ -1,24 +1,17 @@
-"""A targeted fix for a cost inside Rasa 3.6: validating every action-server response.
+"""Faster equivalents of three Rasa 3.6 internals that run on every customer turn, each giving Rasa's own result.
 
-`RemoteAction._validate_action_result` calls `jsonschema.validate(result, schema)`, which re-checks the (constant)
-schema against its meta-schema on every call. Profiled with py-spy on the running stack, that was half of the Rasa
-server's CPU time per customer turn (docs/benchmarks.md). Here the schema is checked once and a compiled validator is
-reused: the same schema, the same errors, the same message. Installed by components/rasa_patches.py.
+- Action-server responses: `_validate_action_result` replaces `RemoteAction._validate_action_result` with the same
+  schema checked once and a compiled validator reused: the same errors, the same message. `FastActionResultCheck`
+  checks each event against its own alternative of the events schema's `oneOf` only: every alternative pins `event`
+  to its own constant and `event` is a required string, so at most the alternative named by the event's `event` can
+  match, and the `oneOf` holds exactly when that one does. Whatever it does not accept (an unknown event type, a
+  failing alternative, anything unusual) goes to the full validator, which decides and gives Rasa's error.
+  tests/test_rasa_speedups.py compares the verdicts on valid and invalid answers.
+- `resolve_event_type` (for `Event.resolve_by_type`) remembers the class found for a name; a name it has not seen yet
+  (or that Rasa does not know) is resolved by Rasa's own walk, so classes imported later are still found.
+- `Domain.is_empty`: the empty domain's dictionary is a constant and is built once.
 
-Even compiled, the check cost about 5 ms for a ten-event answer: each event is tried against all 23 alternatives of
-the events schema's `oneOf`. Every alternative pins `event` to its own constant and `event` is a required string, so
-at most the alternative named by the event's `event` can match, and the `oneOf` holds exactly when that one does.
-`FastActionResultCheck` therefore checks each event against its own alternative only; whatever it does not accept
-(an unknown event type, a failing alternative, anything unusual) goes to the full validator, which decides and gives
-Rasa's error. tests/test_rasa_speedups.py compares the verdicts on valid and invalid answers.
-
-Two smaller costs of every turn, found in the same profiles (about 6 % of a Rasa server's CPU together):
-- `Event.resolve_by_type` walks all of `Event`'s subclasses (`all_subclasses`, recursive, with `inspect.isabstract`)
-  for each event it deserialises: every event of a conversation loaded from the tracker store and every event an
-  action returns. `resolve_event_type` remembers the class found for a name; a name it has not seen yet (or that
-  Rasa does not know) is resolved by Rasa's own walk, so classes imported later are still found.
-- `Domain.is_empty` builds an empty domain and its dictionary on every message; the empty domain's dictionary is a
-  constant and is built once.
+Installed by components/rasa_patches.py. Why, and what the profiles showed: docs/architecture.md#rasa-server-hot-path.
 """
 
 from __future__ import annotations

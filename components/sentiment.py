@@ -1,9 +1,8 @@
 """Sentiment of every user message, embedded in the NLU pipeline so it lands in the tracker's parse_data.
 
 Trains the pure model in ``shopcare_core.ml.sentiment`` on the team's own CSV (``training_file``, relative to the cwd,
-i.e. the repo root), not on the NLU training data: on every labelled message (``holdout_fraction`` 0). The method is
-measured by bench/sentiment_eval.py on a fixed 20 % split of the same file, and the shipped model on test sets it
-never sees (data/sentiment/holdout_*.csv).
+i.e. the repo root), not on the NLU training data: on every labelled message (``holdout_fraction`` 0; how the method
+and the shipped model are measured: docs/architecture.md#nlu-models).
 The fitted model is persisted with joblib into Rasa's model storage, so a packed model archive is self-contained.
 
 Note: Rasa fingerprints a component's config and its graph inputs, not the CSV, so after editing the CSV retrain
@@ -39,7 +38,7 @@ class SentimentAnalyzer(GraphComponent):
     def get_default_config() -> dict[str, Any]:
         return {
             "training_file": "data/sentiment/customer_messages.csv",
-            "holdout_fraction": 0.0,  # ship on every labelled message (the bench measures the method on 20 %)
+            "holdout_fraction": 0.0,  # ship on every labelled message (docs/architecture.md#nlu-models)
             "seed": 13,
             "C": 4.0,
             "dense_weight": 0.5,

@@ -1,19 +1,16 @@
 """Bounded sessions: a conversation's session starts again, with its slots, once it holds too many events.
 
-Rasa reads back and replays the current session on every message (the tracker store loads it, the rule policy and the
-forms walk it, each action call sends it whole), so a turn's cost grows with the session: on the single profile a
-turn took 51 ms after 25 turns, 127 ms after 100 and 389 ms after 300 (5,172 events; `bench/long_conversation.py
---max-events 0`, docs/benchmarks.md). The Rasa server runs that work on its event loop, so one very long conversation, or a client
-that keeps one going on purpose, slows every other customer down.
+Rasa replays the current session on every message, on the Rasa server's event loop: the bound keeps a turn's cost
+from growing with the conversation (docs/architecture.md#long-conversations).
 
 Rasa ends a session only after `session_expiration_time` minutes of silence. Here a message that arrives when the
 current session (the events since the last `session_started`) holds more than `SHOPCARE_SESSION_MAX_EVENTS` events
-(default 1,000, about 60 turns of this bot; 0 switches the bound off; read once, when the Rasa server installs
-the patches) also starts a new session, through Rasa's own
-`action_session_start`. The domain carries the slots over (`carry_over_slots_to_new_session: true`), so the customer
-stays identified and the orders in question stay known; the customer sees nothing. Older events stay in the tracker
-store and in the CRM's copy of the conversation. Never while a form is active (it would lose its place) and never
-while the bot is paused for an agent (a new session would lift the pause).
+(default 1,000, about 60 turns of this bot; 0 switches the bound off; read once, when the Rasa server installs the
+patches) also starts a new session, through Rasa's own `action_session_start`. The domain carries the slots over
+(`carry_over_slots_to_new_session: true`), so the customer stays identified and the orders in question stay known;
+the customer sees nothing. Older events stay in the tracker store and in the CRM's copy of the conversation. Never
+while a form is active (it would lose its place) and never while the bot is paused for an agent (a new session would
+lift the pause).
 
 A new session starts the escalation signals afresh (shopcare_core/escalation/signals.py): the decision only sees the
 current session's messages. So the bound waits for a calm moment. None of the last `trend_window` customer messages
@@ -22,11 +19,10 @@ at once. It waits at most until the session holds twice the bound, so a conversa
 unbounded by staying negative. One turn's delay remains possible: two negative messages right after the boundary
 could have made a trend with the calm message before it, and now need a third.
 
-Carrying the slots over: Rasa's `action_session_start` copies every `SlotSet` event of the ending session, the copies it
-began with included, so each session starts with all slot changes of every session before it (a conversation that
-went through a few sessions started each new one with hundreds of events, and with the bound above restarted on every
-message). Here it carries one `SlotSet` per slot, the latest, with its metadata: applied in order, both give the same
-slot values.
+Carrying the slots over: where Rasa's `action_session_start` copies every `SlotSet` event of the ending session, the
+copies it began with included, this one carries one `SlotSet` per slot, the latest, with its metadata: applied in
+order, both give the same slot values, and a new session does not start with the slot history of every session before
+it (docs/architecture.md#long-conversations).
 
 Installed with the project's other changes to Rasa by components/rasa_patches.py; tests/test_session_bound.py.
 """

@@ -1,18 +1,14 @@
 """Rasa's SQL tracker store and SQL event broker, tuned: one pass to save a turn (both profiles), SQLite in WAL mode
 and a batching SQL event broker (the single-machine profile).
 
-Rasa's `SQLTrackerStore.save` with an event broker first re-reads the whole conversation from the database and
-rebuilds a tracker from it only to find which events are new (`stream_events`), then counts the stored events to find
-them again. `SaveOnceSQLTrackerStore` counts once, stores the new events and hands the same events to the broker:
-one query instead of a read of the whole conversation per turn, which grew with the conversation (docs/benchmarks.md).
+`SaveOnceSQLTrackerStore` stores what Rasa's `SQLTrackerStore` stores: it counts the stored events once, stores the
+new events and hands the same events to the broker, without re-reading the conversation.
 
-Rasa opens SQLite in its default rollback-journal mode with a full fsync per commit, and its SQL event broker commits
-every event on its own, synchronously, on the server's event loop: one customer turn (10-20 events) paid for that
-many commits before the reply went out. Here SQLite runs with write-ahead logging and `synchronous=NORMAL` (durable at
-checkpoints, safe against corruption), and the broker hands events to a writer thread that commits them in batches
-(every 50 ms, in order). The cost: events of the last 50 ms before a hard crash of the Rasa process can be lost from
-the broker's table (never from the tracker store, which stays the record of the conversation). Measured in
-docs/benchmarks.md. Named by class path in endpoints.yml.
+SQLite runs with write-ahead logging and `synchronous=NORMAL` (durable at checkpoints, safe against corruption), and
+the broker hands events to a writer thread that commits them in batches (every 50 ms, in order): events of the last
+50 ms before a hard crash of the Rasa process can be lost from the broker's table (never from the tracker store,
+which stays the record of the conversation). Why, and the measurements:
+docs/architecture.md#sql-tracker-store-and-event-broker. Named by class path in endpoints.yml.
 """
 
 from __future__ import annotations
@@ -49,9 +45,8 @@ T = TypeVar("T")
 def tune_sqlite(store: Any) -> None:
     """SQLite in WAL mode, behind a connection pool, for a Rasa SQL store (`store.engine`, `store.sessionmaker`).
 
-    SQLAlchemy 1.4 gives a SQLite file no pool: every session of Rasa's stores opened a connection, and closing the
-    last one checkpointed the write-ahead log, several times per turn (a third of the Rasa server's CPU at 64
-    conversations in a py-spy profile, docs/benchmarks.md). Pooled connections keep the log open between sessions.
+    Pooled connections keep the write-ahead log open between sessions (SQLAlchemy 1.4 gives a SQLite file no pool):
+    docs/architecture.md#sql-tracker-store-and-event-broker.
     """
     url = store.engine.url
     if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
@@ -110,11 +105,7 @@ class SaveOnceSQLTrackerStore(SQLTrackerStore):
         return tracker
 
     async def _retrieve(self, sender_id: str, fetch_events_from_all_sessions: bool) -> DialogueStateTracker | None:
-        """Rasa's query (the latest session, or all), reading only the ``data`` column with a statement built once.
-
-        Rasa's own builds the ORM query on every call and an ORM object per event row: about a third of the cost of
-        loading a conversation in a py-spy profile of the scaled profile (docs/benchmarks.md).
-        """
+        """Rasa's query (the latest session, or all), reading only the ``data`` column with a statement built once."""
         with self.session_scope() as session:
             rows = session.execute(self._events_statement(fetch_events_from_all_sessions), {"sender": sender_id})
             events = [json.loads(data) for (data,) in rows]
@@ -234,7 +225,7 @@ class BatchingSQLEventBroker(SQLEventBroker):
         try:
             rows = [{"sender_id": event.get("sender_id"), "data": json.dumps(event)} for event in batch]
             with self.session_scope() as session:
-                # one executemany (Core), not the ORM's INSERT per row to learn each id: half of this thread's CPU
+                # one executemany (Core), not the ORM's INSERT per row to learn each id
                 session.execute(insert(self.SQLBrokerEvent.__table__), rows)
                 session.commit()
         except Exception:  # a broker must not take the server down; the tracker store keeps the conversation

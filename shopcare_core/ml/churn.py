@@ -293,7 +293,10 @@ class ChurnModel:
 
 
 def single_threaded(estimator: Any) -> None:
-    """Scoring one customer at a time: a thread pool per call costs more than the trees (n_jobs=-1 is for training)."""
+    """One thread for every step, to score one customer at a time (n_jobs=-1 is for training).
+
+    Why: docs/architecture.md#churn-model-in-the-action-server.
+    """
     for calibrated in getattr(estimator, "calibrated_classifiers_", []):
         inner = getattr(calibrated, "estimator", None) or getattr(calibrated, "base_estimator", None)
         for step in getattr(inner, "steps", [(None, inner)]):
@@ -304,12 +307,11 @@ def single_threaded(estimator: Any) -> None:
 class ForestProbability:
     """P(churn) of the shipped calibrated random forest, each tree walked by its own Cython ``apply``.
 
-    scikit-learn dispatches every tree through joblib with input checks: for one customer and the 28 rows of their
-    drivers that was most of the action server's CPU at verification (bench/hot_paths.py). Here each tree's leaf
-    shares of the positive class are precomputed as scikit-learn normalises them, added in tree order into zeros and
-    divided by the number of trees as the forest does, then passed through the same calibrator: the same additions in
-    the same order, so the same numbers. ``checked`` compares it with scikit-learn on perturbed rows and returns
-    None (scikit-learn's path stays) unless every probability is identical.
+    Each tree's leaf shares of the positive class are precomputed as scikit-learn normalises them, added in tree order
+    into zeros and divided by the number of trees as the forest does, then passed through the same calibrator: the same
+    additions in the same order, so the same numbers. ``checked`` compares it with scikit-learn on perturbed rows and
+    returns None (scikit-learn's path stays) unless every probability is identical. Why:
+    docs/architecture.md#churn-model-in-the-action-server.
     """
 
     def __init__(self, estimator: Any) -> None:

@@ -1,15 +1,12 @@
 """A fitted `TfidfVectorizer`'s transform without scikit-learn's per-call overhead, with identical results.
 
-Both NLU models that read every customer message (the intent classifier and the sentiment model) transform one
-message at a time. For one short text, scikit-learn 1.1's `TfidfVectorizer.transform` spends most of its time around
-the counting: `check_is_fitted` (which scans the estimator's attributes) twice, `idf_` rebuilt from the sparse
-diagonal matrix on every call, input validation, a sparse matrix product with that diagonal, and `normalize`'s
-checks. In a py-spy profile of the Rasa server that overhead was about 6 % of its CPU per turn.
+For the NLU models that transform one customer message at a time (the intent classifier and the sentiment model).
+Why: docs/architecture.md#rasa-server-hot-path.
 
 `FastTfidf.transform` does the same arithmetic: the vectoriser's own counting (`_count_vocab`, so the same analyzer,
-vocabulary and ``binary`` flag), ``1 + log(tf)`` when ``sublinear_tf``, each value times its term's idf (what the
-product with the diagonal computes: one product per value, rows in the product's column order), and scikit-learn's
-own in-place row normalisation: the same matrix to the last bit.
+vocabulary and ``binary`` flag), ``1 + log(tf)`` when ``sublinear_tf``, each value times its term's idf (what
+scikit-learn's product with the idf diagonal computes: one product per value, rows in the product's column order),
+and scikit-learn's own in-place row normalisation: the same matrix to the last bit.
 `FastTfidf.checked` compares it with scikit-learn on sample texts and returns None (use scikit-learn) if anything
 differs, so a scikit-learn upgrade that changes the arithmetic cannot change a model's answers.
 """
