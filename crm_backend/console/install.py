@@ -35,8 +35,8 @@ PAGE_HEADERS = [
 class ConsoleHeaders:
     """Security headers on every console response (and no caching of its pages).
 
-    A plain ASGI middleware: Starlette's ``@app.middleware("http")`` wraps every request of the whole app, the API's
-    too, in an extra task and body stream, which cost more than an order look-up (bench/crm_lookup.py).
+    A plain ASGI middleware, not Starlette's ``@app.middleware("http")`` (which wraps every request of the whole app,
+    the API's too): docs/architecture.md#crm-request-path.
     """
 
     def __init__(self, app: ASGIApp) -> None:

@@ -81,8 +81,8 @@ _CUSTOMER_COLUMN = {
 
 @lru_cache(maxsize=2)
 def _statements(narrowed: bool) -> dict[str, Select]:
-    """The queries, built once per process (building them cost more than running them for one customer); narrowed
-    ones take the customer ids as an expanding ``:ids`` parameter."""
+    """The queries, built once per process (docs/architecture.md#churn-model-in-the-action-server); narrowed ones take
+    the customer ids as an expanding ``:ids`` parameter."""
     queries = _queries()
     if not narrowed:
         return queries

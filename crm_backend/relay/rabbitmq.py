@@ -30,9 +30,9 @@ from crm_backend.services.grants import GrantPolicy
 logger = logging.getLogger(__name__)
 
 AMQP_SCHEMES = ("amqp://", "amqps://")
-# Only user messages and the escalation and CSAT outboxes matter to the CRM; most of a turn's 15-20 events are none of
-# them. A body that contains none of these strings cannot be one of them (Rasa writes events with json.dumps: ASCII names, never escaped),
-# so it is acknowledged without being decoded (bench/latency.py: CRM CPU per message, scaled profile).
+# Only user messages and the escalation and CSAT outboxes matter to the CRM. A body that contains none of these strings
+# cannot be one of them (Rasa writes events with json.dumps: ASCII names, never escaped), so it is acknowledged without
+# being decoded (docs/architecture.md#event-stream).
 RELEVANT = (b'"user"', REQUEST_SLOT.encode(), CSAT_SLOT.encode())
 
 
