@@ -45,7 +45,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
             notifier = SlackNotifier.from_settings(settings, engine)
             notifier.start(settings.notify_interval_seconds)
+        retention = None
+        if settings.retention_interval_hours > 0:  # the retention job (services/retention.py); 0: `crm retention` only
+            from crm_backend.services.retention import RetentionSchedule
+
+            retention = RetentionSchedule(settings, engine)
+            retention.start()
+        _app.state.retention = retention
         yield
+        if retention is not None:
+            retention.stop()
         if notifier is not None:
             notifier.stop()
         if relay is not None:
@@ -67,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.rasa_client = RasaClient.from_settings(settings)  # tests may replace it with a fake
     app.state.mailer = Mailer.from_settings(settings)  # tests may replace it
     app.state.relay = None
+    app.state.retention = None
     app.state.grants = GrantPolicy.from_settings(settings)
     app.add_middleware(GrantRefresh)
     handlers.install(app)

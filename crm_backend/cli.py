@@ -1,4 +1,5 @@
-"""Command line: ``crm init | seed | seed-if-empty | demo-customers | demo-agents | serve | create-agent | stats | relay``."""
+"""Command line: ``crm init | seed | seed-if-empty | demo-customers | demo-agents | serve | create-agent | stats | relay |
+retention``."""
 
 from __future__ import annotations
 
@@ -199,6 +200,17 @@ def cmd_relay(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_retention(settings: Settings, args: argparse.Namespace) -> int:
+    """Remove or anonymise conversation data past its retention period in every store (once, now)."""
+    from crm_backend.services.retention import run_retention
+
+    with new_session(_engine(settings)) as session:
+        counts = run_retention(session=session, settings=settings, dry_run=args.dry_run)
+    verb = "would change" if args.dry_run else "changed"
+    print(f"retention {verb}: " + ", ".join(f"{store}={n}" for store, n in counts.items()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crm", description="CRM service of the customer-service assistant")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -236,6 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("relay", help="relay the Rasa event-broker table (escalations, customer messages)")
     p.add_argument("--once", action="store_true", help="process what is there and exit")
     p.set_defaults(func=cmd_relay)
+    p = sub.add_parser("retention", help="remove or anonymise conversation data past its retention period")
+    p.add_argument("--dry-run", action="store_true", help="count what would change; change nothing")
+    p.set_defaults(func=cmd_retention)
     return parser
 
 

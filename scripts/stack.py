@@ -204,6 +204,7 @@ class Stack:
             CRM_RASA_URL=self.rasa_url,
             CRM_RASA_TOKEN=self.rasa_token,
             CRM_RASA_EVENTS_URL=f"sqlite:///{self.events_db}",
+            CRM_RASA_TRACKER_URL=f"sqlite:///{self.tracker_db}",
             CRM_SMTP_HOST="127.0.0.1",
             CRM_SMTP_PORT=str(self.smtp_port),
             CRM_DEV_MAIL_STORE=str(self.mail_store),

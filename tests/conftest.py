@@ -3,6 +3,7 @@ actions reach through their one client (`actions.crm_client`), over an in-proces
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +26,9 @@ from tests.live_stack import chat, crm_api, stack  # noqa: F401 - one live stack
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_API_KEY = "actions-test-key"
+# No CRM a test creates, in process or as a child process, runs the retention job unless the test asks for it
+# (crm_backend/services/retention.py, tests/crm/test_retention.py).
+os.environ["CRM_RETENTION_INTERVAL_HOURS"] = "0"
 
 
 @pytest.fixture(scope="session")

@@ -53,6 +53,11 @@ def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
+def cursor_source(events_url: str) -> str:
+    """The key of an event source's row in ``relay_cursor``: its URL with the password masked."""
+    return _short(make_url(events_url).render_as_string(hide_password=True), 200)
+
+
 class EventRelay(PeriodicWorker):
     thread_name = "crm-event-relay"
 
@@ -61,7 +66,7 @@ class EventRelay(PeriodicWorker):
         self.events_url = events_url
         self.grants = grants  # checks the identity grant an escalation request carries
         self.batch_size = batch_size
-        self.source = _short(make_url(events_url).render_as_string(hide_password=True), 200)
+        self.source = cursor_source(events_url)
         self._events_engine: Engine | None = None
         super().__init__()
 
