@@ -12,6 +12,7 @@ def alembic_config(settings: Settings) -> Config:
     config = Config(str(REPO_ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(REPO_ROOT / "crm_backend" / "migrations"))
     config.set_main_option("sqlalchemy.url", settings.database_url.replace("%", "%%"))
+    config.attributes["settings"] = settings  # the migrations encrypt with these settings' keys
     return config
 
 

@@ -12,6 +12,8 @@ DEFAULT_API_KEY = "dev-api-key"
 DEFAULT_RASA_TOKEN = "dev-rasa-token"
 DEFAULT_GRANT_SECRET = "dev-grant-secret-not-for-production"
 DEFAULT_SHOP_LOGIN_SECRET = "dev-shop-login-secret-not-for-production"
+DEFAULT_DATA_KEY = "ZGV2LWRhdGEta2V5LW5vdC1mb3ItcHJvZHVjdGlvbiE="  # base64 of "dev-data-key-not-for-production!"
+DEFAULT_LOOKUP_KEY = "dev-lookup-key-not-for-production"
 DEVELOPMENT = "development"
 
 
@@ -87,6 +89,11 @@ class Settings(BaseSettings):
     retention_tracker_days: int = 730  # conversation events in the assistant's tracker store
     retention_events_days: int = 30  # the event-broker table (read by the relay within seconds)
     retention_interval_hours: float = 24.0  # how often the CRM runs the retention job; 0 disables the schedule
+    # Encryption at rest (crm_backend/db/crypto.py): AES-256-GCM data keys, URL-safe base64 of 32 bytes, comma-separated;
+    # the first encrypts, every one decrypts (rotation: `crm rotate-keys`). The look-up key (32+ characters) keys the
+    # HMAC-SHA256 hashes that e-mail and postcode look-ups compare.
+    data_keys: str = DEFAULT_DATA_KEY
+    lookup_key: str = DEFAULT_LOOKUP_KEY
 
     class Config:
         env_prefix = "CRM_"
@@ -132,16 +139,32 @@ class Settings(BaseSettings):
             "CRM_RASA_TOKEN": (self.rasa_token, DEFAULT_RASA_TOKEN),
             "CRM_GRANT_SECRET": (self.grant_secret, DEFAULT_GRANT_SECRET),
             "CRM_SHOP_LOGIN_SECRET": (self.shop_login_secret, DEFAULT_SHOP_LOGIN_SECRET),
+            "CRM_LOOKUP_KEY": (self.lookup_key, DEFAULT_LOOKUP_KEY),
         }
         weak = [name for name, (value, default) in defaults.items() if value in ("", default)]
-        short = [n for n in ("CRM_GRANT_SECRET", "CRM_SHOP_LOGIN_SECRET") if n not in weak and len(defaults[n][0]) < 32]
+        if DEFAULT_DATA_KEY in [key.strip() for key in self.data_keys.split(",")]:
+            weak.append("CRM_DATA_KEYS")
+        long_ones = ("CRM_GRANT_SECRET", "CRM_SHOP_LOGIN_SECRET", "CRM_LOOKUP_KEY")
+        short = [n for n in long_ones if n not in weak and len(defaults[n][0]) < 32]
+        if "CRM_DATA_KEYS" not in weak and not self._data_keys_valid():
+            short.append("CRM_DATA_KEYS")
         if weak or short:
             raise RuntimeError(
                 f"CRM_ENV={self.env!r} is not 'development': set "
                 + ", ".join(weak + short)
-                + " to non-default secrets (grant and shop-login secrets: at least 32 characters)"
+                + " to non-default secrets (grant, shop-login and look-up secrets: at least 32 characters; data keys:"
+                " comma-separated URL-safe base64 of 32 bytes each, `crm generate-key`)"
             )
         return self
+
+    def _data_keys_valid(self) -> bool:
+        from crm_backend.db.crypto import KeyringError, parse_data_keys
+
+        try:
+            parse_data_keys(self.data_keys)
+        except KeyringError:
+            return False
+        return True
 
 
 @lru_cache(maxsize=1)

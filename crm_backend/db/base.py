@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, declarative_base
 from sqlalchemy.pool import QueuePool
 
+from crm_backend.db.crypto import Keyring, attach_keyring
 from crm_backend.settings import Settings
 
 NAMING = {
@@ -32,7 +33,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def make_engine(settings: Settings) -> Engine:
-    """One engine per process. Creates the SQLite file's folder on demand."""
+    """One engine per process, carrying the keyring of the encrypted columns (settings' data and look-up keys).
+    Creates the SQLite file's folder on demand."""
     url = settings.database_url
     kwargs: dict = {"future": True, "echo": settings.echo_sql}
     if url.startswith("sqlite"):
@@ -49,7 +51,7 @@ def make_engine(settings: Settings) -> Engine:
     engine = create_engine(url, **kwargs)
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
-    return engine
+    return attach_keyring(engine, Keyring.from_settings(settings))  # the encrypted columns' keys
 
 
 def new_session(engine: Engine) -> Session:

@@ -10,21 +10,28 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    event,
+    inspect,
 )
-from sqlalchemy.orm import relationship
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Mapper, relationship
 
 from crm_backend.db.base import Base
+from crm_backend.db.crypto import EncryptedText, hash_default, keyring_of
 from crm_backend.util import utcnow
 
 
 class Customer(Base):
     __tablename__ = "customers"
     id = Column(Integer, primary_key=True)
-    first_name = Column(String(80), nullable=False)
-    last_name = Column(String(80), nullable=False)
-    email = Column(String(254), nullable=False, unique=True, index=True)  # stored lower case
-    phone = Column(String(32))
-    postcode = Column(String(10), nullable=False, index=True)  # normalised "SW1A 1AA"
+    first_name = Column(EncryptedText, nullable=False)
+    last_name = Column(EncryptedText, nullable=False)
+    email = Column(EncryptedText, nullable=False)  # stored lower case
+    phone = Column(EncryptedText)
+    postcode = Column(EncryptedText, nullable=False)  # normalised "SW1A 1AA"
+    # keyed hashes of the normalised e-mail and postcode: look-ups compare these (crm_backend/db/crypto.py)
+    email_hash = Column(String(64), nullable=False, unique=True, index=True, default=hash_default("email", "email"))
+    postcode_hash = Column(String(64), nullable=False, index=True, default=hash_default("postcode", "postcode"))
     segment = Column(String(20), nullable=False, default="standard")
     created_at = Column(DateTime, nullable=False, default=utcnow)
     churned_at = Column(DateTime, nullable=True)
@@ -37,10 +44,10 @@ class Address(Base):
     __tablename__ = "addresses"
     id = Column(Integer, primary_key=True)
     customer_id = Column(Integer, ForeignKey("customers.id"), nullable=False, index=True)
-    line1 = Column(String(120), nullable=False)
-    line2 = Column(String(120))
-    city = Column(String(80), nullable=False)
-    postcode = Column(String(10), nullable=False)
+    line1 = Column(EncryptedText, nullable=False)
+    line2 = Column(EncryptedText)
+    city = Column(EncryptedText, nullable=False)
+    postcode = Column(EncryptedText, nullable=False)
     country = Column(String(2), nullable=False, default="GB")
     is_default = Column(Integer, nullable=False, default=1)
 
@@ -66,10 +73,11 @@ class Order(Base):
     total_pence = Column(Integer, nullable=False)
     shipping_pence = Column(Integer, nullable=False, default=0)
     delivery_option = Column(String(20), nullable=False, default="standard")
-    ship_line1 = Column(String(120), nullable=False)
-    ship_line2 = Column(String(120))
-    ship_city = Column(String(80), nullable=False)
-    ship_postcode = Column(String(10), nullable=False)
+    ship_line1 = Column(EncryptedText, nullable=False)
+    ship_line2 = Column(EncryptedText)
+    ship_city = Column(EncryptedText, nullable=False)
+    ship_postcode = Column(EncryptedText, nullable=False)
+    ship_postcode_hash = Column(String(64), nullable=False, default=hash_default("ship_postcode", "postcode"))
     ship_country = Column(String(2), nullable=False, default="GB")
     cancelled_at = Column(DateTime)
     cancel_reason = Column(String(200))
@@ -130,7 +138,7 @@ class Refund(Base):
     reference = Column(String(9), nullable=False, unique=True, index=True)  # RF-123456
     order_id = Column(Integer, ForeignKey("orders.id"), nullable=False, index=True)
     amount_pence = Column(Integer, nullable=False)
-    reason = Column(String(500), nullable=False)
+    reason = Column(EncryptedText, nullable=False)
     status = Column(String(20), nullable=False)  # approved / pending_review / paid / rejected
     created_at = Column(DateTime, nullable=False, default=utcnow, index=True)
     expected_by = Column(Date)
@@ -150,7 +158,42 @@ class Invoice(Base):
     order = relationship("Order", back_populates="invoice")
 
 
+# (model, encrypted attribute, its hash attribute, kind of value): the hash follows every ORM write of the attribute
+HASHED: tuple[tuple[type, str, str, str], ...] = (
+    (Customer, "email", "email_hash", "email"),
+    (Customer, "postcode", "postcode_hash", "postcode"),
+    (Order, "ship_postcode", "ship_postcode_hash", "postcode"),
+)
+
+
+def _fill_hashes(target: object, connection: Connection, *, changed_only: bool) -> None:
+    keyring = keyring_of(connection.dialect)
+    state = inspect(target)
+    for model, source, column, kind in HASHED:
+        if not isinstance(target, model) or (changed_only and not state.attrs[source].history.has_changes()):
+            continue
+        value = getattr(target, source)
+        hashed = (
+            None if value is None else keyring.email_hash(value) if kind == "email" else keyring.postcode_hash(value)
+        )
+        setattr(target, column, hashed)
+
+
+def _before_insert(_mapper: Mapper, connection: Connection, target: object) -> None:
+    _fill_hashes(target, connection, changed_only=False)
+
+
+def _before_update(_mapper: Mapper, connection: Connection, target: object) -> None:
+    _fill_hashes(target, connection, changed_only=True)
+
+
+for _model in (Customer, Order):
+    event.listen(_model, "before_insert", _before_insert)
+    event.listen(_model, "before_update", _before_update)
+
+
 __all__ = [
+    "HASHED",
     "Address",
     "Customer",
     "Invoice",

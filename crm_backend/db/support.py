@@ -18,6 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import relationship
 
 from crm_backend.db.base import Base
+from crm_backend.db.crypto import EncryptedJSON, EncryptedText
 from crm_backend.util import utcnow
 
 
@@ -30,7 +31,7 @@ class Ticket(Base):
     conversation_id = Column(String(100), index=True)
     channel = Column(String(20), nullable=False)
     topic = Column(String(40), nullable=False)  # complaint / inquiry / account / ...
-    summary = Column(Text, nullable=False)
+    summary = Column(EncryptedText, nullable=False)
     status = Column(String(20), nullable=False, default="open")
     created_at = Column(DateTime, nullable=False, default=utcnow, index=True)
 
@@ -47,8 +48,8 @@ class Escalation(Base):
     priority = Column(Integer, nullable=False, default=0)
     reason_codes = Column(JSON, nullable=False, default=list)
     scores = Column(JSON, nullable=False, default=dict)
-    packet = Column(JSON, nullable=False, default=dict)
-    summary = Column(Text)
+    packet = Column(EncryptedJSON, nullable=False, default=dict)
+    summary = Column(EncryptedText)
     suggested_action = Column(Text)
     agent_id = Column(Integer, ForeignKey("agents.id"), nullable=True, index=True)
     verdict = Column(String(40))
@@ -69,7 +70,7 @@ class EscalationMessage(Base):
     id = Column(Integer, primary_key=True)
     escalation_id = Column(Integer, ForeignKey("escalations.id"), nullable=False, index=True)
     sender = Column(String(10), nullable=False)  # customer / agent / bot / note
-    text = Column(Text, nullable=False)
+    text = Column(EncryptedText, nullable=False)
     sentiment = Column(Float)
     agent_id = Column(Integer, ForeignKey("agents.id"), nullable=True, index=True)
     # "<event source>:<event id>" of a relayed Rasa event: re-processing the event never adds the message twice.
@@ -126,8 +127,8 @@ class AuditLog(Base):
     action = Column(String(60), nullable=False)
     entity = Column(String(40), nullable=False)
     entity_id = Column(String(40), nullable=False)
-    before = Column(JSON)
-    after = Column(JSON)
+    before = Column(EncryptedJSON)  # may hold personal data (a shipping address)
+    after = Column(EncryptedJSON)
     idempotency_key = Column(String(200))
 
 

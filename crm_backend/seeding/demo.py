@@ -10,12 +10,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm_backend.db import Customer, Escalation
 from crm_backend.services import escalations
 from crm_backend.services.agents import create_agent, find_agent
+from crm_backend.services.customers import find_by_email
 
 Lines = list[tuple[str, str, float | None]]
 ANGRY: Lines = [
@@ -126,7 +126,7 @@ def escalation_request(
 
 
 def customer_by_email(email: str, *, session: Session) -> Customer | None:
-    return session.execute(select(Customer).where(Customer.email == email)).scalar_one_or_none()
+    return find_by_email(email, session=session)
 
 
 def create(session: Session, body: dict[str, Any], *, created_at: datetime | None = None) -> Escalation:

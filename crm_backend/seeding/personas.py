@@ -47,6 +47,7 @@ from crm_backend.db import (
 )
 from crm_backend.seeding.catalogue import ensure_catalogue
 from crm_backend.seeding.shipping import shipping_fee
+from crm_backend.services.customers import find_by_email
 from crm_backend.util import scrambled_number
 
 # (number, status, placed_days_ago, [(sku, qty)], method, shipment, refund)
@@ -312,8 +313,7 @@ def ensure_personas(*, session: Session, today: datetime) -> int:
     ref = datetime(today.year, today.month, today.day)
     created = 0
     for persona in PERSONAS:
-        exists = session.execute(select(Customer.id).where(Customer.email == persona["email"])).first()
-        if exists is not None:
+        if find_by_email(persona["email"], session=session) is not None:
             continue
         customer = Customer(
             first_name=persona["first_name"],

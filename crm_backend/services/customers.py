@@ -1,13 +1,16 @@
-"""Customer look-ups and identity verification."""
+"""Customer look-ups and identity verification: e-mails and postcodes are compared by their keyed hashes."""
 
 from __future__ import annotations
+
+import hmac
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm_backend.db import Customer, Order
+from crm_backend.db.crypto import session_keyring
 from crm_backend.errors import DomainError, not_found
-from crm_backend.util import normalise_email, normalise_order_number, postcode_key
+from crm_backend.util import normalise_order_number
 
 
 def _verification_failed() -> DomainError:
@@ -26,7 +29,9 @@ def get_customer(customer_id: int, *, session: Session) -> Customer:
 
 
 def find_by_email(email: str, *, session: Session) -> Customer | None:
-    return session.execute(select(Customer).where(Customer.email == normalise_email(email))).scalar_one_or_none()
+    """The customer whose e-mail is ``email`` (any case, surrounding spaces ignored): one probe of the hash index."""
+    digest = session_keyring(session).email_hash(email)
+    return session.execute(select(Customer).where(Customer.email_hash == digest)).scalar_one_or_none()
 
 
 def verify_identity(
@@ -40,17 +45,20 @@ def verify_identity(
             "Please give the e-mail address or the postcode on the order.",
             {"fields": ["email", "postcode"]},
         )
-    order = session.execute(
-        select(Order).where(Order.order_number == normalise_order_number(order_number))
-    ).scalar_one_or_none()
-    if order is None:
+    row = session.execute(
+        select(Order.customer_id, Order.ship_postcode_hash, Customer.email_hash, Customer.postcode_hash)
+        .join(Customer, Customer.id == Order.customer_id)
+        .where(Order.order_number == normalise_order_number(order_number))
+    ).one_or_none()
+    if row is None:
         raise _verification_failed()
-    customer = order.customer
+    customer_id, ship_postcode_hash, email_hash, postcode_hash = row
+    keyring = session_keyring(session)
     if email and email.strip():
-        if normalise_email(email) == customer.email:
-            return customer, "email"
+        if hmac.compare_digest(keyring.email_hash(email), email_hash):
+            return get_customer(customer_id, session=session), "email"
         raise _verification_failed()
-    key = postcode_key(postcode or "")
-    if key in (postcode_key(customer.postcode), postcode_key(order.ship_postcode)):
-        return customer, "postcode"
+    given = keyring.postcode_hash(postcode or "")
+    if hmac.compare_digest(given, postcode_hash) or hmac.compare_digest(given, ship_postcode_hash):
+        return get_customer(customer_id, session=session), "postcode"
     raise _verification_failed()

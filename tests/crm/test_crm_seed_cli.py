@@ -14,20 +14,23 @@ from sqlalchemy.engine import Engine
 
 from crm_backend.cli import main
 from crm_backend.db import Base, Customer, Order, make_engine, new_session
+from crm_backend.db.crypto import generate_key
 from crm_backend.migrate import alembic_config
 from crm_backend.seeding.personas import persona_emails
 from crm_backend.seeding.seed import seed
-from crm_backend.settings import Settings
+from crm_backend.settings import DEFAULT_DATA_KEY, DEFAULT_LOOKUP_KEY, Settings
 
 TODAY = date(2024, 6, 3)
 ALL_STATUSES = {"pending", "paid", "packed", "shipped", "delivered", "cancelled", "returned"}
 
 
 def dump(engine: Engine) -> dict:
+    """Every row as the application reads it (encrypted columns decrypted: their ciphertext differs on each write)."""
+    tables = Base.metadata.tables
     with engine.connect() as conn:
         return {
-            table: conn.execute(text(f"SELECT * FROM {table} ORDER BY id")).all()
-            for table in ("customers", "orders", "order_items", "shipments", "payments", "refunds", "tickets")
+            name: conn.execute(select(tables[name]).order_by(tables[name].c.id)).all()
+            for name in ("customers", "orders", "order_items", "shipments", "payments", "refunds", "tickets")
         }
 
 
@@ -153,9 +156,24 @@ def test_settings(monkeypatch: pytest.MonkeyPatch) -> None:
         "rasa_token": "t0ken",
         "grant_secret": "g" * 32,
         "shop_login_secret": "s" * 32,
+        "data_keys": f"{generate_key()}, {generate_key()}",
+        "lookup_key": "l" * 32,
     }
     with pytest.raises(RuntimeError):
         Settings(env="production").check()
     with pytest.raises(RuntimeError):
         Settings(env="production", **{**secrets, "api_key": ""}).check()
     assert Settings(env="production", **secrets).check().api_key == "s3cret"
+    # the development data key anywhere in the ring, a malformed key, a short look-up key: refused, each by name
+    for name, weak in (
+        ("CRM_DATA_KEYS", f"{generate_key()},{DEFAULT_DATA_KEY}"),
+        ("CRM_DATA_KEYS", "not-base64!"),
+        ("CRM_DATA_KEYS", generate_key()[:40]),
+        ("CRM_DATA_KEYS", ""),
+        ("CRM_LOOKUP_KEY", DEFAULT_LOOKUP_KEY),
+        ("CRM_LOOKUP_KEY", "l" * 31),
+    ):
+        field = "data_keys" if name == "CRM_DATA_KEYS" else "lookup_key"
+        with pytest.raises(RuntimeError, match=name):
+            Settings(env="production", **{**secrets, field: weak}).check()
+    assert Settings(env="development", data_keys=DEFAULT_DATA_KEY).check().data_keys == DEFAULT_DATA_KEY

@@ -36,7 +36,9 @@ from crm_backend.migrate import alembic_config
 from crm_backend.services.grants import GrantPolicy
 from crm_backend.settings import (
     DEFAULT_API_KEY,
+    DEFAULT_DATA_KEY,
     DEFAULT_GRANT_SECRET,
+    DEFAULT_LOOKUP_KEY,
     DEFAULT_RASA_TOKEN,
     DEFAULT_SHOP_LOGIN_SECRET,
     Settings,
@@ -606,12 +608,16 @@ GOOD_SECRETS: dict[str, Any] = {
     "rasa_token": "r" * 24,
     "grant_secret": "g" * 32,
     "shop_login_secret": "s" * 32,
+    "data_keys": "a2V5LWZvci10aGUtc2V0dGluZ3MtdGVzdC0wMDAwMDA=",  # 32 bytes, URL-safe base64
+    "lookup_key": "l" * 32,
 }
 DEFAULTS = {
     "api_key": DEFAULT_API_KEY,
     "rasa_token": DEFAULT_RASA_TOKEN,
     "grant_secret": DEFAULT_GRANT_SECRET,
     "shop_login_secret": DEFAULT_SHOP_LOGIN_SECRET,
+    "data_keys": DEFAULT_DATA_KEY,
+    "lookup_key": DEFAULT_LOOKUP_KEY,
 }
 
 

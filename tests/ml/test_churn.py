@@ -11,14 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from crm_backend.app import create_app
-from crm_backend.db import Base, Customer, make_engine, new_session
+from crm_backend.db import Base, make_engine, new_session
 from crm_backend.ml.data import load_tables
 from crm_backend.seeding.personas import ensure_personas
 from crm_backend.seeding.seed import seed
+from crm_backend.services.customers import find_by_email
 from crm_backend.settings import Settings
 from shopcare_core.ml.churn import CALIBRATIONS, ChurnModel, CVResult, fit_calibrated
 from shopcare_core.ml.features import FEATURES, build_features, build_training_set, default_cutoffs
@@ -325,7 +325,9 @@ def client(tmp_path: Path) -> Iterator[tuple[TestClient, Engine]]:
 def test_features_endpoint(client: tuple[TestClient, Engine]) -> None:
     http, engine = client
     with new_session(engine) as session:
-        cid = session.execute(select(Customer.id).where(Customer.email == "ben.okafor@example.com")).scalar_one()
+        ben = find_by_email("ben.okafor@example.com", session=session)
+        assert ben is not None
+        cid = ben.id
     granted = {"X-API-Key": API_KEY, **grant_headers(cid)}  # a conversation verified as Ben
     response = http.get(f"/api/v1/customers/{cid}/features", headers=granted)
     assert response.status_code == 200

@@ -181,7 +181,14 @@ def test_the_crm_gets_every_secret_production_refuses_as_a_default() -> None:
     with pytest.raises(RuntimeError) as refused:
         Settings(env="production").check()
     named = set(re.findall(r"CRM_[A-Z_]+", str(refused.value))) - {"CRM_ENV"}
-    assert named == {"CRM_API_KEY", "CRM_RASA_TOKEN", "CRM_GRANT_SECRET", "CRM_SHOP_LOGIN_SECRET"}
+    assert named == {
+        "CRM_API_KEY",
+        "CRM_RASA_TOKEN",
+        "CRM_GRANT_SECRET",
+        "CRM_SHOP_LOGIN_SECRET",
+        "CRM_LOOKUP_KEY",
+        "CRM_DATA_KEYS",
+    }
     for name in named:
         assert re.fullmatch(r"\$\{[A-Z_]+:\?[^}]*\}", env[name]), name
     assert re.fullmatch(r"\$\{CRM_SMTP_HOST:\?[^}]*\}", env["CRM_SMTP_HOST"])  # one-time codes need a mail server
