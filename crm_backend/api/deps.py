@@ -40,6 +40,12 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
             session.close()
 
 
+def route_of(request: Request) -> str:
+    """The route that serves a request, without its path values: "GET /api/v1/customers/{customer_id}"."""
+    route = request.scope.get("route")
+    return f"{request.method} {getattr(route, 'path', request.url.path)}"
+
+
 def model_response(content: BaseModel | list[BaseModel], status_code: int = 200) -> Response:
     """A response model serialised once, by pydantic, in the endpoint's own thread.
 

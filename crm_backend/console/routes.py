@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import distinct, select
 from sqlalchemy.orm import Session
 
-from crm_backend.api.deps import get_session
+from crm_backend.api.deps import ID_MAX, get_session, route_of
 from crm_backend.console import charts, dashboard, present, submissions
 from crm_backend.console.auth import (
     LOGIN_CSRF_COOKIE,
@@ -35,7 +35,7 @@ from crm_backend.console.metrics import days
 from crm_backend.db import Escalation
 from crm_backend.errors import DomainError
 from crm_backend.rasa_client import RasaError
-from crm_backend.services import escalations, verification
+from crm_backend.services import access, escalations, verification
 from crm_backend.services.agents import find_agent, list_agents
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -166,7 +166,9 @@ def _queue_rows(request: Request, auth: Auth, session: Session) -> tuple[dict[st
     given, kwargs = _filters(request, auth, session)
     now = datetime.utcnow()
     rows = escalations.list_escalations(session=session, **kwargs)
-    return given, [present.queue_row(e, last, now, _late_after(request)) for e, last in rows]
+    customers = present.customers_of([e for e, _last in rows], session=session)
+    late = _late_after(request)
+    return given, [present.queue_row(e, last, now, late, customers.get(e.customer_id or 0)) for e, last in rows]
 
 
 def _urgent(request: Request, session: Session) -> list[dict[str, Any]]:
@@ -227,13 +229,29 @@ def escalation_page(
         return _render(
             request, "error.html", {"auth": auth, "title": "Not found", "text": "There is no such escalation."}, 404
         )
-    lines = present.transcript(escalation)
+    hidden = not access.may_see_personal_data(auth.agent, escalation)
+    customer = present.customer_of(escalation, session=session)
+    redactor = present.redactor_for(escalation, customer) if hidden else None
+    lines = present.transcript(escalation, redactor)
     last = escalations.last_customer_message_at(escalation)
+    access.record_read(
+        session=session,
+        actor=f"agent:{auth.agent.username}",
+        agent_id=auth.agent.id,
+        customer_id=escalation.customer_id,
+        escalation_id=escalation.id,
+        purpose=access.escalation_purpose(escalation.id),
+        resource=route_of(request),
+        masked=hidden,
+    )
     context = {
         "auth": auth,
         "e": escalation,
-        "row": present.queue_row(escalation, last, datetime.utcnow(), _late_after(request)),
-        "packet": present.packet_of(escalation, session=session),
+        "row": present.queue_row(escalation, last, datetime.utcnow(), _late_after(request), customer),
+        "packet": present.packet_of(escalation, session=session, customer=customer, hidden=hidden),
+        "hidden_notice": present.hidden_notice(escalation) if hidden else None,
+        "conversation_id": redactor.text(escalation.conversation_id) if redactor else escalation.conversation_id,
+        "summary": redactor.text(escalation.summary or "") if redactor else escalation.summary or "",
         "lines": lines,
         "chart": charts.sentiment_timeline(present.sentiment_points(lines)),
         "agents": list_agents(session=session) if auth.is_supervisor else [],
@@ -245,7 +263,9 @@ def escalation_page(
             request.query_params.get("error", ""), "That did not work." if request.query_params.get("error") else None
         ),
     }
-    return _render(request, "escalation.html", context)
+    response = _render(request, "escalation.html", context)
+    session.commit()  # the read is in the access log before the page leaves
+    return response
 
 
 def _act(
@@ -369,6 +389,44 @@ def hand_back(
         "handed_back",
         lambda e: escalations.hand_back(e, auth.agent, message, session=session, rasa=rasa),
     )
+
+
+# --- supervisor review of the read audit
+ACCESS_LOG_PAGE = 100
+
+
+def _id_param(request: Request, name: str) -> int | None:
+    """A positive 32-bit id from the query string; None when absent or not one."""
+    raw = request.query_params.get(name, "").strip()
+    return int(raw) if raw.isdigit() and 0 < int(raw) <= ID_MAX else None
+
+
+@router.get("/access-log")
+def access_log_page(
+    request: Request, auth: Auth = Depends(supervisor_auth), session: Session = Depends(get_session)
+) -> Response:
+    """Reads of customers' personal data, newest first, filtered by customer, agent and escalation."""
+    agents = list_agents(session=session)
+    username = request.query_params.get("agent", "").strip()
+    agent = next((a for a in agents if a.username == username), None)
+    filters = {"customer": _id_param(request, "customer"), "escalation": _id_param(request, "escalation")}
+    reads = access.list_reads(
+        session=session,
+        customer_id=filters["customer"],
+        agent_id=(agent.id if agent else -1) if username else None,
+        escalation_id=filters["escalation"],
+        before_id=_id_param(request, "before"),
+        limit=ACCESS_LOG_PAGE,
+    )
+    older = {k: v for k, v in {**filters, "agent": username if agent else None}.items() if v}
+    context = {
+        "auth": auth,
+        "reads": reads,
+        "agents": agents,
+        "filters": {**filters, "agent": username},
+        "older": {**older, "before": reads[-1].id} if len(reads) == ACCESS_LOG_PAGE else None,
+    }
+    return _render(request, "access_log.html", context)
 
 
 # --- supervisor dashboard

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.orm import Session
 
 from crm_backend.api import schemas as s
 from crm_backend.api import views
@@ -17,19 +18,36 @@ from crm_backend.api.deps import (
     WriterDep,
     model_response,
     read_grant,
+    route_of,
     write_grant,
 )
-from crm_backend.services import customers, data_requests, invoices, orders, refunds
+from crm_backend.services import access, customers, data_requests, invoices, orders, refunds
 from crm_backend.services.grants import Grant
 
 # Every route needs the CRM's identity grant for this customer (read_grant); writes a strong one (write_grant).
 router = APIRouter(prefix="/customers/{customer_id}", tags=["customers"], dependencies=[Depends(read_grant)])
 WRITE = [Depends(write_grant)]
+ReadGrant = Annotated[Grant, Depends(read_grant)]  # the router's own check (FastAPI runs it once per request)
+
+
+def _audited(response: Response, request: Request, session: Session, grant: Grant) -> Response:
+    """``response`` (the customer's personal data) once its read is in the access log: the conversation that holds
+    the grant, and the proof it was earned with."""
+    access.record_read(
+        session=session,
+        actor=f"bot:{grant.conversation_id}",
+        customer_id=grant.customer_id,
+        purpose=access.grant_purpose(grant.strength),
+        resource=route_of(request),
+    )
+    session.commit()
+    return response
 
 
 @router.get("", response_model=s.CustomerPublic)
-def get_customer(customer_id: CustomerId, session: SessionDep) -> Response:
-    return model_response(views.customer_public(customers.get_customer(customer_id, session=session)))
+def get_customer(customer_id: CustomerId, request: Request, session: SessionDep, grant: ReadGrant) -> Response:
+    customer = customers.get_customer(customer_id, session=session)
+    return _audited(model_response(views.customer_public(customer)), request, session, grant)
 
 
 @router.get("/orders", response_model=list[s.OrderSummary], tags=["orders"])
@@ -46,10 +64,13 @@ def list_orders(
 def get_order(
     customer_id: CustomerId,
     order_number: str,
+    request: Request,
     session: SessionDep,
     policies: PoliciesDep,
+    grant: ReadGrant,
 ) -> Response:
-    return model_response(views.order_detail(orders.get_order(customer_id, order_number, session=session), policies))
+    order = orders.get_order(customer_id, order_number, session=session)
+    return _audited(model_response(views.order_detail(order, policies)), request, session, grant)
 
 
 @router.get("/orders/{order_number}/cancellation", response_model=s.CancellationQuotePublic, tags=["orders"])

@@ -11,11 +11,11 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from crm_backend.api import schemas_escalations as s
-from crm_backend.api.deps import EscalationId, SessionDep, WriterDep
+from crm_backend.api.deps import EscalationId, SessionDep, WriterDep, get_actor, route_of
 from crm_backend.db import Escalation, EscalationMessage
 from crm_backend.errors import DomainError
 from crm_backend.rasa_client import RasaError, RasaEvents
-from crm_backend.services import escalations
+from crm_backend.services import access, escalations
 from crm_backend.services.grants import vouch
 
 router = APIRouter(prefix="/escalations", tags=["escalations"])
@@ -166,9 +166,26 @@ def list_escalations(
 
 
 @router.get("/{escalation_id}", response_model=s.EscalationDetail)
-def get_escalation(escalation_id: EscalationId, request: Request, session: SessionDep) -> s.EscalationDetail:
+def get_escalation(
+    escalation_id: EscalationId,
+    request: Request,
+    session: SessionDep,
+    actor: Annotated[str, Depends(get_actor)],
+) -> s.EscalationDetail:
+    """The escalation with its packet and messages (the customer's personal data): the read is in the access log,
+    as "api" or "api:<X-Actor>"."""
     escalation = escalations.get_escalation(escalation_id, session=session)
-    return _detail(escalation, session, _minutes_per_case(request))
+    detail = _detail(escalation, session, _minutes_per_case(request))
+    access.record_read(
+        session=session,
+        actor="api" if actor == "api" else f"api:{actor}",
+        customer_id=escalation.customer_id,
+        escalation_id=escalation.id,
+        purpose=access.escalation_purpose(escalation.id),
+        resource=route_of(request),
+    )
+    session.commit()
+    return detail
 
 
 @router.post("/{escalation_id}/claim", response_model=s.EscalationDetail)
