@@ -3,8 +3,10 @@
 `raise_escalation` is called by `action_escalate` (predicted by the escalation policy on a customer turn, or by a
 rule for an explicit request) and by actions that hit a business rule (a refund above the automatic limit, a locked
 identity, an at-risk customer asking to cancel). It asks the one decision function whether to escalate, and if so:
-1. records the request in the slot `escalation_request` (the outbox: Rasa's event broker carries it to the CRM,
-   which creates the escalation even if it was down when this ran),
+1. records the request in the slot `escalation_request` (the outbox: Rasa's event broker carries that slot event to
+   the CRM, which creates the escalation even if it was down when this ran) and empties the slot again in the same
+   turn: the event is the outbox entry, and a slot still holding the packet (the transcript, the customer's name)
+   would be carried into every later session, sent with every action call and streamed again at each session start,
 2. tries to create it in the CRM at once (same idempotency key, so never twice) to tell the customer the wait,
 3. tells the customer honestly what happens next, and pauses the bot for this conversation.
 """
@@ -89,7 +91,7 @@ async def raise_escalation(
         events += [SlotSet("escalation_status", "open"), SlotSet("escalation_id", str(created["id"]))]
     if tracker.active_loop.get("name"):
         events += [ActiveLoop(None), SlotSet("requested_slot", None)]
-    return events + [ConversationPaused()]
+    return events + [SlotSet("escalation_request", None), ConversationPaused()]
 
 
 class ActionEscalate(Action):

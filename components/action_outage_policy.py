@@ -69,7 +69,7 @@ def escalation_events(tracker: DialogueStateTracker, thresholds: Thresholds) -> 
     ]
     if tracker.active_loop_name:
         events += [ActiveLoop(None), SlotSet("requested_slot", None)]
-    return [*events, ConversationPaused()]
+    return [*events, SlotSet("escalation_request", None), ConversationPaused()]  # the event is the outbox entry
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False)

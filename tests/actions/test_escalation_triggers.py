@@ -17,19 +17,25 @@ def slots_of(events):
     return {e["name"]: e["value"] for e in events if e["event"] == "slot"}
 
 
+def outbox(events):
+    """The escalation request the event stream carries to the CRM: the slot event that set `escalation_request`."""
+    return next(e["value"] for e in events if e["event"] == "slot" and e["name"] == "escalation_request" and e["value"])
+
+
 async def test_after_the_policys_safety_reply_the_action_hands_over_without_repeating_it(crm, make_tracker, domain):
     tracker = make_tracker(intent="nlu_fallback", text=FIRE, sender_id="fire-1")
     tracker.latest_action_name = "utter_escalation_safety_issue"
     dispatcher = CollectingDispatcher()
     events = await ActionEscalate().run(dispatcher, tracker, domain)
     assert [m.get("response") for m in dispatcher.messages] == ["utter_escalation_opened"]
-    body = slots_of(events)["escalation_request"]["body"]
+    body = outbox(events)["body"]
     assert body["reason_codes"] == ["safety_issue"] and body["priority"] >= 90
     assert body["packet"]["decision"]["triggers"] == [
         {"reason": "safety_issue", "kind": "fire", "phrase": "caught fire"}
     ]
     assert '("caught fire")' in body["summary"]
     assert slots_of(events)["escalation_status"] == "open" and events[-1]["event"] == "pause"
+    assert slots_of(events)["escalation_request"] is None  # emptied once recorded: no later session carries it
 
 
 async def test_a_trigger_escalated_another_way_still_gets_its_first_reply(crm, make_tracker, domain):
@@ -60,6 +66,6 @@ async def test_yes_to_the_offer_after_misunderstood_messages_hands_over(crm, mak
     )
     dispatcher = CollectingDispatcher()
     result = await ActionConfirm().run(dispatcher, tracker, domain)
-    body = slots_of(result)["escalation_request"]["body"]
+    body = outbox(result)["body"]
     assert body["reason_codes"] == ["explicit_request"]
     assert [line["text"] for line in body["packet"]["transcript"]] == ["blorp", "flimflam", "zxcv", "yes"]
