@@ -43,6 +43,7 @@ CONFIRMERS: dict[str, Runner] = {
     "human": support.confirm_human,
     "ticket": support.confirm_ticket,
 }
+DECLINED_DETAILS = ("new_address", "refund_reason")  # personal data a change collected, cleared when it is declined
 RISKY_TASKS = {"cancel_order", "get_refund"}  # task names equal the at-risk intents of the escalation decision
 PRECHECKS: dict[str, Precheck] = {
     "cancel_order": orders.precheck,
@@ -139,7 +140,9 @@ class ActionDecline(Action):
         if tracker.get_slot("pending_confirmation"):
             dispatcher.utter_message(response="utter_kept_as_is")
         dispatcher.utter_message(response="utter_anything_else")
-        return [SlotSet("pending_confirmation", None)]
+        # the declined change's details in the customer's words are of no further use: not kept into later sessions
+        declined = [SlotSet(name, None) for name in DECLINED_DETAILS if tracker.get_slot(name) is not None]
+        return [SlotSet("pending_confirmation", None), *declined]
 
 
 class ActionStopTask(Action):

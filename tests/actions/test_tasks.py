@@ -93,6 +93,22 @@ async def test_no_keeps_the_order(crm, make_tracker, domain):
     assert (await crm.get_order("1", "10002"))["status"] == "paid"
 
 
+async def test_no_to_an_address_change_changes_nothing_and_forgets_the_address(crm, make_tracker, domain):
+    slots = {
+        **ALICE,
+        "task": "change_shipping_address",
+        "order_id": "10002",
+        "new_address": "12 High Street, London, SW1A 1AA",
+        "pending_confirmation": "change_shipping_address",
+    }
+    dispatcher = CollectingDispatcher()
+    events = await ActionDecline().run(dispatcher, make_tracker(slots=slots), domain)
+    assert [m["response"] for m in dispatcher.messages] == ["utter_kept_as_is", "utter_anything_else"]
+    assert slot_events(events) == {"pending_confirmation": None, "new_address": None}
+    act_as(1)
+    assert (await crm.get_order("1", "10002"))["shipping_address"]["line1"] != "12 High Street"
+
+
 async def test_refund_submitted_twice_creates_one_refund(crm, make_tracker, domain):
     slots = {
         "task": "get_refund",
