@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+import uuid
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,8 +18,9 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, Event, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
 from crm_backend.app import create_app
 from crm_backend.cli import main
@@ -32,6 +35,7 @@ from crm_backend.settings import Settings
 from tests.console.conftest import login
 
 NOW = datetime.utcnow()
+POSTGRES = "postgresql://postgres@127.0.0.1:5432"  # the machine's PostgreSQL (trust); its tests skip without it
 DAY = 86400.0
 DOMAIN = Domain.from_yaml(
     """
@@ -81,9 +85,13 @@ async def save(store: SQLTrackerStore, sender: str, events: list[Event]) -> None
     await store.save(tracker)
 
 
-def tracker_rows(path: Path) -> dict[str, int]:
-    with sqlite3.connect(path) as db:
-        return dict(db.execute("SELECT sender_id, count(*) FROM events GROUP BY sender_id").fetchall())
+def tracker_rows(url: str) -> dict[str, int]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return dict(conn.execute(text("SELECT sender_id, count(*) FROM events GROUP BY sender_id")).all())
+    finally:
+        engine.dispose()
 
 
 def loaded(tracker: DialogueStateTracker | None) -> list[dict[str, Any]] | None:
@@ -275,18 +283,52 @@ def test_anonymised_packet_keeps_only_what_names_nobody():
 
 
 # --- the tracker store, written and read by Rasa's own SQLTrackerStore
+@pytest.fixture(params=["sqlite", "postgresql"])
+def tracker_store(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[str, Callable[[], SQLTrackerStore]]]:
+    """(URL, a factory of Rasa SQL tracker stores on it): a SQLite file, or a throwaway PostgreSQL database."""
+    if request.param == "sqlite":
+        path = tmp_path / "tracker.db"
+        yield f"sqlite:///{path}", lambda: SQLTrackerStore(DOMAIN, dialect="sqlite", db=str(path))
+        return
+    name = f"retention_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(f"{POSTGRES}/test", isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f"CREATE DATABASE {name}"))
+    except OperationalError as exc:
+        admin.dispose()
+        pytest.skip(f"PostgreSQL at {POSTGRES} is not reachable: {exc.orig}")
+    stores: list[SQLTrackerStore] = []
+
+    def make() -> SQLTrackerStore:
+        stores.append(
+            SQLTrackerStore(DOMAIN, dialect="postgresql", host="127.0.0.1", port=5432, db=name, username="postgres")
+        )
+        return stores[-1]
+
+    yield f"{POSTGRES}/{name}", make
+    for store in stores:
+        store.engine.dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
+
+
 async def test_tracker_events_past_the_period_are_deleted_and_conversations_still_load(
-    engine: Engine, settings: Settings, tmp_path: Path
+    engine: Engine, settings: Settings, tracker_store: tuple[str, Callable[[], SQLTrackerStore]]
 ):
-    path = tmp_path / "tracker.db"
-    store = SQLTrackerStore(DOMAIN, dialect="sqlite", db=str(path))
+    url, make_store = tracker_store
+    settings = settings.copy(update={"rasa_tracker_url": url})
+    store = make_store()
     await save(store, "gone", session_events(ago(800), None, "my e-mail is ann@example.com"))
     await save(store, "two-sessions", session_events(ago(800), "Ann", "hi, I'm Ann"))
     await save(store, "two-sessions", session_events(ago(1), "Ann", "back again"))  # carried the slot over
     await save(store, "one-long-session", session_events(ago(800), "Bo", "still here"))
     await save(store, "one-long-session", [UserUttered("and today", timestamp=ago(1))])
     await save(store, "recent", session_events(ago(10), "Cy", "hello"))
-    rows = tracker_rows(path)
+    rows = tracker_rows(url)
     current = {sender: loaded(await store.retrieve(sender)) for sender in rows}
 
     with new_session(engine) as session:
@@ -294,13 +336,13 @@ async def test_tracker_events_past_the_period_are_deleted_and_conversations_stil
     first_session = len(session_events(ago(800), "Ann", ""))
     # and of the long session its action_session_start, which precedes session_started: Rasa loads neither
     assert counts["tracker_events"] == rows["gone"] + first_session + 1
-    after = tracker_rows(path)
+    after = tracker_rows(url)
     assert "gone" not in after and await store.retrieve("gone") is None
     assert after["two-sessions"] == rows["two-sessions"] - first_session
     assert after["one-long-session"] == rows["one-long-session"] - 1  # Rasa needs its whole current session
     assert after["recent"] == rows["recent"]
 
-    store = SQLTrackerStore(DOMAIN, dialect="sqlite", db=str(path))  # a Rasa server started after the purge
+    store = make_store()  # a Rasa server started after the purge
     for sender in ("two-sessions", "one-long-session", "recent"):
         assert loaded(await store.retrieve(sender)) == current[sender], sender
     tracker = await store.retrieve("two-sessions")
