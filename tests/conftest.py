@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +17,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.crm_client import CRMClient, CRMSettings, start_call_log, use_client
 from crm_backend.app import create_app
-from crm_backend.db import Base, make_engine, new_session
-from crm_backend.seeding.personas import ensure_personas
 from crm_backend.settings import Settings
+from tests.databases import DatabaseTemplates
 from tests.factories import grant_headers
 from tests.live_stack import chat, crm_api, stack  # noqa: F401 - one live stack per session for every suite
 
@@ -104,18 +102,19 @@ def act_as(customer_id: int, *, conversation_id: str = "test-conversation", chan
     context.grant = grant_token(customer_id, conversation_id=conversation_id, channel=channel)
 
 
+@pytest.fixture(scope="session")
+def database_templates(tmp_path_factory: pytest.TempPathFactory) -> DatabaseTemplates:
+    """CRM databases built once per session; each test gets its own copy (``tests/databases.py``)."""
+    return DatabaseTemplates(tmp_path_factory.mktemp("crm-templates"))
+
+
 @pytest.fixture
-def crm_app(tmp_path: Path) -> FastAPI:
+def crm_app(tmp_path: Path, database_templates: DatabaseTemplates) -> FastAPI:
     """A real CRM app on its own SQLite file, with the demo personas (Alice 10001-10008, Ben 10011-, Chloe 10021-)."""
     settings = Settings(
         database_url=f"sqlite:///{tmp_path / 'crm.db'}", api_key=TEST_API_KEY, env="development", relay_enabled=False
     )
-    engine = make_engine(settings)
-    Base.metadata.create_all(engine)
-    with new_session(engine) as session:
-        ensure_personas(session=session, today=datetime.utcnow())
-        session.commit()
-    engine.dispose()
+    database_templates.copy_to(tmp_path / "crm.db")
     return create_app(settings)
 
 
@@ -148,7 +147,8 @@ def said(dispatcher: CollectingDispatcher) -> Callable[[], list[str]]:
 
 # ----------------------------------------------------------------------------- markers, by what a test needs
 SUITE_MARKERS = {"browser": "browser", "scaled": "scaled", "faults": "faults", "e2e": "e2e"}
-LIVE_STACK_FIXTURES = {"stack", "chat", "crm_api"}
+# fixtures that start the servers as processes: the shared live stack, and the suites' own stacks
+LIVE_STACK_FIXTURES = {"stack", "chat", "crm_api", "identity_stack", "action_server"}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

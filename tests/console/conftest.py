@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +13,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from crm_backend.app import create_app
-from crm_backend.db import Base, make_engine, new_session
+from crm_backend.db import make_engine, new_session
 from crm_backend.seeding import demo
-from crm_backend.seeding.personas import ensure_personas
 from crm_backend.settings import Settings
+from tests.databases import DatabaseTemplates
 from tests.support import FakeRasa
 
 PASSWORD = "correct horse battery"
@@ -36,16 +35,19 @@ def settings(tmp_path: Path) -> Settings:
     )
 
 
+AGENTS = (
+    ("sam", PASSWORD, "agent", "Sam Patel"),
+    ("kim", PASSWORD, "agent", "Kim Lee"),
+    ("sue", PASSWORD, "supervisor", "Sue Grant"),
+)
+
+
 @pytest.fixture
-def engine(settings: Settings) -> Iterator[Engine]:
+def engine(settings: Settings, database_templates: DatabaseTemplates) -> Iterator[Engine]:
+    """The test's own database: the demo personas and agents sam, kim (agents) and sue (supervisor)."""
+    assert settings.sqlite_path is not None
+    database_templates.copy_to(settings.sqlite_path, agents=AGENTS)
     engine = make_engine(settings)
-    Base.metadata.create_all(engine)
-    with new_session(engine) as session:
-        ensure_personas(session=session, today=datetime.utcnow())
-        demo.ensure_agent(session, "sam", PASSWORD, "agent", "Sam Patel")
-        demo.ensure_agent(session, "kim", PASSWORD, "agent", "Kim Lee")
-        demo.ensure_agent(session, "sue", PASSWORD, "supervisor", "Sue Grant")
-        session.commit()
     yield engine
     engine.dispose()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -12,10 +11,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from crm_backend.app import create_app
-from crm_backend.db import Base, make_engine, new_session
+from crm_backend.db import make_engine, new_session
 from crm_backend.policies import Policies, load_policies
-from crm_backend.seeding.personas import ensure_personas
 from crm_backend.settings import Settings
+from tests.databases import DatabaseTemplates
 from tests.factories import grant_headers
 
 API_KEY = "test-key"
@@ -29,9 +28,13 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def engine(settings: Settings) -> Iterator[Engine]:
+def engine(
+    settings: Settings, request: pytest.FixtureRequest, database_templates: DatabaseTemplates
+) -> Iterator[Engine]:
+    """The test's database: the schema, with the demo personas when the test also asks for ``personas``."""
+    assert settings.sqlite_path is not None
+    database_templates.copy_to(settings.sqlite_path, personas="personas" in request.fixturenames)
     engine = make_engine(settings)
-    Base.metadata.create_all(engine)
     yield engine
     engine.dispose()
 
@@ -49,9 +52,7 @@ def policies(settings: Settings) -> Policies:
 
 @pytest.fixture
 def personas(engine: Engine) -> None:
-    with new_session(engine) as session:
-        ensure_personas(session=session, today=datetime.utcnow())
-        session.commit()
+    """The demo personas, in the database ``engine`` copied (Alice 10001-10008, Ben 10011-, Chloe 10021-)."""
 
 
 @pytest.fixture
