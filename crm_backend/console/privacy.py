@@ -38,8 +38,8 @@ ERRORS = {
     "data_request_not_found": "There is no data request with that reference.",
     "data_request_closed": "This request is already closed.",
     "wrong_kind": "That action does not fit this request's kind.",
-    "open_orders": "The customer has orders still open: their address is needed until they are delivered or "
-    "cancelled. Erase once they are.",
+    "open_orders": "The customer has orders or refunds still open: they are finished first (an order's address is "
+    "needed until it is delivered or cancelled). Erase once they are.",
 }
 
 

@@ -517,21 +517,34 @@ def _proof_keys(records: Records, settings: Settings) -> list[str]:
     return keys
 
 
+def _unfinished(records: Records) -> list[str]:
+    """Order numbers of orders still on their way, or with a refund in review or not yet due."""
+    today = utcnow().date()
+    numbers = {o.order_number for o in records.orders if o.status in OPEN_ORDER_STATUSES}
+    by_id = {o.id: o.order_number for o in records.orders}
+    for refund in records.refunds:
+        due = refund.status == "approved" and refund.expected_by is not None and refund.expected_by >= today
+        if refund.status == "pending_review" or due:
+            numbers.add(by_id[refund.order_id])
+    return sorted(numbers)
+
+
 def erase_customer(customer_id: int, *, session: Session, settings: Settings, actor: str) -> dict[str, Any]:
     """Erases the customer from every store; returns counts per store (zeros when run again).
 
     The assistant's stores are changed (and committed) first, the CRM changes are left in ``session`` for the
     caller to commit: a failure on the way leaves the CRM's links to the conversations, so running it again finishes
-    the job. Refused (409 ``open_orders``) while an order is still on its way.
+    the job. Refused (409 ``open_orders``) while an order is on its way or a refund is in review or not yet due.
     """
     records = Records(customer_id, session=session)
-    open_orders = [o.order_number for o in records.orders if o.status in OPEN_ORDER_STATUSES]
-    if open_orders:
+    unfinished = _unfinished(records)
+    if unfinished:
         raise DomainError(
             409,
             "open_orders",
-            "The customer has orders still open; their address is needed until they are delivered or cancelled.",
-            {"orders": open_orders},
+            "The customer has orders or refunds still open; they are finished first (an order's address is needed "
+            "until it is delivered or cancelled).",
+            {"orders": unfinished},
         )
     conversations = conversations_of(records)
     result: dict[str, Any] = {"customer_id": customer_id, "conversations": len(conversations)}

@@ -168,7 +168,7 @@ def test_erase_refuses_while_an_order_is_open(world, engine, supervisor):
     token = csrf_of(supervisor.get("/console/privacy").text)
     response = supervisor.post(f"/console/privacy/{reference}/erase", data={"csrf_token": token, "confirm": reference})
     assert "error=open_orders" in response.headers["location"]
-    assert "orders still open" in supervisor.get(response.headers["location"]).text
+    assert "orders or refunds still open" in supervisor.get(response.headers["location"]).text
     assert _status(engine, reference) == ("pending", None)
 
 

@@ -32,7 +32,7 @@ from crm_backend.errors import DomainError
 from crm_backend.services import data_requests, privacy
 from crm_backend.services.customers import find_by_email
 from crm_backend.settings import Settings
-from tests.factories import make_customer, make_order
+from tests.factories import make_customer, make_order, make_refund
 from tests.privacy_world import (
     EMAIL,
     MESSAGE,
@@ -250,13 +250,21 @@ async def test_erasure_is_audited_and_running_it_again_changes_nothing(world, en
         assert session.get(Customer, world.customer_id).email == email  # the stub is not rewritten
 
 
-def test_erasure_waits_for_open_orders(engine, settings, tmp_path):
+def test_erasure_waits_for_open_orders_and_refunds(engine, settings):
     with new_session(engine) as session:
         customer = make_customer(session, first_name="Ada", email="ada@example.com")
-        order = make_order(session, customer, status="shipped")
+        shipped = make_order(session, customer, status="shipped")
+        delivered = make_order(session, customer, status="delivered")
+        in_review = make_refund(session, delivered, amount_pence=500, status="pending_review")
         session.commit()
         with pytest.raises(DomainError) as refused:
             privacy.erase_customer(customer.id, session=session, settings=settings, actor="agent:sue")
-        assert refused.value.code == "open_orders" and refused.value.details["orders"] == [order.order_number]
+        assert refused.value.code == "open_orders"
+        assert refused.value.details["orders"] == sorted([shipped.order_number, delivered.order_number])
         session.rollback()
         assert session.get(Customer, customer.id).first_name == "Ada"
+
+        shipped.status, in_review.status = "delivered", "paid"
+        session.commit()
+        privacy.erase_customer(customer.id, session=session, settings=settings, actor="agent:sue")
+        assert session.get(Customer, customer.id).first_name == "[erased]"
