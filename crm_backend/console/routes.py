@@ -264,7 +264,7 @@ def escalation_page(
         ),
     }
     response = _render(request, "escalation.html", context)
-    session.commit()  # the read is in the access log before the page leaves
+    access.commit_read(session=session)  # the read is in the access log before the page leaves
     return response
 
 

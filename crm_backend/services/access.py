@@ -6,7 +6,9 @@ escalation: supervisors always; an agent while the escalation is open in the que
 named grounds (``GROUNDS``): allowing another case means adding one ground.
 
 ``record_read`` writes one ``access_log`` row per read of a customer's personal data (console page, API route), in
-the caller's transaction, as a single INSERT. ``list_reads`` is the supervisors' review of those rows.
+the caller's transaction, as a single INSERT; ``commit_read`` commits a request whose only write is that row, without
+waiting for PostgreSQL to flush its log to disk (a crash of the database server may lose the last fraction of a
+second of read rows; never a change). ``list_reads`` is the supervisors' review of those rows.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from crm_backend.db import AccessLog, Agent, Escalation
@@ -81,6 +83,15 @@ def record_read(
             masked=masked,
         )
     )
+
+
+def commit_read(*, session: Session) -> None:
+    """Commit a read-only request's transaction and its access-log row. On PostgreSQL the commit does not wait for
+    the write-ahead log's flush (``synchronous_commit`` off for this transaction only): the wait costs more than the
+    look-up itself. SQLite in WAL mode with ``synchronous=NORMAL`` (the CRM's engine) already commits that way."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+    session.commit()
 
 
 @dataclass

@@ -40,7 +40,7 @@ def _audited(response: Response, request: Request, session: Session, grant: Gran
         purpose=access.grant_purpose(grant.strength),
         resource=route_of(request),
     )
-    session.commit()
+    access.commit_read(session=session)
     return response
 
 

@@ -184,7 +184,7 @@ def get_escalation(
         purpose=access.escalation_purpose(escalation.id),
         resource=route_of(request),
     )
-    session.commit()
+    access.commit_read(session=session)
     return detail
 
 
