@@ -3,10 +3,14 @@
 
   python bench/crm_lookup.py                              # both back-ends, 1,000,000 orders, 2,000 look-ups each
   python bench/crm_lookup.py --backends sqlite --orders 200000
+  python bench/crm_lookup.py --backends sqlite --orders 2000 --lookups 100   # a quick check that it runs
 
 The schema is the CRM's own (`crm init`, Alembic), with the demo personas and catalogue; then synthetic customers (one
 per 6.5 orders, like the seed) and orders, each with an item, a payment and, once shipped, a shipment, are generated
 inside the database (INSERT ... SELECT over a number series: a million orders in seconds, not the seed's minutes).
+Personal fields are stored as the CRM stores them, encrypted with the settings' keys (crm_backend/db/crypto.py): names,
+addresses and postcodes come from a pool of POOL values encrypted once in Python and picked by id modulo in SQL; each
+customer's e-mail (unique, with its look-up hash) is encrypted in Python.
 The SQLite file is cached in var/bench/ for the next run; the PostgreSQL database is temporary (dropped after).
 
 Measured per back-end, on random (customer, order) pairs of the generated data, one at a time:
@@ -31,6 +35,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
+import sqlalchemy as sa
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import Engine
 
@@ -43,6 +49,8 @@ from stack import Stack  # noqa: E402
 from crm_backend.api import views  # noqa: E402
 from crm_backend.db import Order, new_session  # noqa: E402
 from crm_backend.db.base import make_engine  # noqa: E402
+from crm_backend.db.crypto import Keyring, keyring_of  # noqa: E402
+from crm_backend.migrate import alembic_config  # noqa: E402
 from crm_backend.policies import load_policies  # noqa: E402
 from crm_backend.services import orders as order_service  # noqa: E402
 from crm_backend.services.grants import GrantPolicy  # noqa: E402
@@ -51,6 +59,7 @@ from crm_backend.settings import Settings  # noqa: E402
 CACHE = ROOT / "var" / "bench"
 ORDERS_PER_CUSTOMER = 6.5
 BASE_CUSTOMER, BASE_ORDER, FIRST_NUMBER = 1_000_000, 1_000_000, 50_000_000
+POOL = 256  # distinct encrypted names, addresses and postcodes
 
 
 def series(dialect: str, n: int) -> str:
@@ -60,10 +69,56 @@ def series(dialect: str, n: int) -> str:
     return f"WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < {n})"
 
 
+def pool_rows(keyring: Keyring) -> list[dict[str, object]]:
+    """POOL rows of encrypted personal fields (and postcode hashes) for the generated customers and orders."""
+    rows: list[dict[str, object]] = []
+    for k in range(POOL):
+        postcode = f"LS{k % 28 + 1} {k % 10}{'ABDEFGHJ'[k % 8]}P"
+        rows.append(
+            {
+                "k": k,
+                "first_name": keyring.encrypt("Bench"),
+                "last_name": keyring.encrypt(f"Customer {k}"),
+                "line1": keyring.encrypt(f"{k + 1} Bench Street"),
+                "city": keyring.encrypt("Leeds"),
+                "postcode": keyring.encrypt(postcode),
+                "postcode_hash": keyring.postcode_hash(postcode),
+            }
+        )
+    return rows
+
+
+def insert_customers(engine: Engine, customers: int, chunk: int = 20_000) -> None:
+    """Customers BASE_CUSTOMER + 1 .. + customers: e-mails encrypted one by one, the rest from the pool table."""
+    keyring = keyring_of(engine.dialect)
+    emails = sa.table("bench_email", sa.column("i"), sa.column("email"), sa.column("email_hash"))
+    for start in range(1, customers + 1, chunk):
+        rows = []
+        for i in range(start, min(start + chunk, customers + 1)):
+            email = f"bench{i}@example.com"
+            rows.append({"i": i, "email": keyring.encrypt(email), "email_hash": keyring.email_hash(email)})
+        with engine.begin() as conn:
+            conn.execute(emails.insert(), rows)
+
+
 def generate(engine: Engine, orders: int) -> float:
     """Add `orders` synthetic orders (and their customers, items, payments, shipments); returns seconds taken."""
     dialect = engine.dialect.name
     customers = max(int(orders / ORDERS_PER_CUSTOMER), 1)
+    started = time.monotonic()
+    with engine.begin() as conn:
+        for table in ("bench_pool", "bench_email"):
+            conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
+        conn.execute(
+            text(
+                "CREATE TABLE bench_pool (k INTEGER PRIMARY KEY, first_name TEXT, last_name TEXT, line1 TEXT, "
+                "city TEXT, postcode TEXT, postcode_hash TEXT)"
+            )
+        )
+        conn.execute(text("CREATE TABLE bench_email (i INTEGER PRIMARY KEY, email TEXT, email_hash TEXT)"))
+        rows = pool_rows(keyring_of(engine.dialect))
+        conn.execute(sa.table("bench_pool", *(sa.column(c) for c in rows[0])).insert(), rows)
+    insert_customers(engine, customers)
 
     def ts(value: str) -> str:  # a typed literal on PostgreSQL; SQLAlchemy's SQLite types store ISO text
         kind = "DATE" if len(value) == 10 else "TIMESTAMP"
@@ -71,16 +126,17 @@ def generate(engine: Engine, orders: int) -> float:
 
     c, o = BASE_CUSTOMER, BASE_ORDER
     statements = [
-        f"""INSERT INTO customers (id, first_name, last_name, email, phone, postcode, segment, created_at)
-        {series(dialect, customers)}
-        SELECT {c} + i, 'Bench', 'Customer ' || CAST(i AS TEXT), 'bench' || CAST(i AS TEXT) || '@example.com',
-               NULL, 'LS1 4AP', 'standard', {ts("2025-01-01 00:00:00")} FROM g""",
+        f"""INSERT INTO customers (id, first_name, last_name, email, email_hash, phone, postcode, postcode_hash,
+               segment, created_at)
+        SELECT {c} + e.i, p.first_name, p.last_name, e.email, e.email_hash, NULL, p.postcode, p.postcode_hash,
+               'standard', {ts("2025-01-01 00:00:00")} FROM bench_email e JOIN bench_pool p ON p.k = e.i % {POOL}""",
         f"""INSERT INTO orders (id, order_number, customer_id, status, placed_at, total_pence, shipping_pence,
-               delivery_option, ship_line1, ship_line2, ship_city, ship_postcode, ship_country)
+               delivery_option, ship_line1, ship_line2, ship_city, ship_postcode, ship_postcode_hash, ship_country)
         {series(dialect, orders)}
         SELECT {o} + i, CAST({FIRST_NUMBER} + i AS TEXT), {c} + 1 + (i % {customers}),
                CASE i % 5 WHEN 0 THEN 'paid' WHEN 1 THEN 'shipped' ELSE 'delivered' END,
-               {ts("2026-10-01 10:00:00")}, 4990, 399, 'standard', '1 Bench Street', NULL, 'Leeds', 'LS1 4AP', 'GB' FROM g""",
+               {ts("2026-10-01 10:00:00")}, 4990, 399, 'standard', p.line1, NULL, p.city, p.postcode, p.postcode_hash,
+               'GB' FROM g JOIN bench_pool p ON p.k = (1 + (i % {customers})) % {POOL}""",
         f"""INSERT INTO order_items (id, order_id, product_id, sku, name, quantity, unit_price_pence)
         {series(dialect, orders)}
         SELECT {o} + i, {o} + i, p.id, p.sku, p.name, 1, 4591 FROM g, (SELECT id, sku, name FROM products
@@ -95,10 +151,11 @@ def generate(engine: Engine, orders: int) -> float:
                CASE i % 5 WHEN 1 THEN 'in_transit' ELSE 'delivered' END, {ts("2026-10-02 09:00:00")}, {ts("2026-10-04")},
                CASE i % 5 WHEN 1 THEN NULL ELSE {ts("2026-10-04 12:00:00")} END, 0 FROM g WHERE i % 5 <> 0""",
     ]
-    started = time.monotonic()
     with engine.begin() as conn:
         for statement in statements:
             conn.execute(text(statement))
+        for table in ("bench_pool", "bench_email"):
+            conn.execute(text(f"DROP TABLE {table}"))
     if dialect == "postgresql":
         with engine.begin() as conn:
             conn.execute(text("ANALYZE"))
@@ -179,7 +236,8 @@ def measure_http(url: str, pairs: list[tuple[int, str]], log_dir: Path) -> list[
 def prepare(backend: str, orders: int) -> tuple[str, str, bool]:
     """(database URL, how it was prepared, temporary?) with `orders` generated orders in it."""
     if backend == "sqlite":
-        path = CACHE / f"crm_lookup_{orders}.db"
+        head = ScriptDirectory.from_config(alembic_config(Settings())).get_current_head()
+        path = CACHE / f"crm_lookup_{orders}_{head}.db"  # a file of an older schema is not reused
         url = f"sqlite:///{path}"
         if path.exists() and count_orders(create_engine(url)) >= orders:
             return url, f"cached {path.relative_to(ROOT)}", False
@@ -194,7 +252,7 @@ def prepare(backend: str, orders: int) -> tuple[str, str, bool]:
     env = {**os.environ, "CRM_ENV": "development", "CRM_DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
     for args in (["init"], ["seed-if-empty", "--customers", "0"]):
         subprocess.run([sys.executable, "-m", "crm_backend", *args], cwd=ROOT, env=env, check=True, capture_output=True)
-    engine = create_engine(url, future=True)
+    engine = make_engine(Settings(database_url=url))  # the settings' keys, as the CRM processes read them
     seconds = generate(engine, orders)
     total = count_orders(engine)
     engine.dispose()

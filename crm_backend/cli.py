@@ -1,5 +1,5 @@
 """Command line: ``crm init | seed | seed-if-empty | demo-customers | demo-agents | serve | create-agent | stats | relay |
-retention``."""
+retention | rotate-keys | generate-key``."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from crm_backend.db import Base, Customer, Order, make_engine, new_session
+from crm_backend.db import Base, Order, make_engine, new_session
 from crm_backend.errors import DomainError
 from crm_backend.seeding.personas import ensure_personas, persona_emails
+from crm_backend.services.customers import find_by_email
 from crm_backend.settings import Settings, get_settings
 
 DEFAULT_CUSTOMERS, DEFAULT_SEED = 300, 42
@@ -81,7 +82,7 @@ def demo_customers(engine: Engine) -> list[dict[str, Any]]:
     result = []
     with new_session(engine) as session:
         for email in persona_emails():
-            customer = session.execute(select(Customer).where(Customer.email == email)).scalar_one_or_none()
+            customer = find_by_email(email, session=session)
             if customer is None:
                 continue
             orders: dict[str, str] = {}
@@ -211,6 +212,32 @@ def cmd_retention(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rotate_keys(settings: Settings, args: argparse.Namespace) -> int:
+    """Re-encrypt every encrypted column with the first key of CRM_DATA_KEYS, one committed batch at a time."""
+    from crm_backend.db.crypto import keyring_of
+    from crm_backend.db.rotation import TableRotation, rotate_keys
+
+    def report(done: TableRotation) -> None:
+        line = f"{done.table:<22} {done.rows:>8} rows, {done.reencrypted:>8} re-encrypted"
+        print(line + (f", {done.rehashed:>8} re-hashed" if args.rehash else ""), flush=True)
+
+    if args.batch_size < 1:
+        print("error: --batch-size must be at least 1", file=sys.stderr)
+        return 1
+    engine = _engine(settings)
+    print(f"re-encrypting with data key {keyring_of(engine.dialect).current_id} ...")
+    rotate_keys(engine, batch_size=args.batch_size, rehash=args.rehash, log=report)
+    return 0
+
+
+def cmd_generate_key(_settings: Settings, _args: argparse.Namespace) -> int:
+    """A new random data key for CRM_DATA_KEYS."""
+    from crm_backend.db.crypto import generate_key
+
+    print(generate_key())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crm", description="CRM service of the customer-service assistant")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -251,11 +278,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("retention", help="remove or anonymise conversation data past its retention period")
     p.add_argument("--dry-run", action="store_true", help="count what would change; change nothing")
     p.set_defaults(func=cmd_retention)
+    p = sub.add_parser("rotate-keys", help="re-encrypt personal fields with the first key of CRM_DATA_KEYS")
+    p.add_argument("--batch-size", type=int, default=500, help="rows per committed transaction")
+    p.add_argument("--rehash", action="store_true", help="also recompute look-up hashes (new CRM_LOOKUP_KEY)")
+    p.set_defaults(func=cmd_rotate_keys)
+    sub.add_parser("generate-key", help="print a new random data key for CRM_DATA_KEYS").set_defaults(
+        func=cmd_generate_key
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None, settings: Settings | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.func is cmd_generate_key:  # reads no settings: production settings without a key refuse to load
+        return cmd_generate_key(Settings(), args)
     return int(args.func(settings or get_settings(), args))
 
 

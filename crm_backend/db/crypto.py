@@ -177,7 +177,7 @@ def _refuse(op: Any, other: tuple[Any, ...]) -> None:
         )
 
 
-class _Encrypted(TypeDecorator):
+class EncryptedType(TypeDecorator):
     """Text in the database holding ``e1.`` ciphertext; subclasses say how a Python value becomes a string."""
 
     impl = Text
@@ -212,8 +212,10 @@ class _Encrypted(TypeDecorator):
         raise TypeError("an encrypted value cannot be rendered into SQL text")
 
 
-class EncryptedText(_Encrypted):
+class EncryptedText(EncryptedType):
     """A string column stored encrypted."""
+
+    cache_ok = True
 
     def serialise(self, value: Any) -> str:
         return str(value)
@@ -222,8 +224,10 @@ class EncryptedText(_Encrypted):
         return text
 
 
-class EncryptedJSON(_Encrypted):
+class EncryptedJSON(EncryptedType):
     """A JSON document column stored encrypted (serialised with ``json.dumps`` first)."""
+
+    cache_ok = True
 
     def serialise(self, value: Any) -> str:
         return json.dumps(value)

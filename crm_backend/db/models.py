@@ -80,7 +80,7 @@ class Order(Base):
     ship_postcode_hash = Column(String(64), nullable=False, default=hash_default("ship_postcode", "postcode"))
     ship_country = Column(String(2), nullable=False, default="GB")
     cancelled_at = Column(DateTime)
-    cancel_reason = Column(String(200))
+    cancel_reason = Column(EncryptedText)  # the customer's words
 
     customer = relationship("Customer", back_populates="orders")
     items = relationship("OrderItem", back_populates="order", order_by="OrderItem.id")

@@ -154,7 +154,7 @@ class IdempotencyKey(Base):
     scope = Column(String(300), nullable=False)
     request_hash = Column(String(64), nullable=False)
     status_code = Column(Integer, nullable=False)
-    response_json = Column(JSON)
+    response_json = Column(EncryptedJSON)  # a replayed answer may hold personal data (an address, a name)
     created_at = Column(DateTime, nullable=False, default=utcnow)
 
     __table_args__ = (UniqueConstraint("key", "scope"),)

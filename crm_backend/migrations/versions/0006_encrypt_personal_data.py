@@ -47,12 +47,14 @@ ENCRYPTED: dict[str, dict[str, tuple[Any, bool]]] = {
         "ship_line2": (sa.String(length=120), True),
         "ship_city": (sa.String(length=80), False),
         "ship_postcode": (sa.String(length=10), False),
+        "cancel_reason": (sa.String(length=200), True),
     },
     "refunds": {"reason": (sa.String(length=500), False)},
     "tickets": {"summary": (sa.Text(), False)},
     "escalations": {"packet": (sa.JSON(), False), "summary": (sa.Text(), True)},
     "escalation_messages": {"text": (sa.Text(), False)},
     "audit_log": {"before": (sa.JSON(), True), "after": (sa.JSON(), True)},
+    "idempotency_keys": {"response_json": (sa.JSON(), True)},
 }
 # table -> {hash column: (clear column, kind)}
 HASHES: dict[str, dict[str, tuple[str, str]]] = {
