@@ -398,7 +398,7 @@ ACCESS_LOG_PAGE = 100
 def _id_param(request: Request, name: str) -> int | None:
     """A positive 32-bit id from the query string; None when absent or not one."""
     raw = request.query_params.get(name, "").strip()
-    return int(raw) if raw.isdigit() and 0 < int(raw) <= ID_MAX else None
+    return int(raw) if raw.isascii() and raw.isdigit() and 0 < int(raw) <= ID_MAX else None
 
 
 @router.get("/access-log")

@@ -221,3 +221,19 @@ def test_api_reads_are_in_the_log_and_shown_escaped(app: Any, supervisor, alice_
     ]
     page = supervisor.get("/console/access-log").text
     assert "<script>alert(1)</script>" not in page and "api:&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_the_access_log_filters_take_hostile_values_without_a_5xx(supervisor, alice_escalation):
+    from urllib.parse import quote
+
+    from tests.console.test_hostile_forms import corpus, markup_counts
+
+    escalation_id = alice_escalation("open")
+    supervisor.get(f"/console/escalations/{escalation_id}")
+    baseline = markup_counts(supervisor.get("/console/access-log").text)
+    values = [case.text[:3000] for case in corpus()] + ["²", "١٢", "9" * 400, "-1", "0", "1e3"]
+    for value in values:
+        for field in ("customer", "agent", "escalation", "before"):
+            page = supervisor.get(f"/console/access-log?{field}={quote(value, safe='')}")
+            assert page.status_code == 200, (field, value)
+            assert markup_counts(page.text) == baseline, (field, value)
