@@ -2,7 +2,8 @@
 7-year-old invoice, a refund, a ticket, an escalation with its transcript, audit rows, a one-time code, a stored API
 response, failed identity checks keyed by her e-mail), and her conversations in a Rasa tracker store and SQL
 event-broker table (real SQLite files written by Rasa's own SQLTrackerStore and SQLEventBroker). Beside her: another
-customer with the same kinds of records, and a stranger's conversation that failed to verify on her order."""
+customer with the same kinds of records, and a stranger's conversation that failed to verify on her order. One of her
+conversations raised an escalation and a ticket before she verified in it: they name no customer."""
 
 from __future__ import annotations
 
@@ -134,6 +135,26 @@ def build_crm(engine: Engine, settings: Settings) -> tuple[int, int, str, str, s
             name=f"{FIRST} {LAST}",
             email=EMAIL,
             text=MESSAGE,
+        )
+        # raised in her Telegram conversation before she verified there: the CRM holds no customer id for it
+        unverified = _escalation(
+            session,
+            customer_id=zelda.id,
+            conversation=ZELDA_CONVERSATIONS[3],
+            name=f"{FIRST} {LAST}",
+            email=EMAIL,
+            text=MESSAGE,
+        )
+        unverified.customer_id = None
+        session.add(
+            Ticket(
+                reference="TK-700002",
+                customer_id=None,
+                conversation_id=ZELDA_CONVERSATIONS[3],
+                channel="telegram",
+                topic="inquiry",
+                summary=f"asks about {MESSAGE}",
+            )
         )
         before = audit.order_snapshot(kept)
         audit.record(

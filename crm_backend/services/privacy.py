@@ -60,9 +60,9 @@ from crm_backend.db import (
 )
 from crm_backend.errors import DomainError, not_found
 from crm_backend.services import data_requests
-from crm_backend.services.verification import FAILED
+from crm_backend.services.verification import FAILED, Attempt
 from crm_backend.settings import Settings
-from crm_backend.util import normalise_email, postcode_key, utcnow
+from crm_backend.util import utcnow
 
 ERASED = "[erased]"
 ERASED_DOMAIN = "erased.invalid"  # a reserved top-level domain: no mail is ever delivered there
@@ -162,7 +162,9 @@ def checkpoint(engine: Engine) -> None:
 
 # ----------------------------------------------------------------------------- what belongs to the customer
 class Records:
-    """The customer's CRM records, loaded once."""
+    """The customer's CRM records, loaded once, and their conversations (``conversations_of``). Escalations and
+    tickets raised in those conversations count as theirs even when they name no customer (raised before the
+    customer verified there)."""
 
     def __init__(self, customer_id: int, *, session: Session) -> None:
         customer = session.get(Customer, customer_id)
@@ -201,6 +203,25 @@ class Records:
             ).scalars()
         )
         self.audit_log = list(session.execute(self._audit_query()).scalars())
+        self.conversations = conversations_of(self)
+        # what was raised in those conversations before (or without) the CRM knowing who the customer was
+        known = {e.id for e in self.escalations}, {t.id for t in self.tickets}
+        if self.conversations:
+            self.escalations += [
+                e
+                for e in session.execute(
+                    select(Escalation).where(Escalation.conversation_id.in_(self.conversations)).order_by(Escalation.id)
+                ).scalars()
+                if e.id not in known[0]
+            ]
+            self.tickets += [
+                t
+                for t in session.execute(
+                    select(Ticket).where(Ticket.conversation_id.in_(self.conversations)).order_by(Ticket.id)
+                ).scalars()
+                if t.id not in known[1]
+            ]
+            self.audit_log = list(session.execute(self._audit_query()).scalars())
 
     def entity_keys(self) -> list[tuple[str, list[str]]]:
         return [
@@ -337,7 +358,7 @@ def export_customer(customer_id: int, *, session: Session, settings: Settings) -
         "access_log": [row_dict(a, exclude=("agent_id",)) for a in records.access_log],
         "data_requests": [row_dict(d) for d in records.data_requests],
     }
-    conversations = conversations_of(records)
+    conversations = records.conversations
     manifest: dict[str, Any] = {"crm": {table: len(items) for table, items in crm.items()}}
     export: dict[str, Any] = {
         "format": EXPORT_FORMAT,
@@ -477,7 +498,7 @@ def _erase_logs(
             _set(row, counts, "audit_rows_scrubbed", actor=bots[row.actor])
         for access in session.execute(select(AccessLog).where(AccessLog.actor.in_(list(bots)))).scalars():
             _set(access, counts, "access_log_pseudonymised", actor=bots[access.actor])
-    proofs = _proof_keys(records, settings)  # failed identity checks keyed by the customer's e-mail or postcode
+    proofs = _proof_keys(records, settings)
     if proofs:
         query = delete(AuditLog).where(AuditLog.entity == "proof", AuditLog.entity_id.in_(proofs))
         result = session.execute(query, execution_options={"synchronize_session": False})
@@ -493,28 +514,21 @@ def _erase_logs(
 
 
 def _proof_keys(records: Records, settings: Settings) -> list[str]:
-    from crm_backend.services.verification import Attempt
-
-    values: list[tuple[str | None, str | None]] = []
+    """The key of failed identity checks made with the customer's e-mail. (A postcode is shared by the neighbours:
+    failures keyed by it stay, and expire with their window.)"""
     email = records.customer.email
-    if email and not email.endswith("@" + ERASED_DOMAIN):
-        values.append((normalise_email(email), None))
-    postcodes = {records.customer.postcode, *(o.ship_postcode for o in records.orders)}
-    postcodes |= {a.postcode for a in records.addresses}
-    values += [(None, p) for p in postcodes if p and postcode_key(p)]
-    keys = []
-    for email_value, postcode in values:
-        attempt = Attempt.of(
-            secret=settings.grant_secret,
-            order_number="",
-            email=email_value,
-            postcode=postcode,
-            conversation_id="",
-            channel="",
-            client_address=None,
-        )
-        keys.append(attempt.proof)
-    return keys
+    if not email or email.endswith("@" + ERASED_DOMAIN):
+        return []
+    attempt = Attempt.of(
+        secret=settings.grant_secret,
+        order_number="",
+        email=email,
+        postcode=None,
+        conversation_id="",
+        channel="",
+        client_address=None,
+    )
+    return [attempt.proof]
 
 
 def _unfinished(records: Records) -> list[str]:
@@ -546,7 +560,7 @@ def erase_customer(customer_id: int, *, session: Session, settings: Settings, ac
             "until it is delivered or cancelled).",
             {"orders": unfinished},
         )
-    conversations = conversations_of(records)
+    conversations = records.conversations
     result: dict[str, Any] = {"customer_id": customer_id, "conversations": len(conversations)}
     for store in _stores(settings):
         try:
