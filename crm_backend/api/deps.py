@@ -21,15 +21,15 @@ from crm_backend.services import idempotency
 from crm_backend.services.grants import Grant, GrantPolicy
 
 # Ids are 32-bit integers in every database the CRM runs on (PostgreSQL INTEGER); a larger number is a bad request,
-# not a server error (schemathesis found the SQLite OverflowError).
+# not a server error.
 ID_MAX = 2_147_483_647
 CustomerId = Annotated[int, Path(ge=1, le=ID_MAX)]
 EscalationId = Annotated[int, Path(ge=1, le=ID_MAX)]
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
-    """A session per request. A coroutine: creating a session is no I/O (it connects on first use), and a plain
-    generator dependency would cost two thread-pool hops per request, more than a look-up (bench/crm_lookup.py)."""
+    """A session per request. Must stay a coroutine (creating a session is no I/O: it connects on first use):
+    docs/architecture.md#crm-request-path."""
     session = new_session(request.app.state.engine)
     try:
         yield session
@@ -50,7 +50,7 @@ def model_response(content: BaseModel | list[BaseModel], status_code: int = 200)
     """A response model serialised once, by pydantic, in the endpoint's own thread.
 
     The route keeps its ``response_model`` for the OpenAPI document; returning a Response skips FastAPI's second
-    validation of the model and ``jsonable_encoder``, most of the web stack's cost of a look-up (bench/crm_lookup.py).
+    validation of the model and ``jsonable_encoder`` (docs/architecture.md#crm-request-path).
     """
     if isinstance(content, list):
         body = "[" + ",".join(item.json() for item in content) + "]"
@@ -59,8 +59,8 @@ def model_response(content: BaseModel | list[BaseModel], status_code: int = 200)
     return Response(body, status_code=status_code, media_type="application/json")
 
 
-# The dependencies below do no I/O, so they are coroutines: FastAPI runs a plain `def` dependency in its thread pool,
-# a hop that cost more than the work on every request (bench/crm_lookup.py, HTTP path).
+# The dependencies below do no I/O and must stay coroutines (FastAPI runs a plain `def` dependency in its thread pool):
+# docs/architecture.md#crm-request-path.
 async def get_policies(request: Request) -> Policies:
     return request.app.state.policies
 

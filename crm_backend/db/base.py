@@ -42,9 +42,8 @@ def make_engine(settings: Settings) -> Engine:
         path = settings.sqlite_path
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            # SQLAlchemy 1.4 opens a new connection per session for a SQLite file (NullPool): connecting and the
-            # pragmas cost more than a look-up (bench/crm_lookup.py). A pool is safe: WAL, one connection per thread
-            # at a time, sessions are short.
+            # a pool, not SQLAlchemy 1.4's NullPool for a SQLite file (docs/architecture.md#crm-request-path); safe:
+            # WAL, one connection per thread at a time, sessions are short.
             kwargs.update(poolclass=QueuePool, pool_size=5, max_overflow=10)
     else:
         kwargs["pool_pre_ping"] = True
