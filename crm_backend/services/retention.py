@@ -267,30 +267,29 @@ def purge_tracker(url: str, *, cutoff: float, dry_run: bool = False, batch_size:
     t = TRACKER_EVENTS.c
     deleted = 0
     try:
-        with engine.connect() as conn:
-            senders = [s for (s,) in conn.execute(select(t.sender_id).where(t.timestamp < cutoff).distinct())]
-        doomed: list[int] = []
-        for sender in senders:
+        with engine.connect() as conn:  # one pass: each conversation with old events, its newest event and session
+            stats = conn.execute(
+                select(t.sender_id, func.max(t.timestamp), func.max(t.timestamp).filter(t.type_name == SESSION_STARTED))
+                .where(t.sender_id.in_(select(t.sender_id).where(t.timestamp < cutoff)))
+                .group_by(t.sender_id)
+            ).all()
+        bounds: dict[str, float] = {}
+        for sender, newest, started in stats:
+            if newest is not None and newest < cutoff:
+                bounds[sender] = cutoff  # the whole conversation is past its period
+            elif started is not None:
+                bounds[sender] = min(cutoff, started)  # the sessions before the current one
+            # else one session, still going: Rasa needs all of it
+        senders = list(bounds)
+        for first in range(0, len(senders), batch_size):
+            chunk = senders[first : first + batch_size]
             with engine.connect() as conn:
-                newest, started = conn.execute(
-                    select(
-                        func.max(t.timestamp),
-                        func.max(t.timestamp).filter(t.type_name == SESSION_STARTED),
-                    ).where(t.sender_id == sender)
-                ).one()
-                if newest is not None and newest < cutoff:
-                    bound = cutoff  # the whole conversation is past its period
-                elif started is not None:
-                    bound = min(cutoff, started)  # the sessions before the current one
-                else:
-                    continue  # one session, still going: Rasa needs all of it
-                ids = [i for (i,) in conn.execute(select(t.id).where(t.sender_id == sender, t.timestamp < bound))]
-            doomed += ids
-            while len(doomed) >= batch_size:
-                deleted += _delete_ids(engine, TRACKER_EVENTS, doomed[:batch_size], dry_run)
-                doomed = doomed[batch_size:]
-        if doomed:
-            deleted += _delete_ids(engine, TRACKER_EVENTS, doomed, dry_run)
+                rows = conn.execute(
+                    select(t.id, t.sender_id, t.timestamp).where(t.sender_id.in_(chunk), t.timestamp < cutoff)
+                ).all()
+            ids = [int(i) for i, sender, at in rows if at < bounds[sender]]
+            for start in range(0, len(ids), batch_size):
+                deleted += _delete_ids(engine, TRACKER_EVENTS, ids[start : start + batch_size], dry_run)
     finally:
         engine.dispose()
     return deleted
