@@ -204,6 +204,7 @@ class ScaledStack(Stack):
             CRM_RASA_EVENTS_URL=self.config.rabbitmq_url,
             CRM_RASA_EVENTS_QUEUE=self.config.rabbitmq_queue,
             CRM_RASA_EVENTS_EXCHANGE=self.config.rabbitmq_exchange,
+            CRM_RASA_TRACKER_URL=self.config.tracker_database_url,  # retention and data requests reach the tracker
         )
         return env
 
