@@ -1,5 +1,5 @@
 """Command line: ``crm init | seed | seed-if-empty | demo-customers | demo-agents | serve | create-agent | stats | relay |
-retention | rotate-keys | generate-key``."""
+retention | rotate-keys | generate-key | export-customer | erase-customer | data-requests``."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
+from crm_backend import cli_privacy
 from crm_backend.db import Base, Order, make_engine, new_session
 from crm_backend.errors import DomainError
 from crm_backend.seeding.personas import ensure_personas, persona_emails
@@ -285,6 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("generate-key", help="print a new random data key for CRM_DATA_KEYS").set_defaults(
         func=cmd_generate_key
     )
+    cli_privacy.add_commands(sub, _engine)  # export-customer, erase-customer, data-requests
     return parser
 
 

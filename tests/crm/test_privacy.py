@@ -5,6 +5,7 @@ each file and in the files' bytes, while the invoices the law keeps stay and oth
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from rasa.shared.core.domain import Domain
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from crm_backend.cli import main
 from crm_backend.db import (
     AccessLog,
     Address,
@@ -26,9 +28,11 @@ from crm_backend.db import (
     Order,
     Refund,
     Ticket,
+    make_engine,
     new_session,
 )
 from crm_backend.errors import DomainError
+from crm_backend.migrate import upgrade_head
 from crm_backend.services import data_requests, privacy
 from crm_backend.services.customers import find_by_email
 from crm_backend.settings import Settings
@@ -61,6 +65,15 @@ def domain() -> Domain:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return settings_for(tmp_path)
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[Engine]:
+    """The schema as Alembic builds it (the ``crm`` commands migrate the database they open)."""
+    upgrade_head(settings)
+    engine = make_engine(settings)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture
@@ -274,3 +287,50 @@ def test_erasure_waits_for_open_orders_and_refunds(engine, settings):
         session.commit()
         privacy.erase_customer(customer.id, session=session, settings=settings, actor="agent:sue")
         assert session.get(Customer, customer.id).first_name == "[erased]"
+
+
+# ----------------------------------------------------------------------------- the crm commands
+def test_crm_export_customer_by_email_writes_a_zip_and_creates_a_cli_request(world, settings, tmp_path, capsys):
+    out = tmp_path / "out" / "zelda.zip"
+    assert main(["export-customer", "--email", EMAIL.upper(), "--out", str(out)], settings=settings) == 0
+    printed = capsys.readouterr().out
+    assert f"customer {world.customer_id} exported" in printed and "20 events" in printed
+    with zipfile.ZipFile(out) as archive:
+        assert sorted(archive.namelist()) == ["crm.json", "event_broker.json", "manifest.json", "tracker_store.json"]
+        assert json.loads(archive.read("crm.json"))["customers"][0]["email"] == EMAIL
+        assert len(json.loads(archive.read("tracker_store.json"))["events"]) == 20
+    assert main(["data-requests", "--all"], settings=settings) == 0
+    listed = capsys.readouterr().out
+    assert "export" in listed and "done" in listed and " cli " in listed
+
+
+def test_crm_erase_customer_without_yes_changes_nothing_and_with_a_request_completes_it(
+    world, engine, settings, capsys
+):
+    with new_session(engine) as session:
+        request, _ = data_requests.create_request(
+            session=session,
+            customer_id=world.customer_id,
+            kind="erase",
+            source="assistant",
+            requested_by=f"bot:{ZELDA_CONVERSATIONS[0]}",
+        )
+        session.commit()
+        reference = request.reference
+    assert main(["data-requests"], settings=settings) == 0
+    assert reference in capsys.readouterr().out
+
+    assert main(["erase-customer", "--request", reference], settings=settings) == 0
+    preview = capsys.readouterr().out
+    assert "nothing done" in preview and "crm addresses: 1" in preview and "20 events" in preview
+    with new_session(engine) as session:
+        assert session.get(Customer, world.customer_id).email == EMAIL
+        assert data_requests.get_request(reference, session=session).status == "pending"
+
+    assert main(["erase-customer", "--request", reference, "--yes"], settings=settings) == 0
+    assert f"{reference}: customer {world.customer_id} erased (4 conversations)" in capsys.readouterr().out
+    with new_session(engine) as session:
+        assert data_requests.get_request(reference, session=session).status == "done"
+        assert find_by_email(EMAIL, session=session) is None
+    assert main(["erase-customer", "--request", reference, "--yes"], settings=settings) == 1
+    assert "already done" in capsys.readouterr().err
