@@ -155,3 +155,31 @@ def test_hostile_note_reply_filter_and_login_username_are_shown_literally_and_ne
     assert page.locator("#transcript img").count() == 0 and page.locator("#transcript script").count() == 0
     time.sleep(0.3)
     assert page.evaluate("typeof window.__pwned") == "undefined" and dialogs == []
+
+
+def test_another_agents_escalation_hides_the_customers_details_and_the_supervisor_sees_the_read(server, new_page):
+    escalation_id = server.create_escalation(request_for(server, "w-need-to-know", priority=50))
+    claimed = server.api.post(
+        f"/escalations/{escalation_id}/claim", json={"agent": "kim"}, headers={"Idempotency-Key": "claim-w-ntk"}
+    )
+    assert claimed.status_code == 200
+    page = new_page()
+    log_in(page, server, "sam")
+    page.goto(f"{server.url}/console/escalations/{escalation_id}")
+    notice = page.locator("#hidden-notice")
+    assert notice.inner_text() == "Personal details are hidden: this escalation is handled by Kim Lee."
+    body = page.inner_text("body")
+    assert "alice.martin@example.com" not in body and "Alice" not in body and "SW1A 1AA" not in body
+    assert "[email]" in page.locator("#transcript").inner_text()
+    assert "Access log" not in page.locator("header nav").inner_text()
+
+    boss = new_page()
+    log_in(boss, server, "sue")
+    boss.goto(f"{server.url}/console/escalations/{escalation_id}")
+    assert "alice.martin@example.com" in boss.inner_text("body")
+    boss.click("text=Access log")
+    boss.wait_for_url(f"{server.url}/console/access-log")
+    rows = boss.locator("#access-log tr.read")
+    assert "Sue Grant" in rows.nth(0).inner_text() and "in full" in rows.nth(0).inner_text()  # newest first
+    assert "Sam Patel" in rows.nth(1).inner_text() and "masked" in rows.nth(1).inner_text()
+    screenshot(boss, "console-access-log")
