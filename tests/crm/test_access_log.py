@@ -139,7 +139,7 @@ def test_the_review_query_filters_and_pages_newest_first(session: Session):
     assert access.list_reads(session=session, agent_id=1) == []
 
 
-def test_on_postgresql_a_read_commits_without_waiting_for_the_disk_and_only_that_transaction():
+def test_on_postgresql_a_read_commits_without_waiting_for_the_disk_and_only_that_transaction() -> None:
     name = f"access_{uuid.uuid4().hex[:12]}"
     admin = create_engine(f"{POSTGRES}/test", isolation_level="AUTOCOMMIT")
     try:
