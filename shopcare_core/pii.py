@@ -86,7 +86,9 @@ class Masker:
 
     @classmethod
     def from_env(cls, extra: Iterable[str] = ()) -> Masker:
-        return cls([os.environ.get(name, "") for name in SECRET_ENV] + list(extra))
+        values = [os.environ.get(name, "") for name in SECRET_ENV]
+        keys = os.environ.get("CRM_DATA_KEYS", "").split(",")  # a ring of keys: each one is a secret on its own
+        return cls(values + [key.strip() for key in keys] + list(extra))
 
     def text(self, value: str) -> str:
         if not value:
@@ -120,6 +122,8 @@ class Masker:
 # Slots whose value the broker stream may carry unmasked: the escalation outbox (the packet agents need, read by the
 # CRM's relay and served only behind the API key) and the CSAT outbox (a score and its key).
 UNMASKED_SLOTS = frozenset({"escalation_request", "csat_request"})
+# Slots whose value the stream never carries: the CRM's identity grant is a bearer credential no consumer reads.
+REDACTED_SLOTS = frozenset({"identity_grant"})
 
 
 def mask_event(event: dict[str, Any], masker: Masker) -> dict[str, Any]:
@@ -141,6 +145,8 @@ def mask_event(event: dict[str, Any], masker: Masker) -> dict[str, Any]:
         masked["metadata"] = masker.value(masked["metadata"])
     if kind == "bot" and isinstance(masked.get("data"), dict):
         masked["data"] = masker.value(masked["data"])
-    if kind == "slot" and masked.get("name") not in UNMASKED_SLOTS:
+    if kind == "slot" and masked.get("name") in REDACTED_SLOTS:
+        masked["value"] = None if masked.get("value") is None else MASK
+    elif kind == "slot" and masked.get("name") not in UNMASKED_SLOTS:
         masked["value"] = masker.value(masked.get("value"))
     return masked

@@ -16,6 +16,7 @@ import pytest
 
 from shopcare_core import logmask
 from shopcare_core.pii import SECRET_ENV, Masker, mask_event
+from tests.factories import grant_headers
 from tests.security.conftest import Conversation
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,6 +72,12 @@ def test_the_value_of_each_configured_secret_is_masked(monkeypatch):
         monkeypatch.setenv(name, value)
     out = Masker.from_env().text(" ".join(f"{name}={value}" for name, value in values.items()))
     assert not [name for name, value in values.items() if value in out]
+
+
+def test_each_data_key_of_the_ring_is_masked_on_its_own(monkeypatch):
+    new, old = "bmV3LWRhdGEta2V5LW9mLXRoZS1yaW5nLTAxMjM0NTY=", "b2xkLWRhdGEta2V5LW9mLXRoZS1yaW5nLTAxMjM0NTY="
+    monkeypatch.setenv("CRM_DATA_KEYS", f"{new}, {old}")
+    assert Masker.from_env().text(f"old key {old} and new key {new}") == "old key [redacted] and new key [redacted]"
 
 
 def test_a_telegram_token_in_an_api_url_is_masked_without_the_environment(monkeypatch):
@@ -170,6 +177,13 @@ def test_broker_event_masking_keeps_the_escalation_packet():
     assert mask_event(packet, masker) == packet
     slot = {"event": "slot", "name": "new_address", "value": "12 High Street, Leeds LS1 4AP"}
     assert mask_event(slot, masker)["value"] == "[address], Leeds [postcode]"
+
+
+def test_broker_events_never_carry_an_identity_grant():
+    masker = Masker()
+    grant = grant_headers(1, conversation_id="c")["X-Identity-Grant"]
+    assert mask_event({"event": "slot", "name": "identity_grant", "value": grant}, masker)["value"] == "[redacted]"
+    assert mask_event({"event": "slot", "name": "identity_grant", "value": None}, masker)["value"] is None
 
 
 def test_a_real_conversation_leaves_no_pii_or_secret_in_logs_or_the_event_stream(stack, population):
