@@ -1,10 +1,10 @@
 """One-time codes: the stronger proof a change needs, and the way back in when identity checks are paused.
 
-The order form asks for `one_time_code` when a change (cancel, refund, address) is in hand and the customer proved
-who they are with an e-mail or postcode only, or when the CRM paused identity checks for the details given: then the
-customer is offered a code sent to the address on the order (if the order is ours), and it is sent on their "yes",
-so a sweep does not mail the owners of the orders it tries. `action_ask_one_time_code` sends a code once per
-conversation and ask (a re-ask only reminds); "new code" sends another.
+The order form asks for `one_time_code` when a change (cancel, refund, address) or a data request is in hand and the
+customer proved who they are with an e-mail or postcode only, or when the CRM paused identity checks for the details
+given: then the customer is offered a code sent to the address on the order (if the order is ours), and it is sent on
+their "yes", so a sweep does not mail the owners of the orders it tries. `action_ask_one_time_code` sends a code
+once per conversation and ask (a re-ask only reminds); "new code" sends another.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ PURPOSE = {
     "cancel_order": "cancel an order",
     "get_refund": "arrange a refund",
     "change_shipping_address": "change a delivery address",
+    "data_export": "request a copy of your personal data",
+    "data_erasure": "request the erasure of your personal data",
 }
 
 

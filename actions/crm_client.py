@@ -234,6 +234,12 @@ class CRMClient:
     async def get_invoice(self, customer_id: str, invoice_number: str) -> dict[str, Any]:
         return await self.request("GET", f"/customers/{customer_id}/invoices/{invoice_number}")
 
+    # --- data-subject requests (a supervisor carries them out; the CRM takes the proof from the grant)
+    async def create_data_request(self, customer_id: str, kind: str, key: str) -> dict[str, Any]:
+        """{"reference", "kind", "status", "created"}: `created` is false when a pending one already existed."""
+        path = f"/customers/{customer_id}/data-requests"
+        return await self.request("POST", path, json={"kind": kind}, idempotency_key=key)
+
     # --- policies and tickets
     async def get_policy(self, topic: str) -> dict[str, Any]:
         return await self.request("GET", f"/policies/{topic}")

@@ -13,7 +13,8 @@ from rasa_sdk.events import EventType, SlotSet
 
 from shopcare_core.grant import IDENTITY_SLOTS, STRONG, claims
 
-WRITE_TASKS = frozenset({"cancel_order", "get_refund", "change_shipping_address"})
+# the tasks that need a strong proof: changes, and the data-subject requests (a copy of the data, its erasure)
+WRITE_TASKS = frozenset({"cancel_order", "get_refund", "change_shipping_address", "data_export", "data_erasure"})
 EXPIRY_MARGIN_SECONDS = 10
 REFUSED_CODES = frozenset(
     {"grant_required", "grant_invalid", "grant_expired", "grant_other_customer", "grant_other_conversation"}
@@ -39,7 +40,8 @@ def is_strong(tracker: Tracker) -> bool:
 
 
 def needs_code(tracker: Tracker) -> bool:
-    """A change (cancel, refund, address) is in hand and the customer proved who they are only with a read proof."""
+    """A change (cancel, refund, address) or a data request is in hand and the customer proved who they are only
+    with a read proof."""
     return tracker.get_slot("task") in WRITE_TASKS and not is_strong(tracker)
 
 

@@ -1,6 +1,7 @@
 """Identity before disclosure: the order form collects an order number and verifies the customer with the CRM.
 
-The form `order_form` serves every order task (track, cancel, refund, address change, invoices, payment problems).
+The form `order_form` serves every order task (track, cancel, refund, address change, invoices, payment problems)
+and the data requests (a copy of the customer's data, its erasure: an order number finds the customer).
 `ValidateOrderForm.required_slots` asks only what the task in hand needs:
 order number -> e-mail or postcode (until verified) -> task-specific slots (refund reason and amount, new address).
 An answer to another question than the one asked is kept: an e-mail given when the order number was asked is checked
@@ -38,6 +39,8 @@ TASK_BY_INTENT = {
     "check_invoice": "invoice",
     "get_invoice": "invoice",
     "payment_issue": "payment_issue",
+    "request_data_export": "data_export",
+    "request_data_erasure": "data_erasure",
 }
 TASK_SLOTS = {"get_refund": ["refund_reason", "refund_amount"], "change_shipping_address": ["new_address"]}
 

@@ -17,7 +17,7 @@ from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import grant, invoices, orders, refunds, shipping, support
+from actions import grant, invoices, orders, privacy, refunds, shipping, support
 from actions.context import TaskContext
 from actions.crm_client import CallContext, CRMRefused, CRMUnavailable, start_call_log
 from actions.escalation import raise_escalation
@@ -35,6 +35,8 @@ RUNNERS: dict[str, Runner] = {
     "change_shipping_address": shipping.run_change,
     "invoice": invoices.run_invoice,
     "payment_issue": invoices.run_payment_issue,
+    "data_export": privacy.run_export,
+    "data_erasure": privacy.run_erase,
 }
 CONFIRMERS: dict[str, Runner] = {
     "cancel_order": orders.confirm_cancel,
@@ -42,6 +44,7 @@ CONFIRMERS: dict[str, Runner] = {
     "change_shipping_address": shipping.confirm_change,
     "human": support.confirm_human,
     "ticket": support.confirm_ticket,
+    "data_erasure": privacy.confirm_erase,
 }
 DECLINED_DETAILS = ("new_address", "refund_reason")  # personal data a change collected, cleared when it is declined
 RISKY_TASKS = {"cancel_order", "get_refund"}  # task names equal the at-risk intents of the escalation decision
