@@ -144,7 +144,11 @@ def _preview(settings: Settings, args: argparse.Namespace, *, session: Session) 
     print(f"  conversations: {manifest['conversations']}")
     print(f"  tracker store: {_store(manifest['tracker_store'])}")
     print(f"  event broker: {_store(manifest['event_broker'])}")
-    print("invoices younger than 6 years stay, with the orders they rest on (addresses blanked)")
+    years = privacy.INVOICE_RETENTION_YEARS
+    print(f"invoices younger than {years} years stay, with the orders they rest on (addresses blanked)")
+    blocking = privacy.unfinished(privacy.Records(int(customer_id), session=session))
+    if blocking:
+        print(f"refused for now: orders or refunds still open on {', '.join(blocking)}")
     return 0
 
 

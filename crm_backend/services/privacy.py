@@ -531,7 +531,7 @@ def _proof_keys(records: Records, settings: Settings) -> list[str]:
     return [attempt.proof]
 
 
-def _unfinished(records: Records) -> list[str]:
+def unfinished(records: Records) -> list[str]:
     """Order numbers of orders still on their way, or with a refund in review or not yet due."""
     today = utcnow().date()
     numbers = {o.order_number for o in records.orders if o.status in OPEN_ORDER_STATUSES}
@@ -551,14 +551,14 @@ def erase_customer(customer_id: int, *, session: Session, settings: Settings, ac
     the job. Refused (409 ``open_orders``) while an order is on its way or a refund is in review or not yet due.
     """
     records = Records(customer_id, session=session)
-    unfinished = _unfinished(records)
-    if unfinished:
+    blocking = unfinished(records)
+    if blocking:
         raise DomainError(
             409,
             "open_orders",
             "The customer has orders or refunds still open; they are finished first (an order's address is needed "
             "until it is delivered or cancelled).",
-            {"orders": unfinished},
+            {"orders": blocking},
         )
     conversations = records.conversations
     result: dict[str, Any] = {"customer_id": customer_id, "conversations": len(conversations)}
