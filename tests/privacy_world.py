@@ -11,13 +11,14 @@ import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from rasa.core.brokers.sql import SQLEventBroker
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import URL, Engine, make_url
 
 from crm_backend.db import (
     Address,
@@ -227,12 +228,28 @@ def build_crm(engine: Engine, settings: Settings) -> tuple[int, int, str, str, s
         return zelda.id, otto.id, kept.order_number, old.order_number, other.order_number
 
 
+def rasa_stores(settings: Settings, domain: Domain) -> tuple[SQLTrackerStore, SQLEventBroker]:
+    """Rasa's SQL tracker store and SQL event broker on the settings' URLs: SQLite files or PostgreSQL databases."""
+    tracker, events = make_url(settings.rasa_tracker_url), make_url(settings.rasa_events_url)
+
+    def where(url: URL) -> dict[str, Any]:
+        if url.get_backend_name() == "sqlite":
+            return {"dialect": "sqlite", "db": url.database}
+        return {
+            "dialect": "postgresql",
+            "host": url.host,
+            "port": url.port,
+            "db": url.database,
+            "username": url.username,
+        }
+
+    broker = SQLEventBroker(**where(events))
+    return SQLTrackerStore(domain, event_broker=broker, **where(tracker)), broker
+
+
 async def build_rasa_stores(settings: Settings, domain: Domain) -> None:
     """Her conversations, Otto's and the stranger's, saved by Rasa's SQLTrackerStore, streamed to its SQL broker."""
-    tracker_db = settings.rasa_tracker_url.removeprefix("sqlite:///")
-    events_db = settings.rasa_events_url.removeprefix("sqlite:///")
-    broker = SQLEventBroker(db=events_db)
-    store = SQLTrackerStore(domain, dialect="sqlite", db=tracker_db, event_broker=broker)
+    store, broker = rasa_stores(settings, domain)
     said = {
         **{c: f"I'm {FIRST} {LAST}, {EMAIL}, {STREET} {POSTCODE}, tel {PHONE}: {MESSAGE}" for c in ZELDA_CONVERSATIONS},
         "rest:otto": f"Otto here, {OTHER_EMAIL}: {OTHER_MESSAGE}",

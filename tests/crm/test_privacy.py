@@ -5,14 +5,16 @@ each file and in the files' bytes, while the invoices the law keeps stay and oth
 from __future__ import annotations
 
 import json
+import uuid
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from rasa.shared.core.domain import Domain
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
 from crm_backend.cli import main
 from crm_backend.db import (
@@ -55,6 +57,8 @@ from tests.privacy_world import (
     sqlite_rows,
     sqlite_text,
 )
+
+POSTGRES = "postgresql://postgres@127.0.0.1:5432"  # the machine's PostgreSQL (trust); its test skips without it
 
 
 @pytest.fixture(scope="module")
@@ -287,6 +291,47 @@ def test_erasure_waits_for_open_orders_and_refunds(engine, settings):
         session.commit()
         privacy.erase_customer(customer.id, session=session, settings=settings, actor="agent:sue")
         assert session.get(Customer, customer.id).first_name == "[erased]"
+
+
+@pytest.fixture
+def postgres_stores(tmp_path: Path) -> Iterator[Settings]:
+    """Settings whose tracker store and event-broker table are throwaway PostgreSQL databases (the scaled profile's
+    tracker store); skips without the machine's PostgreSQL."""
+    names = [f"dsr_{kind}_{uuid.uuid4().hex[:10]}" for kind in ("tracker", "events")]
+    admin = create_engine(f"{POSTGRES}/test", isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            for name in names:
+                conn.execute(text(f"CREATE DATABASE {name}"))
+    except OperationalError as exc:
+        admin.dispose()
+        pytest.skip(f"PostgreSQL at {POSTGRES} is not reachable: {exc.orig}")
+    yield settings_for(tmp_path, rasa_tracker_url=f"{POSTGRES}/{names[0]}", rasa_events_url=f"{POSTGRES}/{names[1]}")
+    with admin.connect() as conn:
+        for name in names:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+async def test_the_tracker_store_and_broker_table_on_postgresql(engine, postgres_stores, domain):
+    settings = postgres_stores
+    ids = build_crm(engine, settings)
+    await build_rasa_stores(settings, domain)
+    with new_session(engine) as session:
+        export = privacy.export_customer(ids[0], session=session, settings=settings)
+    assert len(export["tracker_store"]["events"]) == 20 and len(export["event_broker"]["events"]) == 20
+    assert "postgresql" in export["manifest"]["tracker_store"]["url"]
+    with new_session(engine) as session:
+        result = privacy.erase_customer(ids[0], session=session, settings=settings, actor="agent:sue")
+        session.commit()
+    assert result["tracker_store"]["events_deleted"] == 20 and result["event_broker"]["events_deleted"] == 20
+    for url in (settings.rasa_tracker_url, settings.rasa_events_url):
+        store = create_engine(url)
+        with store.connect() as conn:
+            rows = conn.execute(text("SELECT sender_id, data FROM events")).all()
+        store.dispose()
+        assert {sender for sender, _ in rows} == {"rest:otto", "rest:stranger"}
+        assert not [n for n in NEEDLES for _, data in rows if n in data]
 
 
 # ----------------------------------------------------------------------------- the crm commands
