@@ -286,6 +286,14 @@ def cases_from_crm(database_url: str) -> list[Case]:
     reflection, so a CRM database at an older migration (e.g. without escalations.channel) works too."""
     from sqlalchemy import MetaData, Table, create_engine, select
 
+    from crm_backend.db.crypto import PREFIX, Keyring
+    from crm_backend.settings import Settings
+
+    keyring = Keyring.from_settings(Settings())  # the CRM's keys (env / .env): packets and messages are encrypted
+
+    def clear(value: Any) -> Any:  # a database from before encryption at rest reads as it is
+        return keyring.decrypt(value) if isinstance(value, str) and value.startswith(f"{PREFIX}.") else value
+
     engine = create_engine(database_url, future=True)
     try:
         meta = MetaData()
@@ -307,7 +315,7 @@ def cases_from_crm(database_url: str) -> list[Case]:
         engine.dispose()
     cases = []
     for row in rows:
-        packet, scores = _json(row.get("packet")), _json(row.get("scores"))
+        packet, scores = _json(clear(row.get("packet"))), _json(row.get("scores"))
         transcript = [line for line in packet.get("transcript") or [] if line.get("sender") == "customer"]
         if transcript:
             turns = [
@@ -316,7 +324,8 @@ def cases_from_crm(database_url: str) -> list[Case]:
             ]
         else:
             turns = [
-                Turn(text=m["text"], intent=None, sentiment=_num(m["sentiment"])) for m in messages.get(row["id"], [])
+                Turn(text=clear(m["text"]), intent=None, sentiment=_num(m["sentiment"]))
+                for m in messages.get(row["id"], [])
             ]
         if not turns:
             continue

@@ -313,6 +313,9 @@ def test_rotate_keys_reencrypts_everything_with_the_first_key(
     assert everything(settings_for(url, KEY_B)) == before  # key A can leave the ring
     with pytest.raises(DecryptionError, match="not in CRM_DATA_KEYS"):
         everything(settings_for(url, KEY_A))
+    with TestClient(create_app(settings_for(url, KEY_A)), raise_server_exceptions=False) as client:
+        profile = client.get("/api/v1/customers/1", headers={"X-API-Key": API_KEY, **grant_headers(1)})
+    assert profile.status_code == 500 and "Martin" not in profile.text and "e1." not in profile.text
     # a new look-up key: e-mails are found again once the hashes are recomputed
     new_lookup = settings_for(url, KEY_B, lookup="a-new-lookup-key-after-rotation-0123456")
     assert main(["rotate-keys", "--rehash"], settings=new_lookup) == 0

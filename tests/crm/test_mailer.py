@@ -31,6 +31,8 @@ PRODUCTION_SECRETS = {  # production refuses default and short secrets (Settings
     "rasa_token": "production-rasa-token-0123456789",
     "grant_secret": "production-grant-secret-0123456789abcdef",
     "shop_login_secret": "production-shop-login-secret-0123456789",
+    "data_keys": "cHJvZHVjdGlvbi1kYXRhLWtleS0wMTIzNDU2Nzg5YWI=",  # 32 bytes, URL-safe base64
+    "lookup_key": "production-lookup-key-0123456789abcdef",
 }
 
 

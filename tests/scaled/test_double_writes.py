@@ -10,10 +10,11 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from crm_backend.db import AuditLog, Customer, Order, Payment, Refund
+from crm_backend.db import AuditLog, Customer, Order, Payment, Refund, make_engine
+from crm_backend.settings import Settings
 from tests.support import api_client, as_customer, one_time_code
 
 ROUNDS = 2  # orders per case (the 40-customer seed has 5 paid or packed orders)
@@ -21,7 +22,7 @@ ROUNDS = 2  # orders per case (the 40-customer seed has 5 paid or packed orders)
 
 @pytest.fixture(scope="module")
 def crm_db(scaled) -> Iterator[Engine]:
-    engine = create_engine(scaled.config.crm_database_url, future=True)
+    engine = make_engine(Settings(database_url=scaled.config.crm_database_url))  # the CRM's keys (env / .env)
     yield engine
     engine.dispose()
 

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.engine import Engine
 
-from crm_backend.db import Base, Escalation, EscalationMessage, new_session
+from crm_backend.db import Base, Escalation, EscalationMessage, make_engine, new_session
 from crm_backend.relay.factory import make_relay
 from crm_backend.relay.rabbitmq import PikaEventRelay
 from crm_backend.services.grants import GrantPolicy
@@ -91,7 +91,7 @@ def test_settings_select_the_consumer_by_url(services: ScaledConfig) -> None:
 
 def test_events_wait_in_the_queue_while_the_database_is_down_and_arrive_once_in_order(services: ScaledConfig) -> None:
     sender = f"pika-{uuid.uuid4().hex[:8]}"
-    engine = create_engine(services.crm_database_url, future=True, pool_pre_ping=True)  # database not created yet
+    engine = make_engine(Settings(database_url=services.crm_database_url))  # database not created yet
     relay = PikaEventRelay(
         engine,
         services.rabbitmq_url,
@@ -126,7 +126,7 @@ def test_events_wait_in_the_queue_while_the_database_is_down_and_arrive_once_in_
     finally:
         relay.stop()
         engine.dispose()
-    with new_session(create_engine(services.crm_database_url)) as session:
+    with new_session(make_engine(Settings(database_url=services.crm_database_url))) as session:
         escalations = session.execute(select(Escalation).where(Escalation.conversation_id == sender)).scalars().all()
     assert len(escalations) == 1 and escalations[0].reason_codes == ["explicit_request"]
     assert escalations[0].created_at <= datetime.utcnow()

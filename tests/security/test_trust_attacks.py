@@ -9,10 +9,11 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import httpx
-from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
+from crm_backend.db import make_engine
 from crm_backend.services.grants import GrantPolicy
+from crm_backend.settings import Settings
 from tests.factories import make_customer, make_order
 from tests.security.conftest import Conversation
 from tests.support import api_client, escalation_of, one_time_code, wait_until
@@ -123,7 +124,7 @@ def _mails_to(stack, addresses: list[str]) -> int:
 
 def _customer_with_a_delivered_order(stack, total_pence: int) -> tuple[int, str, str]:
     """A customer of this test alone with one order delivered two days ago: (customer id, e-mail, order number)."""
-    engine = create_engine(stack.database_url, future=True)
+    engine = make_engine(Settings(database_url=stack.database_url))  # the stack's CRM keys (env / .env)
     try:
         with Session(engine) as session:
             tag = uuid.uuid4().hex[:8]
