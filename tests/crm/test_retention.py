@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -239,6 +240,40 @@ def test_transcripts_past_the_period_are_removed_and_the_statistics_kept(engine:
     with new_session(engine) as session:  # a second run (another CRM process, the next day) changes nothing
         assert set(run_retention(session=session, settings=settings, now=NOW + timedelta(days=1)).values()) == {0}
     assert snapshot(engine) == after
+
+
+def test_two_runs_at_once_change_what_one_run_changes(engine: Engine, settings: Settings, tmp_path: Path):
+    for n in range(6):
+        escalation(engine, f"conv-{n}", days_ago=800)
+        ticket(engine, f"TK-10000{n}", days_ago=800)
+    broker = Broker(tmp_path / "events.db")
+    for _ in range(30):
+        broker.add(ago(40))
+    with new_session(engine) as session:
+        session.add(RelayCursor(source=cursor_source(broker.url), position=30))
+        session.commit()
+    results: list[dict[str, int]] = []
+
+    def run() -> None:  # as two CRM processes would: each its own session, small batches to interleave them
+        with new_session(engine) as session:
+            results.append(run_retention(session=session, settings=settings, now=NOW, batch_size=4))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(results) == 2, "a run failed"
+    with new_session(engine) as session:
+        assert {m.text for m in session.query(EscalationMessage)} == {REMOVED}
+        assert {e.summary for e in session.query(Escalation)} == {REMOVED}
+        assert all("retention" in e.packet and "name" not in e.packet["customer"] for e in session.query(Escalation))
+        assert {t.summary for t in session.query(Ticket) if t.reference.startswith("TK-10000")} == {REMOVED}
+    assert broker.ids() == []
+    for store, expected in {"escalation_messages": 12, "escalations": 6, "broker_events": 30}.items():
+        assert expected <= sum(r[store] for r in results) <= 2 * expected, store
+    with new_session(engine) as session:
+        assert set(run_retention(session=session, settings=settings, now=NOW).values()) == {0}
 
 
 def test_a_dry_run_counts_and_changes_nothing(engine: Engine, settings: Settings, tmp_path: Path):
