@@ -88,7 +88,7 @@ test: venv models widget tools ## the whole test suite (unit, CRM, actions, conv
 
 .PHONY: test-fast
 test-fast: venv models ## unit tests but the slow ones: no browser, scaled profile, live stack or model evaluation
-	$(PY) -m pytest -m "unit and not slow"
+	$(PY) -m pytest -m "unit and not slow" -n 2 --dist loadfile
 
 .PHONY: lint
 lint: venv tools ## ruff (lint + format check), mypy and the dependency audit (pip-audit)

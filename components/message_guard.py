@@ -1,10 +1,8 @@
 """First step of the NLU pipeline: bound what the rest of the pipeline has to read.
 
-Hostile input (tests/hostile/) showed the cost of the pipeline growing faster than the message: a 20,000-character
-message took 2 s to parse and a 100,000-character one over a minute, during which the Rasa server (NLU runs on its
-event loop) answered nobody. Customers' real messages are a few hundred characters, so the guard keeps the first
-``max_chars`` of the text and drops NUL and other control characters that no tokenizer needs. The tracker keeps what
-the customer sent; only what NLU reads is bounded.
+The guard keeps the first ``max_chars`` of the text and drops NUL and other control characters that no tokenizer
+needs. The tracker keeps what the customer sent; only what NLU reads is bounded (why: docs/architecture.md, "Hostile
+input").
 """
 
 from __future__ import annotations

@@ -55,7 +55,7 @@ PATCHES: tuple[Patch, ...] = (
         "run",
         graph_runner.run,
         "the model graph (parse, then each prediction) called in dependency order in this thread instead of through "
-        "dask's scheduler, whose bookkeeping cost more CPU per turn than any single component",
+        "dask's scheduler (docs/architecture.md, Rasa server hot path)",
         "tests/test_graph_runner.py",
     ),
     Patch(

@@ -17,8 +17,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-# Every repetition is bounded (RFC 5321's limits: 64 before the @, 63 per label): with ``+`` a 100,000-character run
-# of letters or digits without an @ cost 35 s of backtracking, on the event loop that publishes Rasa's events.
+# Every repetition is bounded (RFC 5321's limits: 64 before the @, 63 per label), so a long run of letters or digits
+# without an @ costs linear time (docs/architecture.md, "Hostile input").
 EMAIL = re.compile(r"[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}", re.UNICODE)
 # 13-19 digits, optionally grouped by spaces or dashes: card numbers and the like
 CARD = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")

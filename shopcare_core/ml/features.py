@@ -59,9 +59,8 @@ def _timestamp(as_of: datetime) -> pd.Timestamp:
 class _Rows:
     """One table's rows of the customers in ``index``, as numpy columns, aggregated per customer with ``bincount``.
 
-    A pandas ``groupby`` + ``reindex`` per feature costs about 0.3 ms whatever the size, which made one customer's
-    features 40 ms at the CRM's features endpoint; the arithmetic below is the same for one customer or all of them
-    (training), so one code path still serves both.
+    The same arithmetic serves one customer (scoring) and all of them (training); docs/architecture.md, "Churn model
+    in the action server", says why it is not a pandas ``groupby``.
     """
 
     def __init__(self, frame: pd.DataFrame | None, index: pd.Index, now: np.datetime64) -> None:

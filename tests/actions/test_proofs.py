@@ -245,6 +245,7 @@ async def test_a_shop_login_greets_by_name_and_needs_no_questions(crm, make_trac
         shop_token("nobody@example.com"),
         "garbage",
     ],
+    ids=["wrong-secret", "expired", "unknown-customer", "garbage"],
 )
 async def test_a_bad_shop_token_is_ignored_and_the_guest_is_greeted(crm, make_tracker, domain, token):
     tracker = make_tracker(intent="greet", text="hi")
