@@ -112,7 +112,12 @@ def export(
         if data_request.kind != "export":
             raise DomainError(409, "wrong_kind", f"{data_request.reference} is not an export request.")
         result = privacy.carry_out(
-            data_request, session=session, settings=settings_of(request), by=_actor(auth), resource=PAGE
+            data_request,
+            session=session,
+            settings=settings_of(request),
+            by=_actor(auth),
+            resource=PAGE,
+            agent_id=auth.agent.id,
         )
     except DomainError as error:
         session.rollback()

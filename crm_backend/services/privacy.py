@@ -587,11 +587,19 @@ def erase_customer(customer_id: int, *, session: Session, settings: Settings, ac
 
 
 # ----------------------------------------------------------------------------- data requests
-def carry_out(request: DataRequest, *, session: Session, settings: Settings, by: str, resource: str) -> dict[str, Any]:
+def carry_out(
+    request: DataRequest,
+    *,
+    session: Session,
+    settings: Settings,
+    by: str,
+    resource: str,
+    agent_id: int | None = None,
+) -> dict[str, Any]:
     """Runs a pending request (export or erasure) by ``by`` and completes it; commits.
 
     Returns the export (for ``export``) or the erasure's counts (for ``erase``). An export is also a read of the
-    customer's data: one ``access_log`` row with the purpose ``dsr:<reference>``.
+    customer's data: one ``access_log`` row with the purpose ``dsr:<reference>`` (``agent_id``: the console's agent).
     """
     if request.status != "pending":
         raise DomainError(409, "data_request_closed", f"This request is already {request.status}.")
@@ -604,6 +612,7 @@ def carry_out(request: DataRequest, *, session: Session, settings: Settings, by:
             AccessLog(
                 at=utcnow(),
                 actor=by[:100],
+                agent_id=agent_id,
                 customer_id=customer_id,
                 purpose=f"dsr:{request.reference}",
                 resource=resource[:120],

@@ -13,7 +13,7 @@ from rasa.shared.core.domain import Domain
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from crm_backend.db import AuditLog, Customer, DataRequest, Escalation, new_session
+from crm_backend.db import AccessLog, Agent, AuditLog, Customer, DataRequest, Escalation, new_session
 from crm_backend.services import data_requests
 from crm_backend.services.customers import find_by_email
 from crm_backend.settings import Settings
@@ -128,6 +128,10 @@ def test_export_downloads_her_data_and_completes_the_request(world, engine, supe
     assert export["crm"]["customers"][0]["email"] == EMAIL
     assert len(export["tracker_store"]["events"]) == 20 and len(export["event_broker"]["events"]) == 20
     assert _status(engine, reference) == ("done", "agent:sue")
+    with new_session(engine) as session:
+        read = session.execute(select(AccessLog).where(AccessLog.purpose == f"dsr:{reference}")).scalar_one()
+        sue = session.execute(select(Agent).where(Agent.username == "sue")).scalar_one()
+        assert (read.actor, read.agent_id, read.customer_id) == ("agent:sue", sue.id, world.customer_id)
     again = supervisor.post(f"/console/privacy/{reference}/export", data={"csrf_token": token})
     assert again.status_code == 303 and "error=data_request_closed" in again.headers["location"]
     assert "already closed" in supervisor.get(again.headers["location"]).text
