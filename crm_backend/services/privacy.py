@@ -7,9 +7,9 @@ one-time codes, data requests, successful identity checks and other audited bot 
 bot's audited reads of their data. CRM rows are read and written through the ORM, so column encryption stays
 transparent. Erasure keeps only what the law asks for (invoices for ``INVOICE_RETENTION_YEARS`` and the order rows
 and amounts they rest on, with the addresses blanked), replaces free text with ``ERASED``, deletes the rest, and leaves
-the customer row as an anonymised stub; running it again changes nothing. It refuses while an order is still open
-(the address is needed to deliver it). ``carry_out`` runs a pending data request and completes it (audited).
-SQLite files are written with ``secure_delete`` and checkpointed, so erased values do not linger in free pages.
+the customer row as an anonymised stub; running it again changes nothing. It refuses while an order or a refund is
+still open (``unfinished``). ``carry_out`` runs a pending data request and completes it (audited). SQLite files are
+written with ``secure_delete`` and their write-ahead log checkpointed, so erased values do not linger in free pages.
 """
 
 from __future__ import annotations
