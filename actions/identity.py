@@ -22,7 +22,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import escalation, grant, risk, shop_login, tasks, verification
+from actions import escalation, grant, privacy, risk, shop_login, tasks, verification
 from actions.codes import parse_code, wants_new_code
 from actions.common import first, money, normalise_order_id, parse_address, parse_amount, parse_identity_proof
 from actions.crm_client import CRMRefused, CRMUnavailable, context_for, get_client, start_call_log
@@ -87,8 +87,10 @@ class ValidateOrderForm(FormValidationAction):
     ) -> list[str]:
         if tracker.get_slot("identity_locked") or tracker.get_slot("task_blocked"):
             return []
-        needed = ["order_id"]
-        task_slots = TASK_SLOTS.get(tracker.get_slot("task") or "", [])
+        task = tracker.get_slot("task") or ""
+        # a data request is about the customer: an order number only finds a customer not yet verified
+        needed = [] if task in privacy.ACCOUNT_TASKS and tracker.get_slot("customer_id") else ["order_id"]
+        task_slots = TASK_SLOTS.get(task, [])
         if not tracker.get_slot("customer_id"):
             # identity checks paused by the CRM: the way in is a code sent to the address on the order
             needed.append("one_time_code" if tracker.get_slot("otp_fallback") else "identity_proof")

@@ -1,9 +1,11 @@
 """A customer's request for a copy of their personal data, or for its erasure: recorded in the CRM for a supervisor.
 
 The tasks `data_export` and `data_erasure` go through the order form with a strong proof (actions/grant.py
-`WRITE_TASKS`: a one-time code when the customer proved who they are with an e-mail or postcode only). The assistant
-never exports or erases anything: it creates the request (`CRMClient.create_data_request`, one pending request per
-customer and kind) and tells the customer its reference. An erasure request is created only after an explicit yes.
+`WRITE_TASKS`: a one-time code when the customer proved who they are with an e-mail or postcode only); an order
+number only finds an unverified customer, so a customer already verified (a shop login) is not asked for one.
+The assistant never exports or erases anything: it creates the request (`CRMClient.create_data_request`, one pending
+request per customer and kind) and tells the customer its reference. An erasure request is created only after an
+explicit yes.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from rasa_sdk.events import EventType, SlotSet
 from actions.context import TaskContext
 
 KIND_BY_TASK = {"data_export": "export", "data_erasure": "erase"}
+ACCOUNT_TASKS = frozenset(KIND_BY_TASK)  # about the customer, not an order: no order number once they are verified
 # the customer's answer, by task and by whether the CRM created the request or already had a pending one
 REQUESTED = {
     ("data_export", True): "utter_data_export_requested",

@@ -104,7 +104,7 @@ class ActionRunTask(Action):
         if tracker.get_slot("task_blocked"):
             return [SlotSet("task_blocked", None), SlotSet("pending_confirmation", None)]
         runner = RUNNERS.get(ctx.task or "")
-        if runner is None or not ctx.customer_id or not ctx.order_id:
+        if runner is None or not ctx.customer_id or not (ctx.order_id or ctx.task in privacy.ACCOUNT_TASKS):
             dispatcher.utter_message(response="utter_anything_else")
             return []
         if ctx.task in RISKY_TASKS:  # now that the customer is known: a valuable customer at risk meets a person

@@ -140,12 +140,9 @@ async def test_no_to_an_erasure_records_nothing(crm, crm_app, make_tracker, doma
 async def test_a_read_proof_gets_a_one_time_code_asked_first(crm, crm_app, make_tracker, domain, task, purpose):
     weak = {**ALICE, "task": task, "identity_grant": grant_token(1, strength="postcode")}
     form = ValidateOrderForm()
-    assert await form.required_slots([], CollectingDispatcher(), make_tracker(slots=weak), domain) == [
-        "order_id",
-        "one_time_code",
-    ]
+    assert await form.required_slots([], CollectingDispatcher(), make_tracker(slots=weak), domain) == ["one_time_code"]
     strong = make_tracker(slots={**ALICE, "task": task})
-    assert await form.required_slots([], CollectingDispatcher(), strong, domain) == ["order_id"]
+    assert await form.required_slots([], CollectingDispatcher(), strong, domain) == []
 
     sent: list[str] = []
     crm_app.state.mailer = type("Mailer", (), {"send": lambda self, to, subject, text: sent.append(to)})()
@@ -177,3 +174,21 @@ async def test_crm_down_gets_an_apology_and_the_way_to_a_person(crm_down, make_t
     said = spoken(dispatcher)[0]
     assert "Sorry" in said and "talk to a person" in said and "0800 123 4567" in said
     assert slot_events(events)["pending_confirmation"] is None
+
+
+@pytest.mark.parametrize(("strength", "asked"), [("shop_login", []), ("email", ["one_time_code"])])
+async def test_a_verified_customer_is_not_asked_for_an_order_number(
+    crm, crm_app, make_tracker, domain, strength, asked
+):
+    verified = {"customer_id": "1", "task": "data_export", "identity_grant": grant_token(1, strength=strength)}
+    form = ValidateOrderForm()
+    assert await form.required_slots([], CollectingDispatcher(), make_tracker(slots=verified), domain) == asked
+    unverified = make_tracker(slots={"task": "data_export"})
+    assert (await form.required_slots([], CollectingDispatcher(), unverified, domain))[0] == "order_id"
+
+    if strength == "shop_login":  # with no order number in the conversation, the request is made all the same
+        dispatcher = CollectingDispatcher()
+        await ActionRunTask().run(dispatcher, make_tracker(slots=verified), domain)
+        assert responses(dispatcher) == ["utter_data_export_requested", "utter_anything_else"]
+        [(reference, kind, _, proof, _, _)] = rows(crm_app)
+        assert (kind, proof) == ("export", "shop_login") and reference in spoken(dispatcher)[0]
