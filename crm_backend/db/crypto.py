@@ -142,6 +142,14 @@ class Keyring:
     def postcode_hash(self, postcode: str) -> str:
         return self.lookup_hash("postcode", postcode_key(postcode))
 
+    def hash_of(self, kind: str, value: str) -> str:
+        """The look-up hash of a raw value of ``kind`` ("email" or "postcode"), normalised first."""
+        if kind == "email":
+            return self.email_hash(value)
+        if kind == "postcode":
+            return self.postcode_hash(value)
+        raise ValueError(f"no look-up hash of kind {kind!r}")
+
 
 def attach_keyring(engine: Engine, keyring: Keyring) -> Engine:
     setattr(engine.dialect, DIALECT_ATTRIBUTE, keyring)
@@ -244,7 +252,7 @@ def hash_default(source: str, kind: str) -> Callable[[Any], str | None]:
         if value is None:
             return None
         keyring = keyring_of(context.dialect)
-        return keyring.email_hash(value) if kind == "email" else keyring.postcode_hash(value)
+        return keyring.hash_of(kind, value)
 
     return default
 

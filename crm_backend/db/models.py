@@ -173,10 +173,7 @@ def _fill_hashes(target: object, connection: Connection, *, changed_only: bool) 
         if not isinstance(target, model) or (changed_only and not state.attrs[source].history.has_changes()):
             continue
         value = getattr(target, source)
-        hashed = (
-            None if value is None else keyring.email_hash(value) if kind == "email" else keyring.postcode_hash(value)
-        )
-        setattr(target, column, hashed)
+        setattr(target, column, None if value is None else keyring.hash_of(kind, value))
 
 
 def _before_insert(_mapper: Mapper, connection: Connection, target: object) -> None:

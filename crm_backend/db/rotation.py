@@ -43,10 +43,6 @@ def _hash_columns(table: str) -> dict[str, tuple[str, str]]:
     return {h: (s, k) for model, s, h, k in HASHED if model.__table__.name == table}  # type: ignore[attr-defined]
 
 
-def _hash(keyring: Keyring, kind: str, clear: str) -> str:
-    return keyring.email_hash(clear) if kind == "email" else keyring.postcode_hash(clear)
-
-
 def rotate_table(
     engine: Engine, table: str, columns: list[str], *, batch_size: int, rehash: bool = False
 ) -> TableRotation:
@@ -70,7 +66,7 @@ def rotate_table(
                 values = row._mapping
                 new = {c: keyring.encrypt(keyring.decrypt(values[c])) for c in columns if _stale(keyring, values[c])}
                 for column, (source, kind) in hashes.items():
-                    digest = _hash(keyring, kind, keyring.decrypt(values[source]))
+                    digest = keyring.hash_of(kind, keyring.decrypt(values[source]))
                     if digest != values[column]:
                         new[column] = digest
                 if not new:

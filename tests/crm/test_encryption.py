@@ -326,41 +326,54 @@ def test_rotate_keys_reencrypts_everything_with_the_first_key(
     engine.dispose()
 
 
-def test_migration_0006_encrypts_existing_rows_and_downgrade_restores_them(tmp_path: Path) -> None:
-    path = tmp_path / "old.db"
-    settings = settings_for(f"sqlite:///{path}")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty database: a SQLite file, or a throwaway PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old.db'}"
+    else:
+        yield request.getfixturevalue("postgres_url")
+
+
+OLD_ROWS = {  # clear rows as a CRM at migration 0005 held them, in SQL both back-ends take
+    "customers": "INSERT INTO customers (id, first_name, last_name, email, phone, postcode, segment, created_at) "
+    "VALUES (1, 'Olga', 'Oldrow', 'olga.oldrow@example.com', '07700900123', 'LS1 4AP', 'standard', "
+    "'2025-01-01 00:00:00'), (2, 'Piet', 'Prior', 'piet.prior@example.com', NULL, 'M1 1AE', 'premium', "
+    "'2025-02-01 00:00:00')",
+    "addresses": "INSERT INTO addresses (id, customer_id, line1, line2, city, postcode, country, is_default) "
+    "VALUES (1, 1, '7 Oldrow Yard', 'Flat 2', 'Leeds', 'LS1 4AP', 'GB', 1)",
+    "orders": "INSERT INTO orders (id, order_number, customer_id, status, placed_at, total_pence, shipping_pence, "
+    "delivery_option, ship_line1, ship_line2, ship_city, ship_postcode, ship_country, cancel_reason) VALUES (1, "
+    "'70001', 1, 'cancelled', '2026-11-01 10:00:00', 4990, 399, 'standard', '7 Oldrow Yard', NULL, 'Leeds', "
+    "'LS2 7HY', 'GB', 'Olga moved house')",
+    "refunds": "INSERT INTO refunds (id, reference, order_id, amount_pence, reason, status, created_at) VALUES "
+    "(1, 'RF-000001', 1, 100, 'Olga says it broke', 'paid', '2026-11-02 10:00:00')",
+    "tickets": "INSERT INTO tickets (id, reference, customer_id, channel, topic, summary, status, created_at) "
+    "VALUES (1, 'TK-000001', 1, 'email', 'complaint', 'Olga Oldrow complains', 'open', '2026-11-02 10:00:00')",
+    "escalations": "INSERT INTO escalations (id, conversation_id, customer_id, status, priority, reason_codes, "
+    "scores, packet, summary, created_at) VALUES (1, 'old-1', 1, 'open', 50, '[\"x\"]', '{}', "
+    '\'{"transcript": [{"text": "olga.oldrow@example.com here"}]}\', \'Olga is upset\', '
+    "'2026-11-02 10:00:00')",
+    "escalation_messages": "INSERT INTO escalation_messages (id, escalation_id, sender, text, delivered, "
+    "created_at) VALUES (1, 1, 'customer', 'I am Olga Oldrow', TRUE, '2026-11-02 10:00:00')",
+    "audit_log": "INSERT INTO audit_log (id, at, actor, action, entity, entity_id, before, after) VALUES "
+    "(1, '2026-11-02 10:00:00', 'test', 'order.address', 'order', '1', '{\"line1\": \"7 Oldrow Yard\"}', "
+    "NULL)",
+    "idempotency_keys": "INSERT INTO idempotency_keys (id, key, scope, request_hash, status_code, response_json, "
+    "created_at) VALUES (1, 'k1', 'PUT /x', 'h', 200, '{\"line1\": \"7 Oldrow Yard\"}', '2026-11-02 10:00:00')",
+}
+OLD_CLEAR = ("olga.oldrow@example.com", "Oldrow", "LS2 7HY", "I am Olga", "07700900123", "moved house")
+
+
+def test_migration_0006_encrypts_existing_rows_and_downgrade_restores_them(empty_database: str) -> None:
+    settings = settings_for(empty_database)
     config = alembic_config(settings)
     command.upgrade(config, "0005")
-    raw = create_engine(f"sqlite:///{path}")
-    rows = {
-        "customers": "INSERT INTO customers (id, first_name, last_name, email, phone, postcode, segment, created_at) "
-        "VALUES (1, 'Olga', 'Oldrow', 'olga.oldrow@example.com', '07700900123', 'LS1 4AP', 'standard', "
-        "'2025-01-01 00:00:00'), (2, 'Piet', 'Prior', 'piet.prior@example.com', NULL, 'M1 1AE', 'premium', "
-        "'2025-02-01 00:00:00')",
-        "addresses": "INSERT INTO addresses (id, customer_id, line1, line2, city, postcode, country, is_default) "
-        "VALUES (1, 1, '7 Oldrow Yard', 'Flat 2', 'Leeds', 'LS1 4AP', 'GB', 1)",
-        "orders": "INSERT INTO orders (id, order_number, customer_id, status, placed_at, total_pence, shipping_pence, "
-        "delivery_option, ship_line1, ship_line2, ship_city, ship_postcode, ship_country) VALUES (1, '70001', 1, "
-        "'paid', '2026-11-01 10:00:00', 4990, 399, 'standard', '7 Oldrow Yard', NULL, 'Leeds', 'LS2 7HY', 'GB')",
-        "refunds": "INSERT INTO refunds (id, reference, order_id, amount_pence, reason, status, created_at) VALUES "
-        "(1, 'RF-000001', 1, 100, 'Olga says it broke', 'paid', '2026-11-02 10:00:00')",
-        "tickets": "INSERT INTO tickets (id, reference, customer_id, channel, topic, summary, status, created_at) "
-        "VALUES (1, 'TK-000001', 1, 'email', 'complaint', 'Olga Oldrow complains', 'open', '2026-11-02 10:00:00')",
-        "escalations": "INSERT INTO escalations (id, conversation_id, customer_id, status, priority, reason_codes, "
-        "scores, packet, summary, created_at) VALUES (1, 'old-1', 1, 'open', 50, '[\"x\"]', '{}', "
-        '\'{"transcript": [{"text": "olga.oldrow@example.com here"}]}\', \'Olga is upset\', '
-        "'2026-11-02 10:00:00')",
-        "escalation_messages": "INSERT INTO escalation_messages (id, escalation_id, sender, text, delivered, "
-        "created_at) VALUES (1, 1, 'customer', 'I am Olga Oldrow', 1, '2026-11-02 10:00:00')",
-        "audit_log": "INSERT INTO audit_log (id, at, actor, action, entity, entity_id, before, after) VALUES "
-        "(1, '2026-11-02 10:00:00', 'test', 'order.address', 'order', '1', '{\"line1\": \"7 Oldrow Yard\"}', "
-        "NULL)",
-    }
+    raw = create_engine(empty_database)  # no keyring: raw SQL
     with raw.begin() as conn:
-        for statement in rows.values():
+        for statement in OLD_ROWS.values():
             conn.execute(text(statement))
-        originals = {table: conn.execute(text(f"SELECT * FROM {table} ORDER BY id")).all() for table in rows}
-    raw.dispose()
+        originals = {table: conn.execute(text(f"SELECT * FROM {table} ORDER BY id")).all() for table in OLD_ROWS}
 
     command.upgrade(config, "head")
     engine = make_engine(settings)
@@ -374,24 +387,29 @@ def test_migration_0006_encrypts_existing_rows_and_downgrade_restores_them(tmp_p
                     if name.endswith("_hash"):
                         continue
                     stored = got[name]
-                    if isinstance(t.c[name].type, (EncryptedJSON, JSON)):
-                        assert stored == (None if value is None else json.loads(value)), name
-                    elif hasattr(stored, "isoformat"):
-                        assert stored.isoformat(" ") == value, name
-                    else:
-                        assert stored == value, (table, name)
+                    if isinstance(value, str) and isinstance(t.c[name].type, (EncryptedJSON, JSON)):
+                        value = json.loads(value)  # SQLite hands JSON back as text, PostgreSQL parsed
+                    elif isinstance(value, str) and hasattr(stored, "isoformat"):
+                        value = type(stored).fromisoformat(value)
+                    assert stored == value, (table, name)
     with new_session(engine) as session:
         olga = find_by_email("OLGA.OLDROW@example.com", session=session)
         assert olga is not None and olga.first_name == "Olga"
         assert verify_identity(session=session, order_number="70001", postcode="ls27hy")[0] is olga
         assert verify_identity(session=session, order_number="70001", postcode="LS1 4AP")[0] is olga
     engine.dispose()
-    blob = b"".join(p.read_bytes() for p in tmp_path.glob("old.db*")).decode("latin-1")
-    for clear in ("olga.oldrow@example.com", "Oldrow", "LS2 7HY", "I am Olga", "07700900123"):
-        assert clear not in blob, clear
+    with raw.connect() as conn:
+        assert_all_ciphertext(raw_values(lambda sql: conn.execute(text(sql)).fetchall()))
+        dump = " ".join(
+            str(v) for table in OLD_ROWS for row in conn.execute(text(f"SELECT * FROM {table}")) for v in row
+        )
+    assert not [clear for clear in OLD_CLEAR if clear in dump]
+    if empty_database.startswith("sqlite:///"):
+        path = Path(empty_database[len("sqlite:///") :])
+        blob = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*")).decode("latin-1")
+        assert not [clear for clear in OLD_CLEAR if clear in blob]
 
     command.downgrade(config, "0005")
-    raw = create_engine(f"sqlite:///{path}")
     with raw.connect() as conn:
         for table, expected in originals.items():
             assert conn.execute(text(f"SELECT * FROM {table} ORDER BY id")).all() == expected, table

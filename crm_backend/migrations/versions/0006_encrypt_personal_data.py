@@ -94,7 +94,7 @@ def _rewrite(table: str, change: Callable[[str], str], hashes: dict[str, tuple[s
                 new[f"new_{c}"] = None if values[c] is None else change(values[c])
             for column, (source, kind) in hashes.items():
                 clear = values[source]
-                new[f"new_{column}"] = keyring.email_hash(clear) if kind == "email" else keyring.postcode_hash(clear)
+                new[f"new_{column}"] = keyring.hash_of(kind, clear)
             params.append(new)
         bind.execute(statement, params)
         last, done = rows[-1].id, done + len(rows)
