@@ -178,7 +178,7 @@ class AccessLog(Base):
     at = Column(DateTime, nullable=False, default=utcnow, index=True)
     actor = Column(String(100), nullable=False)  # "agent:<username>", "bot:<conversation>", "api", "cli"
     agent_id = Column(Integer, ForeignKey("agents.id", ondelete="SET NULL"), nullable=True, index=True)
-    customer_id = Column(Integer, nullable=True, index=True)  # no foreign key: the row outlives an erasure
+    customer_id = Column(Integer, nullable=True)  # no foreign key: the row outlives an erasure
     escalation_id = Column(Integer, nullable=True, index=True)
     purpose = Column(String(200), nullable=False)  # e.g. "escalation:12", "grant:conversation-id", "dsr:DR-123456"
     resource = Column(String(120), nullable=False)  # the route or page that served the data

@@ -36,7 +36,6 @@ def upgrade() -> None:
     with op.batch_alter_table("access_log", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_access_log_at"), ["at"], unique=False)
         batch_op.create_index(batch_op.f("ix_access_log_agent_id"), ["agent_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_access_log_customer_id"), ["customer_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_access_log_escalation_id"), ["escalation_id"], unique=False)
         batch_op.create_index("ix_access_log_customer_at", ["customer_id", "at"], unique=False)
 
