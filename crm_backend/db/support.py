@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import relationship
 
@@ -190,6 +191,17 @@ class DataRequest(Base):
     console create them; only a supervisor (console or ``crm`` command) carries one out."""
 
     __tablename__ = "data_requests"
+    # at most one pending request per customer and kind, whichever process creates it
+    __table_args__ = (
+        Index(
+            "uq_data_requests_pending",
+            "customer_id",
+            "kind",
+            unique=True,
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
     id = Column(Integer, primary_key=True)
     reference = Column(String(9), nullable=False, unique=True, index=True)  # DR-123456
     customer_id = Column(Integer, nullable=True, index=True)  # no foreign key: the request outlives an erasure

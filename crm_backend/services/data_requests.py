@@ -10,6 +10,7 @@ import secrets
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crm_backend.db import DataRequest
@@ -30,6 +31,13 @@ def _new_reference(*, session: Session) -> str:
     raise RuntimeError("could not find a free DR reference")
 
 
+def _pending(session: Session, customer_id: int, kind: str) -> DataRequest | None:
+    query = select(DataRequest).where(
+        DataRequest.customer_id == customer_id, DataRequest.kind == kind, DataRequest.status == "pending"
+    )
+    return session.execute(query).scalar_one_or_none()
+
+
 def create_request(
     *,
     session: Session,
@@ -45,11 +53,7 @@ def create_request(
         raise DomainError(422, "invalid_request", "A data request is an export or an erasure.", {"kinds": KINDS})
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}")
-    pending = session.execute(
-        select(DataRequest).where(
-            DataRequest.customer_id == customer_id, DataRequest.kind == kind, DataRequest.status == "pending"
-        )
-    ).scalar_one_or_none()
+    pending = _pending(session, customer_id, kind)
     if pending is not None:
         return pending, False
     request = DataRequest(
@@ -63,8 +67,15 @@ def create_request(
         requested_by=requested_by[:100],
         created_at=utcnow(),
     )
-    session.add(request)
-    session.flush()
+    try:
+        with session.begin_nested():  # another process may have created the pending one a moment ago
+            session.add(request)
+            session.flush()
+    except IntegrityError:
+        raced = _pending(session, customer_id, kind)
+        if raced is None:
+            raise
+        return raced, False
     audit.record(
         session=session,
         actor=requested_by[:100],

@@ -61,6 +61,13 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_data_requests_customer_id"), ["customer_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_data_requests_status"), ["status"], unique=False)
         batch_op.create_index(batch_op.f("ix_data_requests_created_at"), ["created_at"], unique=False)
+        batch_op.create_index(
+            "uq_data_requests_pending",
+            ["customer_id", "kind"],
+            unique=True,
+            sqlite_where=sa.text("status = 'pending'"),
+            postgresql_where=sa.text("status = 'pending'"),
+        )
 
 
 def downgrade() -> None:
