@@ -17,7 +17,9 @@ Measured per back-end, on random (customer, order) pairs of the generated data, 
 - service: what a request does inside the CRM (`orders.get_order` with the ownership check + the order-detail view
   with items, shipment, payment, invoice, refunds) in a fresh session;
 - HTTP: `GET /api/v1/customers/{id}/orders/{number}` against a real `crm serve` (uvicorn) on loopback, which is what
-  the action server calls, with the customer's identity grant (checked, and refreshed in the answer, by the CRM).
+  the action server calls, with the customer's identity grant (checked, and refreshed in the answer, by the CRM);
+- verify e-mail / verify postcode: the identity check of the order with its customer's e-mail or postcode
+  (`customers.verify_identity`: the order-number probe, then the keyed hashes compared) in a fresh session.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from crm_backend.db.base import make_engine  # noqa: E402
 from crm_backend.db.crypto import Keyring, keyring_of  # noqa: E402
 from crm_backend.migrate import alembic_config  # noqa: E402
 from crm_backend.policies import load_policies  # noqa: E402
+from crm_backend.services import customers as customer_service  # noqa: E402
 from crm_backend.services import orders as order_service  # noqa: E402
 from crm_backend.services.grants import GrantPolicy  # noqa: E402
 from crm_backend.settings import Settings  # noqa: E402
@@ -69,11 +72,21 @@ def series(dialect: str, n: int) -> str:
     return f"WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < {n})"
 
 
+def pool_postcode(k: int) -> str:
+    return f"LS{k % 28 + 1} {k % 10}{'ABDEFGHJ'[k % 8]}P"
+
+
+def identity_of(customer_id: int) -> tuple[str, str]:
+    """(e-mail, postcode) on file of a generated customer."""
+    i = customer_id - BASE_CUSTOMER
+    return f"bench{i}@example.com", pool_postcode(i % POOL)
+
+
 def pool_rows(keyring: Keyring) -> list[dict[str, object]]:
     """POOL rows of encrypted personal fields (and postcode hashes) for the generated customers and orders."""
     rows: list[dict[str, object]] = []
     for k in range(POOL):
-        postcode = f"LS{k % 28 + 1} {k % 10}{'ABDEFGHJ'[k % 8]}P"
+        postcode = pool_postcode(k)
         rows.append(
             {
                 "k": k,
@@ -205,6 +218,25 @@ def measure_service(url: str, pairs: list[tuple[int, str]]) -> list[float]:
     return timings
 
 
+def measure_verify(url: str, pairs: list[tuple[int, str]], proof: str) -> list[float]:
+    """``verify_identity`` of each order with its customer's e-mail or postcode, in a fresh session."""
+    engine = make_engine(Settings(database_url=url, relay_enabled=False))
+    timings = []
+    try:
+        for customer_id, number in pairs:
+            email, postcode = identity_of(customer_id)
+            given = {"email": email} if proof == "email" else {"postcode": postcode.lower().replace(" ", "")}
+            started = time.perf_counter()
+            with new_session(engine) as session:
+                customer, how = customer_service.verify_identity(session=session, order_number=number, **given)
+                found = customer.id
+            timings.append((time.perf_counter() - started) * 1000)
+            assert found == customer_id and how == proof
+    finally:
+        engine.dispose()
+    return timings
+
+
 def measure_http(url: str, pairs: list[tuple[int, str]], log_dir: Path) -> list[float]:
     stack = Stack(crm_port=free_port(), database_url=url, api_key="bench-key", log_dir=log_dir)
     stack.rasa_port = stack.crm_port  # names the log file
@@ -275,6 +307,8 @@ def main(argv: list[str] | None = None) -> int:
             for kind, timings in (
                 ("service", measure_service(url, pairs)),
                 ("HTTP", measure_http(url, pairs, CACHE / "log")),
+                ("verify e-mail", measure_verify(url, pairs, "email")),
+                ("verify postcode", measure_verify(url, pairs, "postcode")),
             ):
                 p50, p95, p99 = (percentile(timings, q) for q in (50, 95, 99))
                 failed |= p95 > 5.0

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from crm_backend.app import create_app  # noqa: E402
 from crm_backend.db import Base, EscalationMessage, make_engine, new_session  # noqa: E402
-from crm_backend.relay.sql import EVENTS  # noqa: E402
+from crm_backend.rasa_tables import BROKER_EVENTS  # noqa: E402
 from crm_backend.seeding import demo  # noqa: E402
 from crm_backend.seeding.personas import ensure_personas  # noqa: E402
 from crm_backend.settings import Settings  # noqa: E402
@@ -85,12 +85,12 @@ class ConsoleServer:
 def write_events(path: Path, conversations: int) -> None:
     """A small Rasa event stream (one customer message per conversation) so containment has a denominator."""
     engine = create_engine(f"sqlite:///{path}", future=True)
-    EVENTS.metadata.create_all(engine)
+    BROKER_EVENTS.metadata.create_all(engine)
     with engine.begin() as conn:
         for i in range(conversations):
             sender = f"web-{i:03d}"
             event = {"sender_id": sender, "event": "user", "timestamp": time.time(), "text": "hello"}
-            conn.execute(EVENTS.insert().values(sender_id=sender, data=json.dumps(event)))
+            conn.execute(BROKER_EVENTS.insert().values(sender_id=sender, data=json.dumps(event)))
     engine.dispose()
 
 

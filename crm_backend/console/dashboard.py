@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 from crm_backend.console import metrics
 from crm_backend.console.present import transcript
 from crm_backend.db import Customer, Escalation, EscalationMessage, Order
-from crm_backend.relay.sql import EVENTS
+from crm_backend.rasa_tables import BROKER_EVENTS
 
 logger = logging.getLogger(__name__)
 
@@ -84,8 +84,8 @@ def stream_conversations(events_url: str) -> set[str] | None:
             if not inspect(engine).has_table("events"):
                 return None
             with engine.connect() as conn:
-                query = select(distinct(EVENTS.c.sender_id)).where(
-                    or_(EVENTS.c.data.like('%"event": "user"%'), EVENTS.c.data.like('%"event":"user"%'))
+                query = select(distinct(BROKER_EVENTS.c.sender_id)).where(
+                    or_(BROKER_EVENTS.c.data.like('%"event": "user"%'), BROKER_EVENTS.c.data.like('%"event":"user"%'))
                 )
                 return {str(sender) for (sender,) in conn.execute(query) if sender}
         finally:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Column, Integer, MetaData, String, Table, Text, create_engine, inspect, select
+from sqlalchemy import create_engine, inspect, select
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -27,6 +27,7 @@ from crm_backend.api.schemas_escalations import EscalationCreate
 from crm_backend.db import new_session
 from crm_backend.db.support import RelayCursor
 from crm_backend.errors import DomainError
+from crm_backend.rasa_tables import BROKER_EVENTS
 from crm_backend.relay.worker import PeriodicWorker
 from crm_backend.services import escalations
 from crm_backend.services.grants import GrantPolicy, vouch
@@ -37,15 +38,6 @@ logger = logging.getLogger(__name__)
 BATCH_SIZE = 500
 REQUEST_SLOT = "escalation_request"
 CSAT_SLOT = "csat_request"  # a CSAT answer the CRM could not take when it was given (actions/csat.py)
-
-_events_metadata = MetaData()
-EVENTS = Table(
-    "events",
-    _events_metadata,
-    Column("id", Integer, primary_key=True),
-    Column("sender_id", String(255)),
-    Column("data", Text),
-)
 
 
 def _short(text: str, limit: int) -> str:
@@ -89,9 +81,9 @@ class EventRelay(PeriodicWorker):
         assert self._events_engine is not None
         with self._events_engine.connect() as conn:
             rows = conn.execute(
-                select(EVENTS.c.id, EVENTS.c.sender_id, EVENTS.c.data)
-                .where(EVENTS.c.id > after)
-                .order_by(EVENTS.c.id)
+                select(BROKER_EVENTS.c.id, BROKER_EVENTS.c.sender_id, BROKER_EVENTS.c.data)
+                .where(BROKER_EVENTS.c.id > after)
+                .order_by(BROKER_EVENTS.c.id)
                 .limit(self.batch_size)
             )
             return [(int(r.id), str(r.sender_id or ""), r.data) for r in rows]

@@ -23,13 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
-    Column,
-    Float,
-    Integer,
-    MetaData,
-    String,
     Table,
-    Text,
     create_engine,
     delete,
     inspect,
@@ -59,6 +53,7 @@ from crm_backend.db import (
     Ticket,
 )
 from crm_backend.errors import DomainError, not_found
+from crm_backend.rasa_tables import BROKER_EVENTS, TRACKER_EVENTS
 from crm_backend.services import data_requests
 from crm_backend.services.verification import FAILED, Attempt
 from crm_backend.settings import Settings
@@ -90,27 +85,6 @@ PERSONAL_KEYS = frozenset(
         "text",
         "message",
     }
-)
-
-_tracker_metadata = MetaData()
-TRACKER_EVENTS = Table(  # Rasa's SQLTrackerStore.SQLEvent
-    "events",
-    _tracker_metadata,
-    Column("id", Integer, primary_key=True),
-    Column("sender_id", String(255)),
-    Column("type_name", String(255)),
-    Column("timestamp", Float),
-    Column("intent_name", String(255)),
-    Column("action_name", String(255)),
-    Column("data", Text),
-)
-_broker_metadata = MetaData()
-BROKER_EVENTS = Table(  # Rasa's SQLEventBroker.SQLBrokerEvent
-    "events",
-    _broker_metadata,
-    Column("id", Integer, primary_key=True),
-    Column("sender_id", String(255)),
-    Column("data", Text),
 )
 
 

@@ -27,13 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
-    Column,
-    Float,
-    Integer,
-    MetaData,
-    String,
     Table,
-    Text,
     create_engine,
     delete,
     func,
@@ -46,8 +40,8 @@ from sqlalchemy.orm import Session
 
 from crm_backend.db import AuditLog, Escalation, EscalationMessage, Ticket, new_session
 from crm_backend.db.support import RelayCursor
+from crm_backend.rasa_tables import BROKER_EVENTS, TRACKER_EVENTS
 from crm_backend.relay.rabbitmq import AMQP_SCHEMES
-from crm_backend.relay.sql import EVENTS as BROKER_EVENTS
 from crm_backend.relay.sql import cursor_source
 from crm_backend.relay.worker import PeriodicWorker
 from crm_backend.services import audit
@@ -68,18 +62,6 @@ KEPT_CUSTOMER = ("verified", "verified_by", "segment", "language", "identity_loc
 KEPT_DECISION = ("reasons", "priority", "suggested_action", "offer_retention")
 KEPT_PARTS = ("task", "churn", "value", "escalated_at")
 KEPT_LINE = ("sender", "at", "intent", "sentiment")
-
-# Rasa's SQL tracker store table, as far as retention reads it (the CRM does not import Rasa).
-_tracker_metadata = MetaData()
-TRACKER_EVENTS = Table(
-    "events",
-    _tracker_metadata,
-    Column("id", Integer, primary_key=True),
-    Column("sender_id", String(255)),
-    Column("type_name", String(255)),
-    Column("timestamp", Float),
-    Column("data", Text),
-)
 
 
 def run_retention(

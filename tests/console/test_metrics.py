@@ -11,7 +11,7 @@ from sqlalchemy import create_engine
 from crm_backend.console import metrics
 from crm_backend.console.metrics import EscalationRecord as R
 from crm_backend.db import Escalation, new_session
-from crm_backend.relay.sql import EVENTS
+from crm_backend.rasa_tables import BROKER_EVENTS
 
 T0 = datetime(2026, 11, 20, 9, 0)
 
@@ -86,13 +86,13 @@ def test_escalations_by_day_and_reason_and_sentiment_trend_over_the_window():
 
 def _events_db(path, senders):
     engine = create_engine(f"sqlite:///{path}", future=True)
-    EVENTS.metadata.create_all(engine)
+    BROKER_EVENTS.metadata.create_all(engine)
     with engine.begin() as conn:
         for sender in senders:
             event = {"sender_id": sender, "event": "user", "timestamp": T0.timestamp(), "text": "hi"}
-            conn.execute(EVENTS.insert().values(sender_id=sender, data=json.dumps(event)))
+            conn.execute(BROKER_EVENTS.insert().values(sender_id=sender, data=json.dumps(event)))
             bot = {"sender_id": sender, "event": "bot", "timestamp": T0.timestamp(), "text": "hello"}
-            conn.execute(EVENTS.insert().values(sender_id=sender, data=json.dumps(bot)))
+            conn.execute(BROKER_EVENTS.insert().values(sender_id=sender, data=json.dumps(bot)))
     engine.dispose()
 
 
