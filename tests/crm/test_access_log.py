@@ -3,7 +3,6 @@ may see an escalation's personal data."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -11,14 +10,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, event, func, select, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from crm_backend.db import AccessLog, Agent, Escalation, new_session
 from crm_backend.services import access, escalations
+from tests.databases import throwaway_postgres
 
 ALICE, BEN = 1, 2
-POSTGRES = "postgresql://postgres@127.0.0.1:5432"  # the machine's PostgreSQL (trust); its test skips without it
 As = Callable[..., dict[str, str]]
 
 
@@ -140,31 +138,26 @@ def test_the_review_query_filters_and_pages_newest_first(session: Session):
 
 
 def test_on_postgresql_a_read_commits_without_waiting_for_the_disk_and_only_that_transaction() -> None:
-    name = f"access_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(f"{POSTGRES}/test", isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f"CREATE DATABASE {name}"))
-    except OperationalError as exc:
-        admin.dispose()
-        pytest.skip(f"PostgreSQL at {POSTGRES} is not reachable: {exc.orig}")
-    engine = create_engine(f"{POSTGRES}/{name}", future=True, pool_size=1, max_overflow=0)
-    try:
-        Agent.__table__.create(engine)
-        AccessLog.__table__.create(engine)
-        statements: list[str] = []
-        event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
-        with new_session(engine) as session:
-            access.record_read(session=session, actor="bot:c", customer_id=7, purpose="grant:email", resource="GET /x")
-            assert session.execute(text("SHOW synchronous_commit")).scalar_one() == "on"
-            access.commit_read(session=session)
-            assert statements[-1] == "SET LOCAL synchronous_commit TO OFF"  # then the commit
-            # SET LOCAL ended with that transaction: the pool's one connection is back to durable commits
-            assert session.execute(text("SHOW synchronous_commit")).scalar_one() == "on"
-        with new_session(engine) as session:
-            assert session.execute(select(func.count(AccessLog.id))).scalar_one() == 1
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        admin.dispose()
+    with throwaway_postgres("access") as (url,):
+        engine = create_engine(url, future=True, pool_size=1, max_overflow=0)
+        try:
+            read_commits_without_waiting(engine)
+        finally:
+            engine.dispose()
+
+
+def read_commits_without_waiting(engine: Engine) -> None:
+    """A read's commit sets synchronous_commit off for its own transaction only."""
+    Agent.__table__.create(engine)
+    AccessLog.__table__.create(engine)
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    with new_session(engine) as session:
+        access.record_read(session=session, actor="bot:c", customer_id=7, purpose="grant:email", resource="GET /x")
+        assert session.execute(text("SHOW synchronous_commit")).scalar_one() == "on"
+        access.commit_read(session=session)
+        assert statements[-1] == "SET LOCAL synchronous_commit TO OFF"  # then the commit
+        # SET LOCAL ended with that transaction: the pool's one connection is back to durable commits
+        assert session.execute(text("SHOW synchronous_commit")).scalar_one() == "on"
+    with new_session(engine) as session:
+        assert session.execute(select(func.count(AccessLog.id))).scalar_one() == 1

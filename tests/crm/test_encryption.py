@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,6 @@ import pytest
 from alembic import command
 from fastapi.testclient import TestClient
 from sqlalchemy import JSON, create_engine, select, text
-from sqlalchemy.exc import OperationalError
 
 from crm_backend.app import create_app
 from crm_backend.cli import main
@@ -27,9 +25,9 @@ from crm_backend.migrate import alembic_config
 from crm_backend.services.agents import create_agent
 from crm_backend.services.customers import find_by_email, verify_identity
 from crm_backend.settings import Settings
+from tests.databases import throwaway_postgres
 from tests.factories import grant_headers
 
-POSTGRES = "postgresql://postgres@127.0.0.1:5432"  # the machine's PostgreSQL (trust); its test skips without it
 API_KEY = "test-key"
 KEY_A, KEY_B = generate_key(), generate_key()
 LOOKUP = "lookup-key-of-the-encryption-tests-0123"
@@ -187,18 +185,8 @@ def test_sqlite_file_holds_no_personal_data_in_clear(tmp_path: Path, capsys: pyt
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
-    name = f"encryption_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(f"{POSTGRES}/test", isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f"CREATE DATABASE {name}"))
-    except OperationalError as exc:
-        admin.dispose()
-        pytest.skip(f"PostgreSQL at {POSTGRES} is not reachable: {exc.orig}")
-    yield f"{POSTGRES}/{name}"
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    admin.dispose()
+    with throwaway_postgres("encryption") as (url,):
+        yield url
 
 
 def test_postgresql_tables_hold_no_personal_data_in_clear(postgres_url: str, capsys: pytest.CaptureFixture) -> None:

@@ -5,7 +5,6 @@ each file and in the files' bytes, while the invoices the law keeps stay and oth
 from __future__ import annotations
 
 import json
-import uuid
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +13,6 @@ import pytest
 from rasa.shared.core.domain import Domain
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
 
 from crm_backend.cli import main
 from crm_backend.db import (
@@ -38,6 +36,7 @@ from crm_backend.migrate import upgrade_head
 from crm_backend.services import data_requests, privacy
 from crm_backend.services.customers import find_by_email
 from crm_backend.settings import Settings
+from tests.databases import throwaway_postgres
 from tests.factories import make_customer, make_order, make_refund
 from tests.privacy_world import (
     EMAIL,
@@ -57,8 +56,6 @@ from tests.privacy_world import (
     sqlite_rows,
     sqlite_text,
 )
-
-POSTGRES = "postgresql://postgres@127.0.0.1:5432"  # the machine's PostgreSQL (trust); its test skips without it
 
 
 @pytest.fixture(scope="module")
@@ -297,20 +294,8 @@ def test_erasure_waits_for_open_orders_and_refunds(engine, settings):
 def postgres_stores(tmp_path: Path) -> Iterator[Settings]:
     """Settings whose tracker store and event-broker table are throwaway PostgreSQL databases (the scaled profile's
     tracker store); skips without the machine's PostgreSQL."""
-    names = [f"dsr_{kind}_{uuid.uuid4().hex[:10]}" for kind in ("tracker", "events")]
-    admin = create_engine(f"{POSTGRES}/test", isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            for name in names:
-                conn.execute(text(f"CREATE DATABASE {name}"))
-    except OperationalError as exc:
-        admin.dispose()
-        pytest.skip(f"PostgreSQL at {POSTGRES} is not reachable: {exc.orig}")
-    yield settings_for(tmp_path, rasa_tracker_url=f"{POSTGRES}/{names[0]}", rasa_events_url=f"{POSTGRES}/{names[1]}")
-    with admin.connect() as conn:
-        for name in names:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    admin.dispose()
+    with throwaway_postgres("dsr_tracker", "dsr_events") as (tracker_url, events_url):
+        yield settings_for(tmp_path, rasa_tracker_url=tracker_url, rasa_events_url=events_url)
 
 
 async def test_the_tracker_store_and_broker_table_on_postgresql(engine, postgres_stores, domain):

@@ -7,7 +7,6 @@ import json
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,7 +20,6 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, Event, SessionSt
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
 
 from crm_backend.app import create_app
 from crm_backend.cli import main
@@ -34,9 +32,9 @@ from crm_backend.seeding.personas import ensure_personas
 from crm_backend.services.retention import REMOVED, anonymised_packet, run_retention
 from crm_backend.settings import Settings
 from tests.console.conftest import login
+from tests.databases import throwaway_postgres
 
 NOW = datetime.utcnow()
-POSTGRES = "postgresql://postgres@127.0.0.1:5432"  # the machine's PostgreSQL (trust); its tests skip without it
 DAY = 86400.0
 DOMAIN = Domain.from_yaml(
     """
@@ -327,28 +325,19 @@ def tracker_store(
         path = tmp_path / "tracker.db"
         yield f"sqlite:///{path}", lambda: SQLTrackerStore(DOMAIN, dialect="sqlite", db=str(path))
         return
-    name = f"retention_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(f"{POSTGRES}/test", isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f"CREATE DATABASE {name}"))
-    except OperationalError as exc:
-        admin.dispose()
-        pytest.skip(f"PostgreSQL at {POSTGRES} is not reachable: {exc.orig}")
-    stores: list[SQLTrackerStore] = []
+    with throwaway_postgres("retention") as (url,):
+        stores: list[SQLTrackerStore] = []
 
-    def make() -> SQLTrackerStore:
-        stores.append(
-            SQLTrackerStore(DOMAIN, dialect="postgresql", host="127.0.0.1", port=5432, db=name, username="postgres")
-        )
-        return stores[-1]
+        def make() -> SQLTrackerStore:
+            name = url.rsplit("/", 1)[1]
+            stores.append(
+                SQLTrackerStore(DOMAIN, dialect="postgresql", host="127.0.0.1", port=5432, db=name, username="postgres")
+            )
+            return stores[-1]
 
-    yield f"{POSTGRES}/{name}", make
-    for store in stores:
-        store.engine.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    admin.dispose()
+        yield url, make
+        for store in stores:
+            store.engine.dispose()
 
 
 async def test_tracker_events_past_the_period_are_deleted_and_conversations_still_load(
