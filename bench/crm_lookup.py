@@ -44,6 +44,8 @@ from sqlalchemy.engine import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.stats import percentile  # noqa: E402
+
 sys.path.insert(0, str(ROOT / "scripts"))
 from scaled_config import drop_database, ensure_database  # noqa: E402
 from stack import Stack  # noqa: E402
@@ -178,14 +180,6 @@ def generate(engine: Engine, orders: int) -> float:
 def count_orders(engine: Engine) -> int:
     with engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(Order)).scalar_one())
-
-
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    rank = pct / 100 * (len(ordered) - 1)
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 def free_port() -> int:

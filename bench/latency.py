@@ -38,6 +38,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.stats import percentile  # noqa: E402
+
 sys.path.insert(0, str(ROOT / "scripts"))
 from stack import BIN, Stack, base_env, wait_http  # noqa: E402
 
@@ -87,16 +89,6 @@ class LevelResult:
     @property
     def throughput(self) -> float:
         return len(self.samples) / self.seconds if self.seconds else 0.0
-
-
-def percentile(values: list[float], pct: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    rank = pct / 100 * (len(ordered) - 1)
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 async def converse(client: httpx.AsyncClient, url: str, sender: str, script: list[Turn], result: LevelResult) -> None:

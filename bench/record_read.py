@@ -33,6 +33,8 @@ from sqlalchemy import insert
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.stats import percentile  # noqa: E402
+
 sys.path.insert(0, str(ROOT / "scripts"))
 from scaled_config import drop_database, ensure_database  # noqa: E402
 
@@ -47,14 +49,6 @@ from crm_backend.settings import Settings  # noqa: E402
 
 ALICE, ORDER = 1, "10001"
 ROUTE = "GET /api/v1/customers/{customer_id}/orders/{order_number}"
-
-
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    rank = pct / 100 * (len(ordered) - 1)
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 def run(url: str, reads: int, prefill: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
