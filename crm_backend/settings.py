@@ -88,6 +88,10 @@ class Settings(BaseSettings):
     retention_transcript_days: int = 730  # escalation transcripts and messages, tickets' customer words
     retention_tracker_days: int = 730  # conversation events in the assistant's tracker store
     retention_events_days: int = 30  # the event-broker table (read by the relay within seconds)
+    # one-time codes, stored answers of writes (idempotency), failed console logins and failed identity checks: rows
+    # that serve minutes-long limits and retries, but name customers, conversations and client addresses
+    retention_operational_days: int = 30
+    retention_access_log_days: int = 730  # the read audit (access_log)
     retention_interval_hours: float = 24.0  # how often the CRM runs the retention job; 0 disables the schedule
     # Encryption at rest (crm_backend/db/crypto.py): AES-256-GCM data keys, URL-safe base64 of 32 bytes, comma-separated;
     # the first encrypts, every one decrypts (rotation: `crm rotate-keys`). The look-up key (32+ characters) keys the

@@ -10,7 +10,10 @@
 * tickets older than ``retention_transcript_days``: the summary (the customer's words) becomes ``REMOVED``;
 * the tracker store's events older than ``retention_tracker_days``, except those of a conversation's current session
   while the conversation is still going (Rasa loads the current session whole);
-* the event-broker table's rows older than ``retention_events_days`` that the relay has read (``relay_cursor``).
+* the event-broker table's rows older than ``retention_events_days`` that the relay has read (``relay_cursor``);
+* operational rows older than ``retention_operational_days`` (and past every limit's window): one-time codes no longer
+  valid, stored answers of writes, failed console logins, failed identity checks;
+* the read audit (``access_log``) older than ``retention_access_log_days``.
 
 A run is idempotent (a second run, or two CRM processes at once, changes nothing more) and commits in batches of
 ``batch_size`` rows, so no table is locked for long. Every run but a dry run writes one audit row with its counts.
@@ -38,7 +41,17 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
-from crm_backend.db import AuditLog, Escalation, EscalationMessage, Ticket, new_session
+from crm_backend.db import (
+    AccessLog,
+    AuditLog,
+    Escalation,
+    EscalationMessage,
+    IdempotencyKey,
+    LoginAttempt,
+    OneTimeCode,
+    Ticket,
+    new_session,
+)
 from crm_backend.db.support import RelayCursor
 from crm_backend.rasa_tables import BROKER_EVENTS, TRACKER_EVENTS
 from crm_backend.relay.rabbitmq import AMQP_SCHEMES
@@ -46,6 +59,7 @@ from crm_backend.relay.sql import cursor_source
 from crm_backend.relay.worker import PeriodicWorker
 from crm_backend.services import audit
 from crm_backend.services.escalations import ACTIVE
+from crm_backend.services.verification import FAILED
 from crm_backend.settings import Settings
 from crm_backend.util import utcnow
 
@@ -54,7 +68,18 @@ logger = logging.getLogger(__name__)
 REMOVED = "[removed after the retention period]"
 BATCH_SIZE = 500
 AUDIT_ACTION = "retention.run"
-STORES = ("escalation_messages", "escalations", "tickets", "tracker_events", "broker_events")
+STORES = (
+    "escalation_messages",
+    "escalations",
+    "tickets",
+    "tracker_events",
+    "broker_events",
+    "one_time_codes",
+    "idempotency_keys",
+    "login_attempts",
+    "failed_identity_checks",
+    "access_log",
+)
 SESSION_STARTED = "session_started"
 # What an anonymised packet keeps: how the customer was verified and their segment and language (no name, no ids),
 # the decision without the words that triggered it, the scores, the task, and when it was raised.
@@ -93,6 +118,7 @@ def run_retention(
             dry_run=dry_run,
             batch_size=batch_size,
         ),
+        **_operational(session, settings, now, dry_run, batch_size),
     }
     if not dry_run:
         audit.record(
@@ -107,6 +133,8 @@ def run_retention(
                     "transcript": settings.retention_transcript_days,
                     "tracker": settings.retention_tracker_days,
                     "events": settings.retention_events_days,
+                    "operational": settings.retention_operational_days,
+                    "access_log": settings.retention_access_log_days,
                 },
             },
         )
@@ -184,6 +212,54 @@ def _tickets(session: Session, cutoff: datetime, dry_run: bool, batch_size: int)
                     ticket.summary = REMOVED
         _end_batch(session, dry_run)
     return changed
+
+
+def _operational(session: Session, settings: Settings, now: datetime, dry_run: bool, batch_size: int) -> dict[str, int]:
+    """Deletes the rows that only serve limits and retries once past ``retention_operational_days``, and never
+    within the longest window a limit counts over; and the read audit past ``retention_access_log_days``."""
+    longest_window = timedelta(
+        minutes=max(
+            settings.verify_lock_minutes,
+            settings.verify_proof_window_minutes,
+            settings.verify_sender_window_minutes,
+            settings.login_window_minutes,
+            60,  # one-time codes sent to a customer within the hour
+        )
+    )
+    cutoff = min(now - timedelta(days=settings.retention_operational_days), now - longest_window)
+    return {
+        "one_time_codes": _delete_older(
+            session, OneTimeCode, OneTimeCode.created_at < cutoff, dry_run, batch_size, OneTimeCode.expires_at < now
+        ),
+        "idempotency_keys": _delete_older(
+            session, IdempotencyKey, IdempotencyKey.created_at < cutoff, dry_run, batch_size
+        ),
+        "login_attempts": _delete_older(session, LoginAttempt, LoginAttempt.at < cutoff, dry_run, batch_size),
+        "failed_identity_checks": _delete_older(
+            session, AuditLog, AuditLog.at < cutoff, dry_run, batch_size, AuditLog.action == FAILED
+        ),
+        "access_log": _delete_older(
+            session,
+            AccessLog,
+            AccessLog.at < now - timedelta(days=settings.retention_access_log_days),
+            dry_run,
+            batch_size,
+        ),
+    }
+
+
+def _delete_older(session: Session, model: Any, old: Any, dry_run: bool, batch_size: int, *also: Any) -> int:
+    """Deletes ``model``'s rows matching ``old`` and ``also``, ``batch_size`` at a time, each batch committed."""
+    if dry_run:
+        return int(session.execute(select(func.count()).select_from(model).where(old, *also)).scalar_one())
+    deleted = 0
+    while True:
+        ids = list(session.execute(select(model.id).where(old, *also).order_by(model.id).limit(batch_size)).scalars())
+        if not ids:
+            return deleted
+        session.execute(delete(model).where(model.id.in_(ids)).execution_options(synchronize_session=False))
+        session.commit()
+        deleted += len(ids)
 
 
 def _end_batch(session: Session, dry_run: bool) -> None:

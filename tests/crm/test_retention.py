@@ -202,6 +202,11 @@ def test_transcripts_past_the_period_are_removed_and_the_statistics_kept(engine:
         "tickets": 1,
         "tracker_events": 0,
         "broker_events": 0,
+        "one_time_codes": 0,
+        "idempotency_keys": 0,
+        "login_attempts": 0,
+        "failed_identity_checks": 0,
+        "access_log": 0,
     }
     with new_session(engine) as session:
         messages = {(m.escalation_id, m.sender): m for m in session.query(EscalationMessage)}
@@ -291,6 +296,11 @@ def test_a_dry_run_counts_and_changes_nothing(engine: Engine, settings: Settings
         "tickets": 1,
         "tracker_events": 0,
         "broker_events": 1,
+        "one_time_codes": 0,
+        "idempotency_keys": 0,
+        "login_attempts": 0,
+        "failed_identity_checks": 0,
+        "access_log": 0,
     }
     assert snapshot(engine) == before and broker.ids() == broker_before
     with new_session(engine) as session:
@@ -493,3 +503,67 @@ def test_the_app_runs_retention_on_its_schedule(engine: Engine, settings: Settin
 def test_the_test_suite_starts_no_retention_job_unasked(tmp_path: Path):
     app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}", env="development", relay_enabled=False))
     assert app.state.settings.retention_interval_hours == 0  # tests/conftest.py sets CRM_RETENTION_INTERVAL_HOURS=0
+
+
+def test_operational_rows_and_the_read_audit_go_after_their_periods_and_not_within_any_limit(
+    engine: Engine, settings: Settings
+):
+    from crm_backend.db import AccessLog, Customer, IdempotencyKey, LoginAttempt, OneTimeCode
+
+    old, recent = NOW - timedelta(days=31), NOW - timedelta(hours=2)
+    with new_session(engine) as session:
+        customer_id = session.execute(select(Customer.id)).scalars().first()
+
+        def code(created: datetime, expires: datetime) -> OneTimeCode:
+            return OneTimeCode(
+                customer_id=customer_id,
+                conversation_id="c",
+                channel="rest",
+                code_hash="h",
+                created_at=created,
+                expires_at=expires,
+            )
+
+        session.add_all(
+            [
+                code(old, old + timedelta(minutes=10)),  # spent long ago: goes
+                code(old, NOW + timedelta(minutes=5)),  # still valid, however old: stays
+                code(recent, recent + timedelta(minutes=10)),  # within the period: stays
+                IdempotencyKey(key="k1", scope="s", request_hash="x", status_code=200, created_at=old),
+                IdempotencyKey(key="k2", scope="s", request_hash="x", status_code=200, created_at=recent),
+                LoginAttempt(username="sue", client="203.0.113.9", at=old),
+                LoginAttempt(username="sue", client="203.0.113.9", at=recent),
+                AuditLog(
+                    at=old, actor="bot:c", action="identity_verify_failed", entity="client", entity_id="203.0.113.9"
+                ),
+                AuditLog(at=recent, actor="bot:c", action="identity_verify_failed", entity="order", entity_id="10001"),
+                AuditLog(at=old, actor="crm", action="security_alert", entity="verification", entity_id="budget"),
+                AccessLog(at=NOW - timedelta(days=731), actor="agent:sue", purpose="escalation:1", resource="page"),
+                AccessLog(at=old, actor="agent:sue", purpose="escalation:1", resource="page"),
+            ]
+        )
+        session.commit()
+    expected = {
+        "one_time_codes": 1,
+        "idempotency_keys": 1,
+        "login_attempts": 1,
+        "failed_identity_checks": 1,
+        "access_log": 1,
+    }
+    with new_session(engine) as session:
+        dry = run_retention(session=session, settings=settings, now=NOW, dry_run=True)
+    assert {k: dry[k] for k in expected} == expected
+    with new_session(engine) as session:
+        counts = run_retention(session=session, settings=settings, now=NOW, batch_size=1)
+    assert {k: counts[k] for k in expected} == expected
+    with new_session(engine) as session:
+        assert sorted(c.expires_at > NOW or c.created_at == recent for c in session.query(OneTimeCode)) == [True, True]
+        assert [k.key for k in session.query(IdempotencyKey)] == ["k2"]
+        assert [a.at for a in session.query(LoginAttempt)] == [recent]
+        kept = {(a.action, a.at) for a in session.query(AuditLog).where(AuditLog.action != "retention.run")}
+        assert ("identity_verify_failed", recent) in kept and ("security_alert", old) in kept
+        assert ("identity_verify_failed", old) not in kept
+        assert [a.at for a in session.query(AccessLog)] == [old]
+    with new_session(engine) as session:  # a limit's window outlasts a shorter period: its rows are kept
+        short = settings.copy(update={"retention_operational_days": 0})
+        assert run_retention(session=session, settings=short, now=NOW)["failed_identity_checks"] == 0
