@@ -38,6 +38,19 @@ def test_the_assistants_reads_of_profile_and_order_are_audited(client: TestClien
     assert all(datetime.utcnow() - r.at < timedelta(minutes=1) for r in rows)
 
 
+def test_a_passed_identity_check_names_the_customer_and_is_audited_a_failed_one_is_not(
+    client: TestClient, headers: dict[str, str], engine: Engine
+):
+    body = {"order_number": "10001", "conversation_id": "conv-v", "channel": "rest"}
+    wrong = client.post("/api/v1/identity/verify", headers=headers, json={**body, "email": "mallory@example.com"})
+    assert wrong.status_code == 401 and reads(engine) == []
+    right = client.post("/api/v1/identity/verify", headers=headers, json={**body, "email": "alice.martin@example.com"})
+    assert right.status_code == 200 and right.json()["first_name"] == "Alice"
+    assert [(r.actor, r.customer_id, r.purpose, r.resource) for r in reads(engine)] == [
+        ("bot:conv-v", ALICE, "grant:email", "POST /api/v1/identity/verify")
+    ]
+
+
 def test_refused_or_empty_reads_and_reads_without_personal_data_write_nothing(
     client: TestClient, as_customer: As, headers: dict[str, str], engine: Engine
 ):

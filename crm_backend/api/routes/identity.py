@@ -17,11 +17,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm_backend.api import schemas as s
-from crm_backend.api.deps import SessionDep
+from crm_backend.api.deps import SessionDep, route_of
 from crm_backend.db import Customer, Order
 from crm_backend.errors import DomainError
 from crm_backend.mailer import MailError
-from crm_backend.services import audit, customers, one_time_codes, verification
+from crm_backend.services import access, audit, customers, one_time_codes, verification
 from crm_backend.services.grants import GrantPolicy
 from crm_backend.util import normalise_order_number
 
@@ -42,6 +42,14 @@ def _granted(
         entity="customer",
         entity_id=customer.id,
         after={"strength": strength, "channel": body.channel},
+    )
+    # the answer names the customer: a read of their personal data, by the conversation that proved who they are
+    access.record_read(
+        session=session,
+        actor=f"bot:{body.conversation_id}"[:100],
+        customer_id=customer.id,
+        purpose=access.grant_purpose(strength),
+        resource=route_of(request),
     )
     session.commit()
     return s.IdentityVerified(
