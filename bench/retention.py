@@ -31,6 +31,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from crm_backend import rasa_stores  # noqa: E402
 from crm_backend.db import Base, Escalation, EscalationMessage, Ticket, make_engine, new_session  # noqa: E402
 from crm_backend.seeding import demo  # noqa: E402
 from crm_backend.services import retention  # noqa: E402
@@ -108,7 +109,7 @@ def crm_database(settings: Settings, escalations: int, old: datetime) -> None:
 def timed_deletes() -> list[float]:
     """Records how long each delete transaction of the purges takes."""
     durations: list[float] = []
-    delete_ids = retention._delete_ids
+    delete_ids = rasa_stores._delete_ids
 
     def timed(*args: Any, **kwargs: Any) -> int:
         start = time.perf_counter()
@@ -117,7 +118,7 @@ def timed_deletes() -> list[float]:
         finally:
             durations.append(time.perf_counter() - start)
 
-    retention._delete_ids = timed
+    rasa_stores._delete_ids = timed
     return durations
 
 
@@ -141,11 +142,11 @@ def main() -> None:
         for name, purge in (
             (
                 "tracker purge",
-                lambda: retention.purge_tracker(f"sqlite:///{tmp / 'tracker.db'}", cutoff=now - 730 * DAY),
+                lambda: rasa_stores.purge_tracker(f"sqlite:///{tmp / 'tracker.db'}", cutoff=now - 730 * DAY),
             ),
             (
                 "broker purge",
-                lambda: retention.purge_broker(
+                lambda: rasa_stores.purge_broker(
                     f"sqlite:///{tmp / 'events.db'}", cutoff=now - 30 * DAY, position=args.broker_rows
                 ),
             ),

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from crm_backend.db import DataRequest, new_session
 from crm_backend.errors import DomainError
-from crm_backend.services import data_requests, privacy
+from crm_backend.services import customer_records, data_requests, erasure, privacy
 from crm_backend.services.customers import find_by_email
 from crm_backend.settings import Settings
 
@@ -144,9 +144,9 @@ def _preview(settings: Settings, args: argparse.Namespace, *, session: Session) 
     print(f"  conversations: {manifest['conversations']}")
     print(f"  tracker store: {_store(manifest['tracker_store'])}")
     print(f"  event broker: {_store(manifest['event_broker'])}")
-    years = privacy.INVOICE_RETENTION_YEARS
+    years = erasure.INVOICE_RETENTION_YEARS
     print(f"invoices younger than {years} years stay, with the orders they rest on (addresses blanked)")
-    blocking = privacy.unfinished(privacy.Records(int(customer_id), session=session))
+    blocking = erasure.unfinished(customer_records.Records(int(customer_id), session=session))
     if blocking:
         print(f"refused for now: orders or refunds still open on {', '.join(blocking)}")
     return 0

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from crm_backend.app import create_app  # noqa: E402
 from crm_backend.db import Base, EscalationMessage, make_engine, new_session  # noqa: E402
-from crm_backend.rasa_tables import BROKER_EVENTS  # noqa: E402
+from crm_backend.rasa_stores import BROKER_EVENTS  # noqa: E402
 from crm_backend.seeding import demo  # noqa: E402
 from crm_backend.seeding.personas import ensure_personas  # noqa: E402
 from crm_backend.settings import Settings  # noqa: E402

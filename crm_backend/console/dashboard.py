@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 from crm_backend.console import metrics
 from crm_backend.console.present import transcript
 from crm_backend.db import Customer, Escalation, EscalationMessage, Order
-from crm_backend.rasa_tables import BROKER_EVENTS
+from crm_backend.rasa_stores import BROKER_EVENTS
 
 logger = logging.getLogger(__name__)
 

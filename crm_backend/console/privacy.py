@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from crm_backend.api.deps import get_session
 from crm_backend.console.auth import Auth, checked_form, settings_of, supervisor_auth
 from crm_backend.errors import DomainError
-from crm_backend.services import data_requests, privacy
+from crm_backend.services import customer_records, data_requests, privacy
 
 router = APIRouter(prefix="/console/privacy", include_in_schema=False)
 PAGE = "/console/privacy"
@@ -88,7 +88,7 @@ def create(
     if not 0 < customer_id < 2**31:
         return _back(error="customer_id")
     try:
-        privacy.Records(customer_id, session=session)  # the customer exists
+        customer_records.Records(customer_id, session=session)  # the customer exists
         request, created = data_requests.create_request(
             session=session, customer_id=customer_id, kind=kind, source="console", requested_by=_actor(auth)
         )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Engine
 
-from crm_backend.relay.rabbitmq import AMQP_SCHEMES, PikaEventRelay
+from crm_backend.rasa_stores import AMQP_SCHEMES
+from crm_backend.relay.rabbitmq import PikaEventRelay
 from crm_backend.relay.sql import EventRelay
 from crm_backend.services.grants import GrantPolicy
 from crm_backend.settings import Settings

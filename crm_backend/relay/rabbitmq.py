@@ -29,7 +29,6 @@ from crm_backend.services.grants import GrantPolicy
 
 logger = logging.getLogger(__name__)
 
-AMQP_SCHEMES = ("amqp://", "amqps://")
 # Only user messages and the escalation and CSAT outboxes matter to the CRM. A body that contains none of these strings
 # cannot be one of them (Rasa writes events with json.dumps: ASCII names, never escaped), so it is acknowledged without
 # being decoded (docs/architecture.md#event-stream).

@@ -27,7 +27,7 @@ from crm_backend.api.schemas_escalations import EscalationCreate
 from crm_backend.db import new_session
 from crm_backend.db.support import RelayCursor
 from crm_backend.errors import DomainError
-from crm_backend.rasa_tables import BROKER_EVENTS
+from crm_backend.rasa_stores import BROKER_EVENTS
 from crm_backend.relay.worker import PeriodicWorker
 from crm_backend.services import escalations
 from crm_backend.services.grants import GrantPolicy, vouch

@@ -22,23 +22,18 @@ A run is idempotent (a second run, or two CRM processes at once, changes nothing
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
-    Table,
-    create_engine,
     delete,
     func,
-    inspect,
     or_,
     select,
 )
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from crm_backend.db import (
@@ -53,8 +48,7 @@ from crm_backend.db import (
     new_session,
 )
 from crm_backend.db.support import RelayCursor
-from crm_backend.rasa_tables import BROKER_EVENTS, TRACKER_EVENTS
-from crm_backend.relay.rabbitmq import AMQP_SCHEMES
+from crm_backend.rasa_stores import AMQP_SCHEMES, BATCH_SIZE, purge_broker, purge_tracker
 from crm_backend.relay.sql import cursor_source
 from crm_backend.relay.worker import PeriodicWorker
 from crm_backend.services import audit
@@ -66,7 +60,6 @@ from crm_backend.util import utcnow
 logger = logging.getLogger(__name__)
 
 REMOVED = "[removed after the retention period]"
-BATCH_SIZE = 500
 AUDIT_ACTION = "retention.run"
 STORES = (
     "escalation_messages",
@@ -80,7 +73,6 @@ STORES = (
     "failed_identity_checks",
     "access_log",
 )
-SESSION_STARTED = "session_started"
 # What an anonymised packet keeps: how the customer was verified and their segment and language (no name, no ids),
 # the decision without the words that triggered it, the scores, the task, and when it was raised.
 KEPT_CUSTOMER = ("verified", "verified_by", "segment", "language", "identity_locked", "failed_verifications")
@@ -294,112 +286,6 @@ def anonymised_packet(packet: dict[str, Any], *, removed_at: datetime) -> dict[s
     ]
     kept["retention"] = {"removed_at": removed_at.isoformat(timespec="seconds")}
     return kept
-
-
-# --- the assistant's stores (their own databases, reached by URL)
-def _open(url: str) -> Engine | None:
-    """An engine on the store's ``events`` table; None when there is no such store (never creates a SQLite file)."""
-    if not url or url.startswith(AMQP_SCHEMES):
-        return None
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        if not Path(parsed.database).exists():
-            return None
-    engine = create_engine(url, future=True)
-    if not inspect(engine).has_table("events"):
-        engine.dispose()
-        return None
-    return engine
-
-
-def purge_tracker(url: str, *, cutoff: float, dry_run: bool = False, batch_size: int = BATCH_SIZE) -> int:
-    """Deletes the tracker store's events older than ``cutoff`` (epoch seconds); returns how many (would be) deleted.
-
-    Rasa loads a conversation from its latest ``session_started`` event on. A conversation whose newest event is
-    older than the cutoff is deleted whole; of any other, only the events before its current session, so what Rasa
-    loads is what it loaded before the purge.
-    """
-    engine = _open(url)
-    if engine is None:
-        return 0
-    t = TRACKER_EVENTS.c
-    deleted = 0
-    try:
-        with engine.connect() as conn:  # one pass: each conversation with old events, its newest event and session
-            stats = conn.execute(
-                select(t.sender_id, func.max(t.timestamp), func.max(t.timestamp).filter(t.type_name == SESSION_STARTED))
-                .where(t.sender_id.in_(select(t.sender_id).where(t.timestamp < cutoff)))
-                .group_by(t.sender_id)
-            ).all()
-        bounds: dict[str, float] = {}
-        for sender, newest, started in stats:
-            if newest is not None and newest < cutoff:
-                bounds[sender] = cutoff  # the whole conversation is past its period
-            elif started is not None:
-                bounds[sender] = min(cutoff, started)  # the sessions before the current one
-            # else one session, still going: Rasa needs all of it
-        senders = list(bounds)
-        for first in range(0, len(senders), batch_size):
-            chunk = senders[first : first + batch_size]
-            with engine.connect() as conn:
-                rows = conn.execute(
-                    select(t.id, t.sender_id, t.timestamp).where(t.sender_id.in_(chunk), t.timestamp < cutoff)
-                ).all()
-            ids = [int(i) for i, sender, at in rows if at < bounds[sender]]
-            for start in range(0, len(ids), batch_size):
-                deleted += _delete_ids(engine, TRACKER_EVENTS, ids[start : start + batch_size], dry_run)
-    finally:
-        engine.dispose()
-    return deleted
-
-
-def purge_broker(url: str, *, cutoff: float, position: int, dry_run: bool = False, batch_size: int = BATCH_SIZE) -> int:
-    """Deletes the event-broker rows older than ``cutoff`` (epoch seconds, the event's own timestamp) whose id is at
-    most ``position`` (what the relay has read); returns how many (would be) deleted.
-
-    Rows are read from the oldest id on and the purge stops at the first row within the period: the table is written
-    in time order, so what follows it is within the period too.
-    """
-    engine = _open(url) if position > 0 else None
-    if engine is None:
-        return 0
-    e = BROKER_EVENTS.c
-    deleted, last = 0, 0
-    try:
-        while True:
-            with engine.connect() as conn:
-                rows = conn.execute(
-                    select(e.id, e.data).where(e.id > last, e.id <= position).order_by(e.id).limit(batch_size)
-                ).all()
-            old = []
-            for event_id, data in rows:
-                at = _event_time(data)
-                if at is not None and at >= cutoff:
-                    break
-                old.append(int(event_id))
-            deleted += _delete_ids(engine, BROKER_EVENTS, old, dry_run)
-            if len(old) < batch_size:
-                return deleted
-            last = old[-1]
-    finally:
-        engine.dispose()
-
-
-def _event_time(data: str | None) -> float | None:
-    """The event's timestamp; None for a row that is not a Rasa event (the relay skipped it)."""
-    try:
-        event = json.loads(data or "")
-    except ValueError:
-        return None
-    value = event.get("timestamp") if isinstance(event, dict) else None
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def _delete_ids(engine: Engine, table: Table, ids: list[int], dry_run: bool) -> int:
-    if not ids or dry_run:
-        return len(ids)
-    with engine.begin() as conn:  # one short transaction per batch
-        return int(conn.execute(delete(table).where(table.c.id.in_(ids))).rowcount or 0)
 
 
 def _relay_position(session: Session, events_url: str) -> int:

@@ -11,7 +11,7 @@ from sqlalchemy import create_engine
 from crm_backend.console import metrics
 from crm_backend.console.metrics import EscalationRecord as R
 from crm_backend.db import Escalation, new_session
-from crm_backend.rasa_tables import BROKER_EVENTS
+from crm_backend.rasa_stores import BROKER_EVENTS
 
 T0 = datetime(2026, 11, 20, 9, 0)
 

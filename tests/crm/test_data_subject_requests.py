@@ -33,7 +33,7 @@ from crm_backend.db import (
 )
 from crm_backend.errors import DomainError
 from crm_backend.migrate import upgrade_head
-from crm_backend.services import data_requests, privacy
+from crm_backend.services import customer_records, data_requests, erasure, privacy
 from crm_backend.services.customers import find_by_email
 from crm_backend.settings import Settings
 from tests.databases import throwaway_postgres
@@ -195,7 +195,7 @@ async def test_erasure_leaves_nothing_of_her_in_any_store_but_the_invoices(world
     assert session.execute(select(Order).where(Order.order_number == world.old_order)).first() is None
     assert session.execute(select(Invoice).where(Invoice.invoice_number == f"INV-{world.old_order}")).first() is None
     ticket = session.execute(select(Ticket).where(Ticket.reference == "TK-700001")).scalar_one()
-    assert ticket.summary == "[erased]" and ticket.conversation_id == privacy.pseudonym(ZELDA_CONVERSATIONS[0])
+    assert ticket.summary == "[erased]" and ticket.conversation_id == customer_records.pseudonym(ZELDA_CONVERSATIONS[0])
     unverified = session.execute(select(Ticket).where(Ticket.reference == "TK-700002")).scalar_one()
     assert unverified.summary == "[erased]"
     escalations = session.execute(select(Escalation).where(Escalation.conversation_id.like("erased:%"))).scalars()
@@ -261,7 +261,7 @@ async def test_erasure_is_audited_and_running_it_again_changes_nothing(world, en
         assert done.actor == "agent:sue" and done.after["result"]["tracker_store"]["events_deleted"] == 20
         email = session.get(Customer, world.customer_id).email
 
-        again = privacy.erase_customer(world.customer_id, session=session, settings=settings, actor="agent:sue")
+        again = erasure.erase_customer(world.customer_id, session=session, settings=settings, actor="agent:sue")
         session.commit()
         assert again["crm"]["changes"] == {"addresses_deleted": 0, "one_time_codes_deleted": 0,
                                            "stored_responses_deleted": 0}  # fmt: skip
@@ -278,7 +278,7 @@ def test_erasure_waits_for_open_orders_and_refunds(engine, settings):
         in_review = make_refund(session, delivered, amount_pence=500, status="pending_review")
         session.commit()
         with pytest.raises(DomainError) as refused:
-            privacy.erase_customer(customer.id, session=session, settings=settings, actor="agent:sue")
+            erasure.erase_customer(customer.id, session=session, settings=settings, actor="agent:sue")
         assert refused.value.code == "open_orders"
         assert refused.value.details["orders"] == sorted([shipped.order_number, delivered.order_number])
         session.rollback()
@@ -286,7 +286,7 @@ def test_erasure_waits_for_open_orders_and_refunds(engine, settings):
 
         shipped.status, in_review.status = "delivered", "paid"
         session.commit()
-        privacy.erase_customer(customer.id, session=session, settings=settings, actor="agent:sue")
+        erasure.erase_customer(customer.id, session=session, settings=settings, actor="agent:sue")
         assert session.get(Customer, customer.id).first_name == "[erased]"
 
 
@@ -307,7 +307,7 @@ async def test_the_tracker_store_and_broker_table_on_postgresql(engine, postgres
     assert len(export["tracker_store"]["events"]) == 20 and len(export["event_broker"]["events"]) == 20
     assert "postgresql" in export["manifest"]["tracker_store"]["url"]
     with new_session(engine) as session:
-        result = privacy.erase_customer(ids[0], session=session, settings=settings, actor="agent:sue")
+        result = erasure.erase_customer(ids[0], session=session, settings=settings, actor="agent:sue")
         session.commit()
     assert result["tracker_store"]["events_deleted"] == 20 and result["event_broker"]["events_deleted"] == 20
     for url in (settings.rasa_tracker_url, settings.rasa_events_url):
