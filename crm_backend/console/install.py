@@ -94,10 +94,11 @@ async def _csrf(request: Request, _exc: Exception) -> Response:
 
 
 def install(app: FastAPI) -> None:
-    from crm_backend.console import privacy, routes
+    from crm_backend.console import privacy, routes, supervisor
 
     app.state.console_templates = templates()
     app.include_router(routes.router)
+    app.include_router(supervisor.router)
     app.include_router(privacy.router)
     if app.state.settings.development:  # the Dev outbox page and its nav link; 404 in any other env
         from crm_backend.console import dev_outbox

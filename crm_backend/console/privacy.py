@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from crm_backend.api.deps import get_session
 from crm_backend.console.auth import Auth, checked_form, settings_of, supervisor_auth
+from crm_backend.console.routes import render
 from crm_backend.errors import DomainError
 from crm_backend.services import customer_records, data_requests, privacy
 
@@ -69,7 +70,7 @@ def privacy_page(
         "notice": NOTICES.get(q.get("ok", "")),
         "error": ERRORS.get(error, "That did not work." if error else None),
     }
-    return request.app.state.console_templates.TemplateResponse(request, "privacy.html", context)
+    return render(request, "privacy.html", context)
 
 
 @router.post("/requests")

@@ -4,7 +4,7 @@ supervisor dashboard. Every action goes through ``crm_backend.services.escalatio
 from __future__ import annotations
 
 import secrets
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -12,8 +12,8 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import distinct, select
 from sqlalchemy.orm import Session
 
-from crm_backend.api.deps import ID_MAX, get_session, route_of
-from crm_backend.console import charts, dashboard, present, submissions
+from crm_backend.api.deps import get_session, route_of
+from crm_backend.console import charts, present, submissions
 from crm_backend.console.auth import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -31,7 +31,6 @@ from crm_backend.console.auth import (
     supervisor_auth,
     tokens_match,
 )
-from crm_backend.console.metrics import days
 from crm_backend.db import Escalation
 from crm_backend.errors import DomainError
 from crm_backend.rasa_client import RasaError
@@ -60,7 +59,8 @@ ERRORS = {
 }
 
 
-def _render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+    """A console page from its template (every console page renders through this)."""
     templates = request.app.state.console_templates
     return templates.TemplateResponse(request, name, context, status_code=status)
 
@@ -89,7 +89,7 @@ def _login_page(request: Request, *, error: str = "", username: str = "", status
         "csrf": token,
         "next": safe_next(request.query_params.get("next")),
     }
-    response = _render(request, "login.html", context, status)
+    response = render(request, "login.html", context, status)
     response.set_cookie(LOGIN_CSRF_COOKIE, token, max_age=3600, **_cookie_options(request))
     return response
 
@@ -204,7 +204,7 @@ def queue(request: Request, auth: Auth = Depends(current_auth), session: Session
         "sla_minutes": _late_after(request),
         "security_alerts": verification.recent_alerts(session=session, window=SECURITY_ALERT_WINDOW),
     }
-    return _render(request, "queue.html", context)
+    return render(request, "queue.html", context)
 
 
 @router.get("/queue.json")
@@ -226,7 +226,7 @@ def escalation_page(
     try:
         escalation = escalations.get_escalation(escalation_id, session=session)
     except DomainError:
-        return _render(
+        return render(
             request, "error.html", {"auth": auth, "title": "Not found", "text": "There is no such escalation."}, 404
         )
     hidden = not access.may_see_personal_data(auth.agent, escalation)
@@ -263,7 +263,7 @@ def escalation_page(
             request.query_params.get("error", ""), "That did not work." if request.query_params.get("error") else None
         ),
     }
-    response = _render(request, "escalation.html", context)
+    response = render(request, "escalation.html", context)
     access.commit_read(session=session)  # the read is in the access log before the page leaves
     return response
 
@@ -389,67 +389,3 @@ def hand_back(
         "handed_back",
         lambda e: escalations.hand_back(e, auth.agent, message, session=session, rasa=rasa),
     )
-
-
-# --- supervisor review of the read audit
-ACCESS_LOG_PAGE = 100
-
-
-def _id_param(request: Request, name: str) -> int | None:
-    """A positive 32-bit id from the query string; None when absent or not one."""
-    raw = request.query_params.get(name, "").strip()
-    return int(raw) if raw.isascii() and raw.isdigit() and 0 < int(raw) <= ID_MAX else None
-
-
-@router.get("/access-log")
-def access_log_page(
-    request: Request, auth: Auth = Depends(supervisor_auth), session: Session = Depends(get_session)
-) -> Response:
-    """Reads of customers' personal data, newest first, filtered by customer, agent and escalation."""
-    agents = list_agents(session=session)
-    username = request.query_params.get("agent", "").strip()
-    agent = next((a for a in agents if a.username == username), None)
-    filters = {"customer": _id_param(request, "customer"), "escalation": _id_param(request, "escalation")}
-    reads = access.list_reads(
-        session=session,
-        customer_id=filters["customer"],
-        agent_id=(agent.id if agent else -1) if username else None,
-        escalation_id=filters["escalation"],
-        before_id=_id_param(request, "before"),
-        limit=ACCESS_LOG_PAGE,
-    )
-    older = {k: v for k, v in {**filters, "agent": username if agent else None}.items() if v}
-    context = {
-        "auth": auth,
-        "reads": reads,
-        "agents": agents,
-        "filters": {**filters, "agent": username},
-        "older": {**older, "before": reads[-1].id} if len(reads) == ACCESS_LOG_PAGE else None,
-    }
-    return _render(request, "access_log.html", context)
-
-
-# --- supervisor dashboard
-@router.get("/dashboard")
-def dashboard_page(
-    request: Request, auth: Auth = Depends(supervisor_auth), session: Session = Depends(get_session)
-) -> Response:
-    try:
-        window_days = max(7, min(90, int(request.query_params.get("days", "14"))))
-    except ValueError:
-        window_days = 14
-    today = date.today()
-    summary = dashboard.summary(
-        session, events_url=settings_of(request).rasa_events_url, today=today, window_days=window_days
-    )
-    window = days(today, window_days)
-    context = {
-        "auth": auth,
-        "s": summary,
-        "window_days": window_days,
-        "by_reason_chart": charts.stacked_bars(summary.by_day_reason),
-        "sentiment_chart": charts.day_line(summary.sentiment_by_day, window),
-        "csat_chart": charts.hbars(summary.csat_distribution),
-        "present": present,
-    }
-    return _render(request, "dashboard.html", context)

@@ -188,9 +188,9 @@ def _rows(page: str, engine: Engine) -> list[AccessLog]:
 
 
 def test_the_access_log_pages_to_older_reads(supervisor, alice_escalation, engine, monkeypatch):
-    from crm_backend.console import routes
+    from crm_backend.console import supervisor as supervisor_pages
 
-    monkeypatch.setattr(routes, "ACCESS_LOG_PAGE", 2)
+    monkeypatch.setattr(supervisor_pages, "ACCESS_LOG_PAGE", 2)
     escalation_id = alice_escalation("open")
     for _ in range(3):
         supervisor.get(f"/console/escalations/{escalation_id}")
