@@ -5,8 +5,8 @@
   python bench/retention.py --conversations 20000 --broker-rows 300000 --escalations 5000
 
 Builds, in a temporary folder:
-- a tracker store shaped like Rasa's (its ``events`` table and index, WAL mode): ``--conversations`` conversations of
-  15 events per session, each with a session 800 days old, every other one also with a session of yesterday;
+- a tracker store shaped like Rasa's (its ``events`` table and index, WAL mode): ``--conversations`` conversations,
+  each with an 800-day-old session of 15 events, and every other one also with one from yesterday;
 - an event-broker table of ``--broker-rows`` customer messages spread over the last 60 days, all read by the relay;
 - a CRM database (encrypted columns, development keys) with ``--escalations`` resolved escalations 800 days old, 10
   messages and a ticket each.
